@@ -8,9 +8,25 @@ const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function packageVersion(name: string): string | null {
+  // Some packages (h5wasm) do not export their package.json, so look for it beside the resolved entry.
+  for (const candidate of [`${name}/package.json`, name]) {
+    try {
+      let dir = dirname(require.resolve(candidate));
+      for (let i = 0; i < 5; i += 1, dir = dirname(dir)) {
+        try {
+          const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+          if (pkg.name === name && pkg.version) return pkg.version;
+        } catch {
+          // keep walking up
+        }
+      }
+    } catch {
+      // not resolvable this way
+    }
+  }
   try {
-    const pkgPath = require.resolve(`${name}/package.json`);
-    return JSON.parse(readFileSync(pkgPath, 'utf8')).version as string;
+    return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return null;
   }
