@@ -1,0 +1,74 @@
+import type { CommandModule } from 'yargs';
+import { initEngine, parseBackend } from '../../engine/backend.ts';
+import { check } from '../../errors.ts';
+import { runPriorCommand } from '../../pipeline/prior-command.ts';
+
+interface PriorArgs {
+  backend?: string;
+  model: string;
+  image: string;
+  out: string;
+  latents?: string;
+  steps?: number;
+  scheduler?: string;
+  'processing-resolution'?: number;
+  seed?: number;
+}
+
+const command: CommandModule<object, PriorArgs> = {
+  command: 'prior',
+  describe:
+    'relative depth [H, W] in [0, 1] from the Marigold prior alone (no defocus), written as float32 .npy',
+  builder: (y) =>
+    y
+      .option('model', {
+        type: 'string',
+        demandOption: true,
+        describe: 'diffusers model folder or known name (marigold-depth-lcm-v1-0, ...)',
+      })
+      .option('image', { type: 'string', demandOption: true, describe: 'input image (PNG, JPEG, PPM)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output depth .npy (float32 [H, W])' })
+      .option('latents', {
+        type: 'string',
+        describe: 'noise latent .npy [1, 4, h, w] to use exactly (else drawn from --seed)',
+      })
+      .option('steps', { type: 'number', describe: "denoising steps (default: the checkpoint's)" })
+      .option('scheduler', {
+        type: 'string',
+        choices: ['ddim', 'lcm'],
+        describe: "sampler (default: the checkpoint's)",
+      })
+      .option('processing-resolution', {
+        type: 'number',
+        describe: "long side during processing; 0 = input size (default: the checkpoint's, else 768)",
+      })
+      .option('seed', {
+        type: 'number',
+        describe: 'seed of the noise latent and of LCM step noise (default 0)',
+      }),
+  handler: async (argv) => {
+    await initEngine(parseBackend(argv.backend ?? 'wasm'));
+    for (const key of ['steps', 'seed', 'processing-resolution'] as const) {
+      const v = argv[key];
+      check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
+        key: `--${key}`,
+      });
+    }
+    const result = await runPriorCommand({
+      model: argv.model,
+      image: argv.image,
+      out: argv.out,
+      latents: argv.latents,
+      steps: argv.steps,
+      scheduler: argv.scheduler as 'ddim' | 'lcm' | undefined,
+      processingResolution: argv['processing-resolution'],
+      seed: argv.seed,
+    });
+    for (const note of result.notes) process.stderr.write(`aperture-depth: note: ${note}\n`);
+    process.stdout.write(
+      `wrote ${result.out}: depth [${result.shape.join(', ')}] (${result.scheduler}, timesteps [${result.timesteps.join(', ')}], ` +
+        `processing resolution ${result.processingResolution}, latent [${result.latentShape.join(', ')}] from ${result.latentSource})\n`,
+    );
+  },
+};
+export default command;

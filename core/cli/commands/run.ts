@@ -1,0 +1,57 @@
+import type { CommandModule } from 'yargs';
+import { initEngine, parseBackend } from '../../engine/backend.ts';
+import { ApertureDepthError } from '../../errors.ts';
+import { loadConfig } from '../../config/load.ts';
+import { runExperiment } from '../../pipeline/run-experiment.ts';
+import { parseShard } from '../../pipeline/shard.ts';
+
+interface RunArgs {
+  backend?: string;
+  config: string;
+  set?: string[];
+  out?: string;
+  resume?: boolean;
+  shard?: string;
+}
+
+const command: CommandModule<object, RunArgs> = {
+  command: 'run',
+  describe: 'run an experiment config: every scene x variant, with per-scene outputs, summaries and report.html',
+  builder: (y) =>
+    y
+      .option('config', { type: 'string', demandOption: true, describe: 'experiment YAML (see experiments/configs/)' })
+      .option('set', {
+        type: 'string',
+        array: true,
+        describe: 'override a config key, value read as YAML: --set optimizer.iterations=100 (repeatable)',
+      })
+      .option('out', { type: 'string', describe: 'run folder (default: output.dir of the config)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'skip finished scenes, continue checkpointed ones' })
+      .option('shard', { type: 'string', describe: 'K/N: run every N-th scene starting at K (0-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT' })
+      .example('$0 run --config experiments/configs/smoke.yaml --out runs/smoke', 'a run of a minute')
+      .example('$0 run --config experiments/configs/paper-table3.yaml --shard 0/4 --out runs/t3/shard-0', 'one of four shards'),
+  handler: async (argv) => {
+    const loaded = loadConfig(argv.config, { set: argv.set ?? [] });
+    const shard = argv.shard === undefined ? undefined : parseShard(argv.shard);
+    const outDir = argv.out ?? loaded.config.output.dir;
+    if (!outDir) throw new ApertureDepthError('no run folder: pass --out DIR or set output.dir in the config', { key: '--out' });
+    await initEngine(parseBackend(argv.backend ?? loaded.config.backend, argv.backend ? '--backend' : 'backend'));
+    const result = await runExperiment({
+      loaded,
+      outDir,
+      resume: argv.resume,
+      shard,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(
+      `wrote ${result.outDir}: ${result.rows.length - result.failed} scene x variant result(s)` +
+        `${result.skipped ? ` (${result.skipped} finished before)` : ''}; summary.md, report.html\n`,
+    );
+    if (result.failed > 0) {
+      throw new ApertureDepthError(`${result.failed} scene x variant run(s) failed; see per_scene.csv (rerun with --resume to retry them)`, {
+        file: result.outDir,
+      });
+    }
+  },
+};
+export default command;

@@ -1,0 +1,370 @@
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { check } from '../../core/errors.ts';
+import { Rng } from '../../core/tensor/rng.ts';
+import { openModelFolder, type ModelFolder } from '../checkpoint/model-folder.ts';
+import { resolveModel, type KnownModel } from '../checkpoint/registry.ts';
+import { loadTextEncoder, loadUNet, loadVae } from '../models/index.ts';
+import { tfjsOps } from '../ops/tfjs-ops.ts';
+import { readSchedulerConfig, type SchedulerConfig } from '../schedulers/scheduler-config.ts';
+import { schedulerFromConfig, type DiffusionScheduler } from '../schedulers/index.ts';
+import { decodeDepth } from './depth-head.ts';
+import { emptyPromptTokenIds, type EmptyPromptIds } from './empty-prompt.ts';
+import {
+  marigoldGeometry,
+  preprocessImage,
+  restoreInputResolution,
+  type MarigoldGeometry,
+} from './preprocess.ts';
+
+type UNet = Awaited<ReturnType<typeof loadUNet>>;
+type Vae = Awaited<ReturnType<typeof loadVae>>;
+type TextEncoder = Awaited<ReturnType<typeof loadTextEncoder>>;
+
+export type SchedulerKind = 'ddim' | 'lcm';
+
+export interface MarigoldPriorOptions {
+  /** Sampler. @default the checkpoint's own (model_index.json `scheduler`) */
+  scheduler?: SchedulerKind;
+  /** A scheduler folder to use instead of searching the `scheduler*` folders for the requested kind. */
+  schedulerDir?: string;
+  /**
+   * Long side the image is resized to before encoding; 0 keeps the input size.
+   * @default model_index `default_processing_resolution`, else the registry's, else 768
+   */
+  processingResolution?: number;
+  /**
+   * Denoising steps. @default model_index `default_denoising_steps` (for the checkpoint's own scheduler),
+   * else the registry's value for a known model, else 1 for LCM, 4 for trailing DDIM, 10 for other DDIM
+   */
+  steps?: number;
+}
+
+/** The encoded input image: its processing geometry and the RGB latent (no gradient). */
+export interface EncodedImage {
+  geometry: MarigoldGeometry;
+  /** `vae.encode(image).mean * scaling_factor`, NHWC `[1, h, w, 4]`, kept until `dispose()`. */
+  rgbLatent: tf.Tensor4D;
+}
+
+export interface PredictOptions {
+  /** @default the prior's `steps` */
+  steps?: number;
+  /**
+   * LCM multi-step only: the fresh noise mixed in after each non-final step, NCHW `[1, 4, h, w]`, one per
+   * non-final step (or a function of the step index). @default seeded Gaussian noise from `noiseSeed`,
+   * so a prediction is a deterministic function of the latent.
+   */
+  stepNoise?: readonly tf.Tensor[] | ((stepIndex: number) => tf.Tensor);
+  /** @default 0 */
+  noiseSeed?: number;
+  /** @default the image of the last `encodeImage` call */
+  image?: EncodedImage;
+}
+
+/** Everything one prediction computes, for parity checks and diagnostics (all tensors owned by the caller). */
+export interface PredictionTrace {
+  timesteps: number[];
+  /** UNet output at each step, NCHW `[1, 4, h, w]`. */
+  unetOutputs: tf.Tensor4D[];
+  /** Final latent (the scheduler's last `prev_sample`), NCHW `[1, 4, h, w]`. */
+  latent: tf.Tensor4D;
+  /** Decoded depth at the padded processing size `[PPH, PPW]`, in [0, 1]. */
+  depthPadded: tf.Tensor2D;
+  /** Depth at the input resolution `[H, W]`, in [0, 1]. */
+  depth: tf.Tensor2D;
+}
+
+const nchwToNhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
+const nhwcToNchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
+
+/** Picks the scheduler folder for `kind`, or derives the config from the checkpoint's own (diffusers `from_config`). */
+function chooseScheduler(
+  folder: ModelFolder,
+  kind: SchedulerKind | undefined,
+  schedulerDir: string | undefined,
+): { config: SchedulerConfig; dir?: string; note?: string } {
+  const wanted = kind === 'lcm' ? 'LCMScheduler' : kind === 'ddim' ? 'DDIMScheduler' : undefined;
+  if (schedulerDir) {
+    const config = readSchedulerConfig(schedulerDir);
+    check(
+      !wanted || config.className === wanted,
+      () => `holds a ${config.className}, not the requested ${kind} scheduler`,
+      {
+        file: join(schedulerDir, 'scheduler_config.json'),
+        key: '_class_name',
+      },
+    );
+    return { config, dir: schedulerDir };
+  }
+  const own = readSchedulerConfig(folder.scheduler.dir);
+  if (!wanted || own.className === wanted) return { config: own, dir: folder.scheduler.dir };
+  for (const dir of folder.schedulerDirs) {
+    const config = readSchedulerConfig(dir);
+    if (config.className === wanted) return { config, dir };
+  }
+  return {
+    config: { ...own, className: wanted },
+    note: `no ${wanted} folder in the checkpoint: built one from scheduler/scheduler_config.json (as diffusers' from_config)`,
+  };
+}
+
+/** Steps when neither the caller, model_index.json nor the registry says: 1 for LCM, 4 trailing DDIM, else 10. */
+function defaultSteps(config: SchedulerConfig): number {
+  if (config.className === 'LCMScheduler') return 1;
+  return config.timestepSpacing === 'trailing' ? 4 : 10;
+}
+
+/**
+ * The Marigold depth prior: image in, relative depth out, differentiable with respect to the noise latent.
+ *
+ * @example
+ * const prior = await MarigoldPrior.load('marigold-depth-lcm-v1-0');
+ * prior.encodeImage(rgb);                           // [H, W, 3] in [0, 1], once
+ * const z = prior.sampleLatent(42);                 // [1, 4, h, w]
+ * const depth = prior.predictDepth(z);              // [H, W] in [0, 1], depth (far = 1)
+ * const g = tf.grad((v) => tf.sum(prior.predictDepth(v)))(z);
+ */
+export class MarigoldPrior {
+  /** The empty-prompt text embedding `[1, 2, D]`, computed once at load. */
+  readonly textEmbedding: tf.Tensor3D;
+  private current?: EncodedImage;
+
+  private constructor(
+    readonly folder: ModelFolder,
+    readonly unet: UNet,
+    readonly vae: Vae,
+    readonly scheduler: DiffusionScheduler,
+    readonly steps: number,
+    readonly processingResolution: number,
+    readonly promptIds: EmptyPromptIds,
+    /** Messages about choices made at load (fallbacks, derived configs), for logs and run records. */
+    readonly notes: readonly string[],
+    textEncoder: TextEncoder,
+    readonly known?: Readonly<KnownModel>,
+  ) {
+    this.textEmbedding = tf.tidy(() => tf.keep(textEncoder.forward(tfjsOps, promptIds.ids) as tf.Tensor3D));
+  }
+
+  /** Loads a Marigold checkpoint from a diffusers folder or a known model name (see `resolveModel`). */
+  static async load(dirOrName: string, options: MarigoldPriorOptions = {}): Promise<MarigoldPrior> {
+    const { path, known } = resolveModel(dirOrName);
+    const folder = openModelFolder(path);
+    const notes: string[] = [];
+    const chosen = chooseScheduler(folder, options.scheduler, options.schedulerDir);
+    if (chosen.note) notes.push(chosen.note);
+    const scheduler = schedulerFromConfig(chosen.config);
+    const ownScheduler = chosen.dir === folder.scheduler.dir;
+    const steps =
+      options.steps ??
+      (ownScheduler ? folder.index.defaultDenoisingSteps : undefined) ??
+      (known?.scheduler === scheduler.kind ? known.defaultSteps : undefined) ??
+      defaultSteps(scheduler.config);
+    scheduler.setTimesteps(steps); // validates steps against the scheduler
+    const processingResolution =
+      options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768;
+    const promptIds = emptyPromptTokenIds(folder.tokenizer?.dir, folder.textEncoder.configFile!);
+    if (promptIds.warning) notes.push(promptIds.warning);
+    const loaded: Array<{ dispose(): void }> = [];
+    let textEncoder: TextEncoder | undefined;
+    try {
+      const unet = await loadUNet(folder.unet.dir);
+      loaded.push(unet);
+      const vae = await loadVae(folder.vae.dir);
+      loaded.push(vae);
+      textEncoder = await loadTextEncoder(folder.textEncoder.dir);
+      const latentChannels = vae.config.latent_channels;
+      check(
+        unet.config.in_channels === 2 * latentChannels && unet.config.out_channels === latentChannels,
+        () =>
+          `UNet in/out channels ${unet.config.in_channels}/${unet.config.out_channels} do not fit Marigold ` +
+          `(2 x ${latentChannels} in: rgb + depth latents; ${latentChannels} out)`,
+        { file: folder.unet.configFile, key: 'in_channels' },
+      );
+      return new MarigoldPrior(
+        folder,
+        unet,
+        vae,
+        scheduler,
+        steps,
+        processingResolution,
+        promptIds,
+        notes,
+        textEncoder,
+        known,
+      );
+    } catch (err) {
+      for (const m of loaded) m.dispose();
+      throw err;
+    } finally {
+      textEncoder?.dispose(); // only needed for the one embedding
+    }
+  }
+
+  /** `vae.config.scaling_factor` (0.18215 for SD2). */
+  get scalingFactor(): number {
+    return this.vae.config.scaling_factor;
+  }
+
+  /** Image pixels per latent pixel: 2^(number of VAE blocks - 1). */
+  get vaeScaleFactor(): number {
+    return 2 ** (this.vae.config.block_out_channels.length - 1);
+  }
+
+  /** The processing geometry of an image size under this prior's resolution and VAE. */
+  geometry(height: number, width: number): MarigoldGeometry {
+    return marigoldGeometry(height, width, this.processingResolution, this.vaeScaleFactor);
+  }
+
+  /**
+   * Encodes an RGB image in [0, 1] (`[H, W, 3]` or `[1, H, W, 3]`) once: preprocessing, VAE encoder mean,
+   * times `scaling_factor`. No gradient. Becomes the image later predictions use; disposes the previous one.
+   * `processingResolution` overrides the prior's for this image.
+   */
+  encodeImage(rgb01: tf.Tensor, options: { processingResolution?: number } = {}): EncodedImage {
+    const [height, width] = rgb01.rank === 4 ? rgb01.shape.slice(1, 3) : rgb01.shape.slice(0, 2);
+    const resolution = options.processingResolution ?? this.processingResolution;
+    const geometry = marigoldGeometry(height!, width!, resolution, this.vaeScaleFactor);
+    const rgbLatent = tf.tidy(() => {
+      const image = preprocessImage(rgb01, geometry); // [1, PPH, PPW, 3]
+      const { mean } = this.vae.encode(tfjsOps, image); // [1, h, w, 4]
+      return tf.keep(tf.mul(mean, this.scalingFactor) as tf.Tensor4D);
+    });
+    this.current?.rgbLatent.dispose();
+    this.current = { geometry, rgbLatent };
+    return this.current;
+  }
+
+  /** The encoded image in use (throws before `encodeImage`). */
+  get image(): EncodedImage {
+    check(this.current, () => 'call encodeImage(rgb) before predicting', { key: 'MarigoldPrior' });
+    return this.current;
+  }
+
+  /** Shape of the noise latent for the current image, NCHW `[1, 4, h, w]`. */
+  get latentShape(): [number, number, number, number] {
+    const [h, w] = this.image.geometry.latent;
+    return [1, this.vae.config.latent_channels, h, w];
+  }
+
+  /** A standard-normal latent of `latentShape` from a seeded generator (same seed, same latent). */
+  sampleLatent(seed: number): tf.Tensor4D {
+    const shape = this.latentShape;
+    return tf.tensor4d(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  /** Relative depth `[H, W]` in [0, 1] at the input resolution. Differentiable in `noiseLatent` (NCHW). */
+  predictDepth(noiseLatent: tf.Tensor, stepsOrOptions?: number | PredictOptions): tf.Tensor2D {
+    const options = typeof stepsOrOptions === 'number' ? { steps: stepsOrOptions } : (stepsOrOptions ?? {});
+    const image = options.image ?? this.image;
+    return tf.tidy(
+      () =>
+        restoreInputResolution(this.predictDepthPadded(noiseLatent, options), image.geometry) as tf.Tensor2D,
+    );
+  }
+
+  /** Decoded depth `[PPH, PPW]` at the padded processing size (before un-padding and resizing). */
+  predictDepthPadded(noiseLatent: tf.Tensor, stepsOrOptions?: number | PredictOptions): tf.Tensor2D {
+    const options = typeof stepsOrOptions === 'number' ? { steps: stepsOrOptions } : (stepsOrOptions ?? {});
+    const image = options.image ?? this.image;
+    return tf.tidy(() => {
+      const latent = this.denoise(noiseLatent, options);
+      return tf.reshape(
+        decodeDepth(this.vae, tfjsOps, latent, this.scalingFactor),
+        image.geometry.padded,
+      ) as tf.Tensor2D;
+    });
+  }
+
+  /** Final latent after the denoising loop, NCHW `[1, 4, h, w]`. Differentiable. */
+  predictLatent(noiseLatent: tf.Tensor, stepsOrOptions?: number | PredictOptions): tf.Tensor4D {
+    const options = typeof stepsOrOptions === 'number' ? { steps: stepsOrOptions } : (stepsOrOptions ?? {});
+    return tf.tidy(() => nhwcToNchw(this.denoise(noiseLatent, options)) as tf.Tensor4D);
+  }
+
+  /** Decodes a final latent (NCHW) to depth `[H, W]` at the input resolution. */
+  decodeLatent(latent: tf.Tensor, image: EncodedImage = this.image): tf.Tensor2D {
+    return tf.tidy(() => {
+      const padded = decodeDepth(this.vae, tfjsOps, nchwToNhwc(latent), this.scalingFactor);
+      return restoreInputResolution(tf.reshape(padded, image.geometry.padded), image.geometry) as tf.Tensor2D;
+    });
+  }
+
+  /** One prediction with every intermediate kept (UNet outputs per step, final latent, padded depth). */
+  trace(noiseLatent: tf.Tensor, stepsOrOptions?: number | PredictOptions): PredictionTrace {
+    const options = typeof stepsOrOptions === 'number' ? { steps: stepsOrOptions } : (stepsOrOptions ?? {});
+    const image = options.image ?? this.image;
+    const unetOutputs: tf.Tensor4D[] = [];
+    return tf.tidy(() => {
+      const latent = this.denoise(noiseLatent, options, (v) =>
+        unetOutputs.push(tf.keep(nhwcToNchw(v) as tf.Tensor4D)),
+      );
+      const depthPadded = tf.reshape(
+        decodeDepth(this.vae, tfjsOps, latent, this.scalingFactor),
+        image.geometry.padded,
+      ) as tf.Tensor2D;
+      const depth = restoreInputResolution(depthPadded, image.geometry) as tf.Tensor2D;
+      return {
+        timesteps: [...this.scheduler.timesteps],
+        unetOutputs,
+        latent: nhwcToNchw(latent) as tf.Tensor4D,
+        depthPadded,
+        depth,
+      };
+    });
+  }
+
+  /**
+   * The sampling loop, NHWC inside: for each timestep, UNet(cat[rgb_latent, latent], t, empty text) then a
+   * scheduler step. Returns the final latent NHWC `[1, h, w, 4]`.
+   */
+  private denoise(
+    noiseLatent: tf.Tensor,
+    options: PredictOptions,
+    onUnetOutput?: (v: tf.Tensor) => void,
+  ): tf.Tensor {
+    const image = options.image ?? this.image;
+    const expected = [1, this.vae.config.latent_channels, ...image.geometry.latent];
+    check(
+      noiseLatent.shape.length === 4 && noiseLatent.shape.every((d, i) => d === expected[i]),
+      () =>
+        `noise latent is [${noiseLatent.shape.join(', ')}], expected [${expected.join(', ')}] (NCHW) for this image`,
+      { key: 'noiseLatent' },
+    );
+    const timesteps = this.scheduler.setTimesteps(options.steps ?? this.steps);
+    const rng =
+      this.scheduler.kind === 'lcm' && timesteps.length > 1 ? new Rng(options.noiseSeed ?? 0) : undefined;
+    let latent: tf.Tensor = nchwToNhwc(noiseLatent); // [1, h, w, 4]
+    timesteps.forEach((t, i) => {
+      const sample = tf.concat([image.rgbLatent, latent], 3); // [1, h, w, 8]: rgb first
+      const v = this.unet.forward(tfjsOps, sample, t, this.textEmbedding); // [1, h, w, 4]
+      onUnetOutput?.(v);
+      let noise: tf.Tensor | undefined;
+      if (this.scheduler.injectsNoise(i)) {
+        const given = typeof options.stepNoise === 'function' ? options.stepNoise(i) : options.stepNoise?.[i];
+        if (given) {
+          check(
+            given.shape.every((d, k) => d === expected[k]) && given.rank === 4,
+            () => `step noise ${i} is [${given.shape.join(', ')}], expected [${expected.join(', ')}] (NCHW)`,
+            { key: 'stepNoise' },
+          );
+          noise = nchwToNhwc(given);
+        } else {
+          noise = tf.tensor(rng!.normalArray(latent.size), latent.shape);
+        }
+      }
+      const out = this.scheduler.step(v, t, latent, { noise, stepIndex: i });
+      latent = out.prevSample;
+    });
+    return latent;
+  }
+
+  /** Releases the networks' weights, the text embedding and the encoded image. */
+  dispose(): void {
+    this.current?.rgbLatent.dispose();
+    this.current = undefined;
+    this.textEmbedding.dispose();
+    this.unet.dispose();
+    this.vae.dispose();
+  }
+}

@@ -1,0 +1,227 @@
+import { createRequire } from 'node:module';
+import { open } from 'node:fs/promises';
+import type { onnx as OnnxNs } from 'onnx-proto';
+import { check } from '../../core/errors.ts';
+import { sizeOf, type Attr, type DType, type GraphNode, type Initializer, type OnnxGraph } from './graph-builder.ts';
+
+/**
+ * Serialization of an `OnnxGraph` (or a part of it) to an ONNX ModelProto. Weights never go into the
+ * protobuf (which is limited to 2 GB): initializers above a small size are EXTERNAL data, either in one
+ * side file (`location`/`offset`/`length`, the on-disk cache) or in per-initializer in-memory "files" that
+ * onnxruntime-node takes through the `externalData` session option (no disk round trip).
+ */
+
+const require = createRequire(import.meta.url);
+const { onnx } = require('onnx-proto') as { onnx: typeof OnnxNs };
+
+/** ONNX opset of every recorded graph (LayerNormalization needs 17; ORT 1.30 runs up to 21+). */
+export const OPSET = 17;
+/** IR version 8 goes with opset 17. */
+export const IR_VERSION = 8;
+/** Initializers at least this many bytes are stored as external data. */
+export const EXTERNAL_MIN_BYTES = 1024;
+/** Alignment of each weight in the side file (lets onnxruntime map it instead of copying). */
+const FILE_ALIGN = 4096;
+
+/** Where each external initializer lives: `location` (a file name) plus a byte range. */
+export interface ExternalLocation {
+  readonly location: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+export type WeightsLayout = ReadonlyMap<string, ExternalLocation>;
+
+/** A part of a graph to encode: which nodes, which values are its inputs and outputs. */
+export interface GraphView {
+  readonly nodes: readonly GraphNode[];
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly name?: string;
+}
+
+export function isExternal(init: Initializer): boolean {
+  return init.dtype === 'float32' && init.data.byteLength >= EXTERNAL_MIN_BYTES;
+}
+
+/** The bytes of an initializer as stored (layout transform applied; shares memory when there is none). */
+export function initializerBytes(init: Initializer): Uint8Array {
+  let data = init.data;
+  if (init.transform) data = transposeF32(data as Float32Array, init.transform.sourceShape, init.transform.perm);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Row-major transpose of a float32 array: out shape = perm.map(p => shape[p]). */
+export function transposeF32(data: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const inStrides = new Array<number>(rank);
+  let acc = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    inStrides[i] = acc;
+    acc *= shape[i];
+  }
+  const stridesInOutOrder = perm.map((p) => inStrides[p]);
+  const out = new Float32Array(data.length);
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  const last = rank - 1;
+  const lastStride = stridesInOutOrder[last];
+  const lastDim = outShape[last];
+  for (let o = 0; o < out.length; o += lastDim) {
+    let s = src;
+    for (let j = 0; j < lastDim; j++, s += lastStride) out[o + j] = data[s];
+    // advance the multi-index over all but the last output axis
+    for (let a = last - 1; a >= 0; a--) {
+      idx[a]++;
+      src += stridesInOutOrder[a];
+      if (idx[a] < outShape[a]) break;
+      src -= stridesInOutOrder[a] * outShape[a];
+      idx[a] = 0;
+    }
+  }
+  return out;
+}
+
+/** Every initializer a set of nodes reads. */
+export function initializersOf(g: OnnxGraph, nodes: readonly GraphNode[]): Initializer[] {
+  const seen = new Set<string>();
+  const out: Initializer[] = [];
+  for (const n of nodes) {
+    for (const i of n.inputs) {
+      const init = g.initializers.get(i);
+      if (init && !seen.has(i)) {
+        seen.add(i);
+        out.push(init);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes every external initializer of `g` once into `path` (page-aligned) and returns their locations
+ * under the file name `location`. Streams one weight at a time (peak extra memory: one transformed weight).
+ */
+export async function writeWeightsFile(g: OnnxGraph, path: string, location: string): Promise<WeightsLayout> {
+  const layout = new Map<string, ExternalLocation>();
+  const fh = await open(path, 'w');
+  try {
+    let offset = 0;
+    for (const init of g.initializers.values()) {
+      if (!isExternal(init)) continue;
+      offset = Math.ceil(offset / FILE_ALIGN) * FILE_ALIGN;
+      const bytes = initializerBytes(init);
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, written, bytes.length - written, offset + written);
+        written += bytesWritten;
+      }
+      layout.set(init.name, { location, offset, length: bytes.length });
+      offset += bytes.length;
+    }
+  } finally {
+    await fh.close();
+  }
+  return layout;
+}
+
+/**
+ * In-memory external data: one pseudo-file per external initializer (no copy for untransformed
+ * weights). Returns the layout for `encodeModel` and the `externalData` list for the session options.
+ */
+export function memoryWeights(g: OnnxGraph, names?: Iterable<string>): {
+  layout: WeightsLayout;
+  files: { path: string; data: Uint8Array }[];
+} {
+  const layout = new Map<string, ExternalLocation>();
+  const files: { path: string; data: Uint8Array }[] = [];
+  const wanted = names ? new Set(names) : undefined;
+  let k = 0;
+  for (const init of g.initializers.values()) {
+    if (!isExternal(init) || (wanted && !wanted.has(init.name))) continue;
+    const data = initializerBytes(init);
+    const path = `w${k++}.bin`;
+    files.push({ path, data });
+    layout.set(init.name, { location: path, offset: 0, length: data.length });
+  }
+  return { layout, files };
+}
+
+function attrProto(name: string, a: Attr): OnnxNs.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if ('i' in a) return { name, type: T.INT, i: a.i };
+  if ('f' in a) return { name, type: T.FLOAT, f: a.f };
+  if ('s' in a) return { name, type: T.STRING, s: new TextEncoder().encode(a.s) };
+  if ('ints' in a) return { name, type: T.INTS, ints: [...a.ints] };
+  return { name, type: T.FLOATS, floats: [...a.floats] };
+}
+
+function elemType(dtype: DType): number {
+  const T = onnx.TensorProto.DataType;
+  return dtype === 'float32' ? T.FLOAT : dtype === 'int64' ? T.INT64 : T.BOOL;
+}
+
+function tensorProto(init: Initializer, layout: WeightsLayout | undefined): OnnxNs.ITensorProto {
+  const base = { name: init.name, dataType: elemType(init.dtype), dims: [...init.shape] };
+  if (isExternal(init)) {
+    const loc = layout?.get(init.name);
+    check(loc, () => `initializer "${init.name}" is external but has no location (write the weights first)`, {
+      key: 'onnx model',
+    });
+    return {
+      ...base,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: loc.location },
+        { key: 'offset', value: String(loc.offset) },
+        { key: 'length', value: String(loc.length) },
+      ],
+    };
+  }
+  return { ...base, rawData: initializerBytes(init).slice() };
+}
+
+function valueInfo(g: OnnxGraph, name: string): OnnxNs.IValueInfoProto {
+  const v = g.info(name);
+  return {
+    name,
+    type: { tensorType: { elemType: elemType(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+  };
+}
+
+/** Encodes a view of `g` as a ModelProto; external initializers point at `layout`. */
+export function encodeModel(g: OnnxGraph, view: GraphView, layout?: WeightsLayout): Uint8Array {
+  const inits = initializersOf(g, view.nodes);
+  const initNames = new Set(inits.map((i) => i.name));
+  const inputs = view.inputs.filter((n) => !initNames.has(n));
+  const produced = new Set(view.nodes.flatMap((n) => n.outputs));
+  const model: OnnxNs.IModelProto = {
+    irVersion: IR_VERSION,
+    producerName: 'aperture-depth',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name: view.name ?? 'graph',
+      node: view.nodes.map((n, k) => ({
+        name: `n${k}_${n.op}`,
+        opType: n.op,
+        input: [...n.inputs],
+        output: [...n.outputs],
+        attribute: Object.entries(n.attrs).map(([name, a]) => attrProto(name, a)),
+      })),
+      initializer: inits.map((i) => tensorProto(i, layout)),
+      input: inputs.map((n) => valueInfo(g, n)),
+      output: view.outputs.map((n) => valueInfo(g, n)),
+      // Intermediate shapes help onnxruntime plan memory without re-inferring them.
+      valueInfo: [...produced].filter((n) => !view.outputs.includes(n)).map((n) => valueInfo(g, n)),
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/** Bytes of the external weights a view reads (for reports). */
+export function externalBytes(g: OnnxGraph, nodes: readonly GraphNode[]): number {
+  return initializersOf(g, nodes)
+    .filter(isExternal)
+    .reduce((a, i) => a + sizeOf(i.shape) * 4, 0);
+}

@@ -1,0 +1,411 @@
+import type * as ort from 'onnxruntime-node';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApertureDepthError, check } from '../../core/errors.ts';
+import { OnnxGraph, sizeOf, type GraphNode } from './graph-builder.ts';
+import { cacheKeyHash, defaultCacheDir, entryDir, readMeta, writeEntry } from './graph-cache.ts';
+import { encodeModel, externalBytes, initializersOf, isExternal, memoryWeights, writeWeightsFile, type GraphView } from './model-proto.ts';
+import { OnnxOps, type SymbolicTensor } from './onnx-ops.ts';
+import { planSegments, describeSegments, type Segment } from './segments.ts';
+import { createSession, f32Tensor, type ModelSource, type SessionSettings } from './session.ts';
+import { appendVjp } from './vjp.ts';
+import type { VjpOptions } from './vjp-rules.ts';
+
+/**
+ * A network traced once through `OnnxOps` and run by onnxruntime: `forward(inputs)` and
+ * `vjp(inputs, upstream)` (the output and the gradient of `sum(upstream * output)` w.r.t. one input).
+ * Built graphs are cached on disk by a key the caller gives (config, weights identity, host constants)
+ * plus the input shapes, so a second process opens sessions without tracing or touching the weights.
+ * With `checkpointBytes`, the graph is cut into segments (checkpointing at block boundaries): the VJP
+ * keeps only the values that cross cuts and recomputes each segment in its own forward+VJP session.
+ *
+ * @example
+ * const net = await OnnxNetwork.load({
+ *   name: 'unet', key: { config: unet.config, weights: fileIdentity(file), t: 999 },
+ *   inputs: [{ name: 'sample', shape: [1, 48, 64, 8] }, { name: 'context', shape: [1, 2, 1024] }],
+ *   record: (ops, [sample, context]) => unet.forward(ops, sample, 999, context),
+ * }, { wrt: 'sample', threads: 2 });
+ * const out = await net.forward({ sample, context });          // Float32Array [1, 48, 64, 4]
+ * const { output, grad } = await net.vjp({ sample, context }, w); // grad: [1, 48, 64, 8]
+ */
+
+export interface NetworkTrace {
+  /** Label for messages and cache folders (`unet`, `vae-decoder`). */
+  readonly name: string;
+  /** JSON-able: everything that fixes the graph besides input shapes (config, weights identity, host constants). */
+  readonly key: unknown;
+  /** Graph inputs in logical (project) layout, e.g. NHWC `[1, h, w, 8]`. */
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  /** Records the network on symbolic inputs (in `inputs` order); called only when the cache misses. */
+  record(ops: OnnxOps, inputs: SymbolicTensor[]): SymbolicTensor;
+}
+
+export interface OnnxNetworkOptions extends SessionSettings {
+  /** Input to differentiate w.r.t.; omit for a forward-only network. */
+  readonly wrt?: string;
+  /** Disk cache folder; `null` keeps everything in memory (tests). @default defaultCacheDir() */
+  readonly cacheDir?: string | null;
+  /**
+   * Activation budget per segment in bytes for checkpointing; 0 or absent = one joint forward+VJP graph.
+   */
+  readonly checkpointBytes?: number;
+  readonly vjpOptions?: VjpOptions;
+}
+
+interface ModelMeta {
+  readonly file: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly flops: number;
+}
+
+interface SegmentMeta {
+  readonly forward: ModelMeta;
+  /** Forward+VJP graph: inputs = segment inputs + seeds, outputs = grads (+ the network output if made here). */
+  readonly vjp?: ModelMeta & {
+    /** forward value -> seed input name */
+    readonly seeds: Readonly<Record<string, string>>;
+    /** forward value (segment input) -> gradient output name */
+    readonly grads: Readonly<Record<string, string>>;
+  };
+}
+
+interface NetworkMeta {
+  readonly name: string;
+  readonly hash: string;
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  readonly output: { readonly name: string; readonly shape: readonly number[] };
+  readonly wrt?: string;
+  readonly segments: readonly SegmentMeta[];
+  readonly forwardFlops: number;
+  readonly vjpFlops: number;
+  readonly weightsBytes: number;
+  readonly nodes: number;
+}
+
+export interface NetworkStats {
+  /** Time to trace, differentiate and serialize (0 on a cache hit). */
+  buildMs: number;
+  /** Time spent creating sessions so far. */
+  sessionMs: number;
+  fromCache: boolean;
+  segments: number;
+  forwardFlops: number;
+  /** FLOPs of one `vjp` call (forward, recomputation and backward). */
+  vjpFlops: number;
+  nodes: number;
+  weightsBytes: number;
+}
+
+type Sources = (kind: 'forward' | 'vjp', segment: number) => ModelSource;
+
+const OUTPUT = 'output';
+
+export class OnnxNetwork {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+  private constructor(
+    private readonly meta: NetworkMeta,
+    private readonly sources: Sources,
+    private readonly settings: SessionSettings,
+    readonly stats: NetworkStats,
+  ) {}
+
+  /** Traces (or finds in the cache) and returns the network; sessions open on first use or `prepare`. */
+  static async load(trace: NetworkTrace, options: OnnxNetworkOptions = {}): Promise<OnnxNetwork> {
+    const settings: SessionSettings = {
+      threads: options.threads,
+      optimization: options.optimization,
+      providers: options.providers,
+      cpuArena: options.cpuArena,
+    };
+    if (options.wrt !== undefined) {
+      check(trace.inputs.some((i) => i.name === options.wrt), () => `wrt "${options.wrt}" is not an input of ${trace.name}`, {
+        key: 'wrt',
+      });
+    }
+    const hash = cacheKeyHash({
+      name: trace.name,
+      key: trace.key,
+      inputs: trace.inputs,
+      wrt: options.wrt ?? null,
+      checkpointBytes: options.checkpointBytes ?? 0,
+      vjp: options.vjpOptions ?? {},
+    });
+    const t0 = performance.now();
+    if (options.cacheDir === null) {
+      const built = buildNetwork(trace, options, hash);
+      const files = memoryWeights(built.graph);
+      const byName = new Map(files.files.map((f) => [f.path, f]));
+      const sources: Sources = (kind, k) => {
+        const view = kind === 'forward' ? built.views[k].forward : built.views[k].vjp!;
+        const bytes = encodeModel(built.graph, view, files.layout);
+        const used = initializersOf(built.graph, view.nodes)
+          .filter(isExternal)
+          .map((i) => byName.get(files.layout.get(i.name)!.location)!);
+        return { bytes, externalData: used };
+      };
+      return new OnnxNetwork(built.meta, sources, settings, statsOf(built.meta, performance.now() - t0, false));
+    }
+    const dir = entryDir(options.cacheDir ?? defaultCacheDir(), hash);
+    let meta = readMeta<NetworkMeta>(dir);
+    const fromCache = meta !== undefined && meta.hash === hash;
+    if (!fromCache) {
+      const built = buildNetwork(trace, options, hash);
+      await writeEntry(dir, async (tmp) => {
+        const layout = await writeWeightsFile(built.graph, join(tmp, 'weights.bin'), 'weights.bin');
+        built.views.forEach((v, k) => {
+          writeFileSync(join(tmp, built.meta.segments[k].forward.file), encodeModel(built.graph, v.forward, layout));
+          if (v.vjp) writeFileSync(join(tmp, built.meta.segments[k].vjp!.file), encodeModel(built.graph, v.vjp, layout));
+        });
+        writeFileSync(join(tmp, 'meta.json'), JSON.stringify(built.meta, null, 1));
+      });
+      meta = built.meta;
+    }
+    const m = meta!;
+    const sources: Sources = (kind, k) => ({ path: join(dir, kind === 'forward' ? m.segments[k].forward.file : m.segments[k].vjp!.file) });
+    return new OnnxNetwork(m, sources, settings, statsOf(m, fromCache ? 0 : performance.now() - t0, fromCache));
+  }
+
+  get inputShapes(): ReadonlyMap<string, readonly number[]> {
+    return new Map(this.meta.inputs.map((i) => [i.name, i.shape]));
+  }
+
+  get outputShape(): readonly number[] {
+    return this.meta.output.shape;
+  }
+
+  /** Opens the sessions `forward` and/or `vjp` will use (otherwise opened on first call). */
+  async prepare(which: { forward?: boolean; vjp?: boolean } = { forward: true }): Promise<void> {
+    const n = this.meta.segments.length;
+    const jobs: Promise<unknown>[] = [];
+    for (let k = 0; k < n; k++) {
+      if (which.forward || (which.vjp && k < n - 1)) jobs.push(this.session('forward', k));
+      if (which.vjp) jobs.push(this.session('vjp', k));
+    }
+    // Sequential creation keeps the peak low and the cores for one job at a time.
+    for (const j of jobs) await j;
+  }
+
+  /** The network output (logical layout) for named host inputs. */
+  async forward(inputs: Readonly<Record<string, Float32Array>>): Promise<Float32Array> {
+    const values = this.feedInputs(inputs);
+    for (let k = 0; k < this.meta.segments.length; k++) await this.runForward(k, values);
+    return values.get(OUTPUT)!.data as Float32Array;
+  }
+
+  /**
+   * The output and the gradient of `sum(upstream * output)` w.r.t. the `wrt` input (same shape as it).
+   */
+  async vjp(
+    inputs: Readonly<Record<string, Float32Array>>,
+    upstream: Float32Array,
+  ): Promise<{ output: Float32Array; grad: Float32Array }> {
+    const wrt = this.meta.wrt;
+    check(wrt !== undefined, () => `${this.meta.name} was built without a gradient (pass wrt)`, { key: 'vjp' });
+    check(upstream.length === sizeOf(this.meta.output.shape), () => `upstream has ${upstream.length} values, output [${this.meta.output.shape}]`, {
+      key: 'upstream',
+    });
+    const values = this.feedInputs(inputs);
+    const n = this.meta.segments.length;
+    // 1. forward through all but the last segment, keeping the values that cross cuts
+    for (let k = 0; k < n - 1; k++) await this.runForward(k, values);
+    // 2. backward: each segment recomputes itself and maps output gradients to input gradients
+    const grads = new Map<string, Float32Array>([[OUTPUT, upstream]]);
+    let output: Float32Array | undefined = values.get(OUTPUT)?.data as Float32Array | undefined;
+    for (let k = n - 1; k >= 0; k--) {
+      const seg = this.meta.segments[k].vjp!;
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const name of seg.inputs) {
+        const seedOf = Object.entries(seg.seeds).find(([, s]) => s === name)?.[0];
+        if (seedOf !== undefined) {
+          const gval = grads.get(seedOf);
+          const shape = this.valueShape(seedOf, values);
+          feeds[name] = f32Tensor(gval ?? new Float32Array(sizeOf(shape)), shape);
+        } else {
+          const v = values.get(name);
+          if (!v) throw new ApertureDepthError(`segment ${k} input "${name}" was not computed`, { key: 'vjp' });
+          feeds[name] = v;
+        }
+      }
+      const session = await this.session('vjp', k);
+      const out = await session.run(feeds);
+      if (out[OUTPUT]) output = out[OUTPUT].data as Float32Array;
+      for (const [value, gname] of Object.entries(seg.grads)) {
+        const gdata = out[gname].data as Float32Array;
+        const prev = grads.get(value);
+        if (prev) for (let i = 0; i < prev.length; i++) prev[i] += gdata[i];
+        else grads.set(value, gdata);
+      }
+      // Values this segment produced are no longer needed.
+      for (const o of this.meta.segments[k].forward.outputs) if (o !== OUTPUT) values.delete(o);
+    }
+    check(output !== undefined, () => 'vjp produced no output', { key: 'vjp' });
+    // An input the output does not depend on has a zero gradient.
+    const grad = grads.get(wrt!) ?? new Float32Array(sizeOf(this.inputShapes.get(wrt!)!));
+    return { output: output!, grad };
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+
+  private feedInputs(inputs: Readonly<Record<string, Float32Array>>): Map<string, ort.Tensor> {
+    const values = new Map<string, ort.Tensor>();
+    for (const i of this.meta.inputs) {
+      const data = inputs[i.name];
+      check(data !== undefined, () => `${this.meta.name}: input "${i.name}" missing`, { key: i.name });
+      check(data.length === sizeOf(i.shape), () => `${this.meta.name}: input "${i.name}" has ${data.length} values, expected [${i.shape}]`, {
+        key: i.name,
+      });
+      values.set(i.name, f32Tensor(data, i.shape));
+    }
+    return values;
+  }
+
+  private valueShape(name: string, values: Map<string, ort.Tensor>): readonly number[] {
+    if (name === OUTPUT) return this.meta.output.shape;
+    const v = values.get(name);
+    if (v) return v.dims;
+    throw new ApertureDepthError(`no shape known for "${name}"`, { key: 'vjp' });
+  }
+
+  private async runForward(k: number, values: Map<string, ort.Tensor>): Promise<void> {
+    const m = this.meta.segments[k].forward;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of m.inputs) feeds[name] = values.get(name)!;
+    const out = await (await this.session('forward', k)).run(feeds);
+    for (const name of m.outputs) values.set(name, out[name]);
+  }
+
+  private session(kind: 'forward' | 'vjp', k: number): Promise<ort.InferenceSession> {
+    const id = `${kind}:${k}`;
+    let s = this.sessions.get(id);
+    if (!s) {
+      const t0 = performance.now();
+      s = createSession(this.sources(kind, k), this.settings).then((session) => {
+        this.stats.sessionMs += performance.now() - t0;
+        return session;
+      });
+      this.sessions.set(id, s);
+    }
+    return s;
+  }
+}
+
+function statsOf(meta: NetworkMeta, buildMs: number, fromCache: boolean): NetworkStats {
+  return {
+    buildMs,
+    sessionMs: 0,
+    fromCache,
+    segments: meta.segments.length,
+    forwardFlops: meta.forwardFlops,
+    vjpFlops: meta.vjpFlops,
+    nodes: meta.nodes,
+    weightsBytes: meta.weightsBytes,
+  };
+}
+
+interface Built {
+  graph: OnnxGraph;
+  meta: NetworkMeta;
+  views: { forward: GraphView; vjp?: GraphView }[];
+}
+
+/** Traces the network and builds the forward and forward+VJP views of every segment. */
+export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, hash: string): Built {
+  const g = new OnnxGraph();
+  const ops = new OnnxOps(g);
+  const symbolic = trace.inputs.map((i) => ops.input(i.name, i.shape));
+  const y = trace.record(ops, symbolic);
+  ops.output(y, OUTPUT);
+  const forwardEnd = g.nodes.length;
+  const budget = options.checkpointBytes ?? 0;
+  const segments: Segment[] =
+    budget > 0 && options.wrt !== undefined
+      ? planSegments(g, forwardEnd, [OUTPUT], budget)
+      : describeSegments(g, [0, forwardEnd], [OUTPUT]);
+
+  // Which values carry gradient: depend on wrt and reach the output.
+  const wrt = options.wrt;
+  const active = new Set<string>(wrt ? [wrt] : []);
+  for (let k = 0; k < forwardEnd; k++) {
+    const n = g.nodes[k];
+    if (n.inputs.some((i) => active.has(i))) for (const o of n.outputs) active.add(o);
+  }
+  const needed = new Set<string>([OUTPUT]);
+  for (let k = forwardEnd - 1; k >= 0; k--) {
+    const n = g.nodes[k];
+    if (n.outputs.some((o) => needed.has(o))) for (const i of n.inputs) needed.add(i);
+  }
+  const carries = (v: string) => active.has(v) && needed.has(v);
+
+  const views: Built['views'] = [];
+  const segMeta: SegmentMeta[] = [];
+  let vjpFlops = 0;
+  segments.forEach((seg, k) => {
+    const fwdNodes = g.nodes.slice(seg.start, seg.end);
+    const forward: GraphView = { name: `${trace.name}_fwd${k}`, nodes: fwdNodes, inputs: seg.inputs, outputs: seg.outputs };
+    const fwdMeta: ModelMeta = { file: `forward-${k}.onnx`, inputs: seg.inputs, outputs: seg.outputs, flops: flopsOf(g, fwdNodes) };
+    if (!wrt) {
+      views.push({ forward });
+      segMeta.push({ forward: fwdMeta });
+      return;
+    }
+    const seeds = new Map<string, string>();
+    for (const o of seg.outputs) if (carries(o)) seeds.set(o, g.addInput(`seed${k}:${o}`, g.shape(o)));
+    const wrtValues = seg.inputs.filter(carries);
+    const range = Array.from({ length: seg.end - seg.start }, (_, i) => seg.start + i);
+    const res = appendVjp(g, { wrt: wrtValues, seeds, nodes: range, options: options.vjpOptions });
+    const gradNames: Record<string, string> = {};
+    const outputs: string[] = [];
+    for (const w of wrtValues) {
+      const name = `grad${k}:${w}`;
+      g.node('Identity', [res.grads.get(w)!], {}, 1, [name]);
+      gradNames[w] = name;
+      outputs.push(name);
+    }
+    if (seg.outputs.includes(OUTPUT)) outputs.push(OUTPUT);
+    const all = [...fwdNodes, ...g.nodes.slice(res.emitted[0])];
+    const nodes = pruneTo(all, outputs);
+    const inputs = [...seg.inputs, ...seeds.values()].filter((i) => nodes.some((n) => n.inputs.includes(i)) || outputs.includes(i));
+    views.push({ forward, vjp: { name: `${trace.name}_vjp${k}`, nodes, inputs, outputs } });
+    const flops = flopsOf(g, nodes);
+    vjpFlops += flops + (k < segments.length - 1 ? fwdMeta.flops : 0);
+    segMeta.push({
+      forward: fwdMeta,
+      vjp: { file: `vjp-${k}.onnx`, inputs, outputs, flops, seeds: Object.fromEntries(seeds), grads: gradNames },
+    });
+  });
+  const forwardFlops = segMeta.reduce((a, s) => a + s.forward.flops, 0);
+  const meta: NetworkMeta = {
+    name: trace.name,
+    hash,
+    inputs: trace.inputs.map((i) => ({ name: i.name, shape: [...i.shape] })),
+    output: { name: OUTPUT, shape: [...y.shape] },
+    wrt,
+    segments: segMeta,
+    forwardFlops,
+    vjpFlops,
+    weightsBytes: externalBytes(g, g.nodes),
+    nodes: forwardEnd,
+  };
+  return { graph: g, meta, views };
+}
+
+/** Only the nodes needed to produce `outputs` (in order). */
+function pruneTo(nodes: readonly GraphNode[], outputs: readonly string[]): GraphNode[] {
+  const want = new Set(outputs);
+  const keep: boolean[] = new Array(nodes.length).fill(false);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    if (!nodes[k].outputs.some((o) => want.has(o))) continue;
+    keep[k] = true;
+    for (const i of nodes[k].inputs) want.add(i);
+  }
+  return nodes.filter((_, k) => keep[k]);
+}
+
+function flopsOf(g: OnnxGraph, nodes: readonly GraphNode[]): number {
+  return nodes.reduce((a, n) => a + g.nodeFlops(n), 0);
+}

@@ -1,0 +1,57 @@
+import * as ort from 'onnxruntime-node';
+import { ApertureDepthError } from '../../core/errors.ts';
+
+/**
+ * onnxruntime session creation with this project's defaults: every graph optimization, a configurable
+ * thread count, CPU unless another execution provider is named. The only place that creates sessions.
+ */
+
+export interface SessionSettings {
+  /** Intra-op threads (0 = onnxruntime's default, all cores). @default 0 */
+  readonly threads?: number;
+  /** @default 'all' */
+  readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Execution providers in order of preference (`cpu`, `webgpu`, `cuda` where installed). @default ['cpu']
+   */
+  readonly providers?: readonly string[];
+  /** Memory arena of the CPU provider (faster reuse, keeps the peak). @default true */
+  readonly cpuArena?: boolean;
+}
+
+/** A model to open: a file on disk (external data beside it) or bytes plus in-memory external data files. */
+export type ModelSource =
+  | { readonly path: string }
+  | { readonly bytes: Uint8Array; readonly externalData: readonly { path: string; data: Uint8Array }[] };
+
+export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: settings.optimization ?? 'all',
+    executionProviders: [...(settings.providers ?? ['cpu'])] as ort.InferenceSession.ExecutionProviderConfig[],
+    enableCpuMemArena: settings.cpuArena ?? true,
+    enableMemPattern: true,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  };
+  if (settings.threads && settings.threads > 0) options.intraOpNumThreads = settings.threads;
+  return options;
+}
+
+export async function createSession(model: ModelSource, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
+  const options = sessionOptions(settings);
+  try {
+    if ('path' in model) return await ort.InferenceSession.create(model.path, options);
+    return await ort.InferenceSession.create(model.bytes, { ...options, externalData: [...model.externalData] });
+  } catch (err) {
+    const where = 'path' in model ? model.path : '<in-memory model>';
+    throw new ApertureDepthError(`onnxruntime could not create a session: ${(err as Error).message}`, {
+      file: where,
+      cause: err,
+    });
+  }
+}
+
+/** A float32 ort tensor over `data` (no copy). */
+export function f32Tensor(data: Float32Array, shape: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, [...shape]);
+}

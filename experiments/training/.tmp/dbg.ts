@@ -1,0 +1,15 @@
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../../../core/engine/backend.ts';
+import { RandomSource } from '../../../diffusion/checkpoint/random-source.ts';
+import { AutoencoderKL } from '../../../diffusion/models/vae/autoencoder-kl.ts';
+import { parseVaeConfig } from '../../../diffusion/models/vae/config.ts';
+import { trainOps as ops } from '../trainer/train-ops.ts';
+import { priorConfigs, TINY } from '../model-configs.ts';
+await initEngine('wasm');
+const vae = new AutoencoderKL(parseVaeConfig(priorConfigs(TINY).vae), new RandomSource(1, 'vae', false));
+const x = tf.randomUniform([2, 32, 32, 3], -1, 1);
+const m = tf.tidy(() => vae.encode(ops, x).mean); console.log('fwd ok', m.shape);
+const vae2 = new AutoencoderKL(parseVaeConfig(priorConfigs(TINY).vae), new RandomSource(1, 'vae', true));
+const vars = vae2.parameters().map((p) => ops.param(p)) as tf.Variable[];
+const { value: v2 } = tf.variableGrads(() => tf.mean(vae2.encode(ops, x).mean) as tf.Scalar, vars);
+console.log('grad ok no tidy', v2.dataSync()[0]);

@@ -1,0 +1,167 @@
+/**
+ * Evaluates a Marigold-style prior folder as a plain monocular prior: least-squares scale and shift against
+ * the ground truth, abs_rel and d1, beside the oracle plane `a x + b y + c` fitted to the same ground truth,
+ * on held-out procedural scenes (seeds from TEST_SEED_START) and the five Middlebury 2014 scenes.
+ *
+ *   npx tsx experiments/training/eval-prior.ts --model models/aperture-depth-tiny [--json eval.json]
+ */
+import * as tf from '@tensorflow/tfjs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initEngine, parseBackend } from '../../core/engine/backend.ts';
+import { writeFileAtomic } from '../../core/io/atomic.ts';
+import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
+import { scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
+import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
+
+export interface EvalOptions {
+  /** Held-out procedural scenes. @default 24 */
+  procedural?: number;
+  /** Procedural scene size [width, height]. @default 4:3 at the processing resolution */
+  proceduralSize?: [number, number];
+  /** Middlebury scene names. @default all five */
+  middlebury?: string[];
+  /** Long side of the evaluation images (and the processing resolution). @default the model's */
+  resolution?: number;
+  /** Denoising steps. @default the model's */
+  steps?: number;
+  /** Seed of the noise latent. @default 0 */
+  noiseSeed?: number;
+  write?: (line: string) => void;
+}
+
+export interface SceneResult {
+  name: string;
+  width: number;
+  height: number;
+  prior: ScoredMap;
+  plane: ScoredMap;
+}
+
+export interface SetSummary {
+  scenes: SceneResult[];
+  /** Means over scenes. */
+  prior: { abs_rel: number; delta1: number };
+  plane: { abs_rel: number; delta1: number };
+  /** Prior better than the plane on both mean abs_rel and mean d1. */
+  beatsPlane: boolean;
+}
+
+export interface EvalReport {
+  model: string;
+  resolution: number;
+  steps: number;
+  noiseSeed: number;
+  procedural: SetSummary;
+  middlebury: SetSummary;
+  seconds: number;
+}
+
+function summarize(scenes: SceneResult[]): SetSummary {
+  const mean = (f: (s: SceneResult) => number) => scenes.reduce((a, s) => a + f(s), 0) / Math.max(1, scenes.length);
+  const prior = { abs_rel: mean((s) => s.prior.abs_rel), delta1: mean((s) => s.prior.delta1) };
+  const plane = { abs_rel: mean((s) => s.plane.abs_rel), delta1: mean((s) => s.plane.delta1) };
+  return { scenes, prior, plane, beatsPlane: scenes.length > 0 && prior.abs_rel < plane.abs_rel && prior.delta1 > plane.delta1 };
+}
+
+/** Relative depth of one scene from the prior ([H, W] in [0, 1]). */
+export function predictScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number): Float32Array {
+  const image = tf.tensor3d(scene.rgb, [scene.height, scene.width, 3]);
+  try {
+    prior.encodeImage(image);
+    return tf.tidy(() => {
+      const z = prior.sampleLatent(noiseSeed);
+      return prior.predictDepth(z, steps).dataSync() as Float32Array;
+    });
+  } finally {
+    image.dispose();
+  }
+}
+
+export function scoreScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number): SceneResult {
+  const rel = predictScene(prior, scene, steps, noiseSeed);
+  const r = scorePriorAndPlane(rel, scene.depthM, scene.width, scene.height);
+  return { name: scene.name, width: scene.width, height: scene.height, ...r };
+}
+
+export async function evaluatePrior(model: string, options: EvalOptions = {}): Promise<EvalReport> {
+  const write = options.write ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const t0 = performance.now();
+  const prior = await MarigoldPrior.load(model, {
+    ...(options.resolution ? { processingResolution: options.resolution } : {}),
+    ...(options.steps ? { steps: options.steps } : {}),
+  });
+  try {
+    const resolution = prior.processingResolution;
+    const steps = options.steps ?? prior.steps;
+    const noiseSeed = options.noiseSeed ?? 0;
+    const [pw, ph] = options.proceduralSize ?? [resolution, Math.round((resolution * 3) / 4)];
+    const procedural: SceneResult[] = [];
+    for (let k = 0; k < (options.procedural ?? 24); k++) procedural.push(scoreScene(prior, heldOutProcedural(k, pw, ph), steps, noiseSeed));
+    const middlebury: SceneResult[] = [];
+    for (const name of options.middlebury ?? middleburyScenes()) {
+      const r = scoreScene(prior, loadMiddlebury(name, resolution), steps, noiseSeed);
+      middlebury.push(r);
+      write(`[eval] ${r.name} ${r.width}x${r.height}: prior abs_rel ${r.prior.abs_rel.toFixed(4)} d1 ${r.prior.delta1.toFixed(4)} | plane ${r.plane.abs_rel.toFixed(4)} / ${r.plane.delta1.toFixed(4)}`);
+    }
+    const report: EvalReport = {
+      model: resolve(model),
+      resolution,
+      steps,
+      noiseSeed,
+      procedural: summarize(procedural),
+      middlebury: summarize(middlebury),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    for (const [label, set] of [['procedural', report.procedural], ['middlebury', report.middlebury]] as const) {
+      write(
+        `[eval] ${label} (${set.scenes.length}): prior abs_rel ${set.prior.abs_rel.toFixed(4)} d1 ${set.prior.delta1.toFixed(4)} | ` +
+          `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}`,
+      );
+    }
+    return report;
+  } finally {
+    prior.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('eval-prior')
+    .option('model', { type: 'string', default: 'models/aperture-depth-tiny' })
+    .option('procedural', { type: 'number', default: 24, describe: 'held-out procedural scenes' })
+    .option('resolution', { type: 'number', describe: 'processing resolution (long side) [default: the model]' })
+    .option('steps', { type: 'number', describe: 'denoising steps [default: the model]' })
+    .option('noise-seed', { type: 'number', default: 0 })
+    .option('json', { type: 'string', describe: 'write the full report here' })
+    .option('backend', { type: 'string', default: 'wasm' })
+    .strict()
+    .parse();
+  await initEngine(parseBackend(argv.backend));
+  const report = await evaluatePrior(argv.model, {
+    procedural: argv.procedural,
+    resolution: argv.resolution,
+    steps: argv.steps,
+    noiseSeed: argv['noise-seed'],
+  });
+  if (argv.json) writeFileAtomic(argv.json, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    `${['set', 'n', 'prior abs_rel', 'prior d1', 'plane abs_rel', 'plane d1', 'beats plane'].join('\t')}\n` +
+      (['procedural', 'middlebury'] as const)
+        .map((k) => {
+          const s = report[k];
+          return [k, s.scenes.length, s.prior.abs_rel.toFixed(4), s.prior.delta1.toFixed(4), s.plane.abs_rel.toFixed(4), s.plane.delta1.toFixed(4), s.beatsPlane].join('\t');
+        })
+        .join('\n') +
+      '\n',
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * MODEL_CARD.md and loss-curve.png for a trained prior folder: architecture, data and split, training
+ * settings and time, the loss curves, and the evaluation against the fitted plane.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../core/io/atomic.ts';
+import { writePng } from '../../core/io/png.ts';
+import type { EvalReport, SetSummary } from './eval-prior.ts';
+import { TEST_SEED_START, TRAIN_SEED_END } from './procedural-scenes.ts';
+import { TEXTURE_IMAGE_FILES } from './scene/texture-images.ts';
+import { formatDuration } from './trainer/progress.ts';
+import type { LossPoint } from './trainer/stage-loop.ts';
+
+export interface TrainingSummary {
+  seed: number;
+  preset: string;
+  scenes: number;
+  size: number;
+  naturalTextures: boolean;
+  workers: number;
+  vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
+  unet: { steps: number; batch: number; lr: number; p999: number };
+  scalingFactor: number;
+  parameters: { vae: number; unet: number; textEncoder: number };
+  seconds: { data: number; vae: number; encode: number; unet: number };
+  losses: { vae: LossPoint[]; unet: LossPoint[] };
+}
+
+const COLORS: [number, number, number][] = [
+  [31, 119, 180],
+  [214, 39, 40],
+];
+
+/** Two log-scale loss curves side by side (VAE left, UNet right), 640x240 RGB. */
+export function renderLossCurves(curves: { label: string; points: LossPoint[] }[], width = 640, height = 240): Uint8Array {
+  const img = new Uint8Array(width * height * 3).fill(255);
+  const panelW = Math.floor(width / curves.length);
+  const margin = 12;
+  const set = (x: number, y: number, c: [number, number, number]) => {
+    if (x < 0 || y < 0 || x >= width || y >= height) return;
+    img.set(c, (y * width + x) * 3);
+  };
+  curves.forEach((curve, k) => {
+    const x0 = k * panelW + margin;
+    const x1 = (k + 1) * panelW - margin;
+    const y0 = margin;
+    const y1 = height - margin;
+    for (let x = x0; x <= x1; x++) {
+      set(x, y0, [180, 180, 180]);
+      set(x, y1, [180, 180, 180]);
+    }
+    for (let y = y0; y <= y1; y++) {
+      set(x0, y, [180, 180, 180]);
+      set(x1, y, [180, 180, 180]);
+    }
+    const pts = curve.points.filter((p) => p.loss > 0 && Number.isFinite(p.loss));
+    if (pts.length < 2) return;
+    const lo = Math.log(Math.min(...pts.map((p) => p.loss)));
+    const hi = Math.log(Math.max(...pts.map((p) => p.loss)));
+    const maxStep = pts[pts.length - 1]!.step;
+    const px = (s: number) => x0 + ((x1 - x0) * s) / maxStep;
+    const py = (l: number) => y1 - ((y1 - y0) * (Math.log(l) - lo)) / Math.max(1e-9, hi - lo);
+    for (let i = 1; i < pts.length; i++) {
+      const a = pts[i - 1]!;
+      const b = pts[i]!;
+      const n = Math.ceil(Math.max(Math.abs(px(b.step) - px(a.step)), Math.abs(py(b.loss) - py(a.loss)))) + 1;
+      for (let t = 0; t <= n; t++) {
+        const x = Math.round(px(a.step) + ((px(b.step) - px(a.step)) * t) / n);
+        const y = Math.round(py(a.loss) + ((py(b.loss) - py(a.loss)) * t) / n);
+        set(x, y, COLORS[k % COLORS.length]!);
+        set(x, y + 1, COLORS[k % COLORS.length]!);
+      }
+    }
+  });
+  return img;
+}
+
+function lossTable(points: LossPoint[], rows = 10): string {
+  if (points.length === 0) return '(none)\n';
+  const pick = Array.from({ length: Math.min(rows, points.length) }, (_, i) =>
+    points[Math.round((i * (points.length - 1)) / Math.max(1, Math.min(rows, points.length) - 1))]!,
+  );
+  const partKeys = Object.keys(pick[0]!.parts ?? {});
+  const head = `| step | loss |${partKeys.map((k) => ` ${k} |`).join('')}\n|---|---|${partKeys.map(() => '---|').join('')}\n`;
+  return head + pick.map((p) => `| ${p.step} | ${p.loss.toFixed(4)} |${partKeys.map((k) => ` ${(p.parts?.[k] ?? NaN).toFixed(4)} |`).join('')}`).join('\n') + '\n';
+}
+
+function setTable(label: string, s: SetSummary): string {
+  const rows = s.scenes
+    .map((r) => `| ${r.name} | ${r.width}x${r.height} | ${r.prior.abs_rel.toFixed(4)} | ${r.prior.delta1.toFixed(4)} | ${r.plane.abs_rel.toFixed(4)} | ${r.plane.delta1.toFixed(4)} |`)
+    .join('\n');
+  return (
+    `| ${label} | size | prior abs_rel | prior d1 | plane abs_rel | plane d1 |\n|---|---|---|---|---|---|\n${rows}\n` +
+    `| **mean** | | **${s.prior.abs_rel.toFixed(4)}** | **${s.prior.delta1.toFixed(4)}** | **${s.plane.abs_rel.toFixed(4)}** | **${s.plane.delta1.toFixed(4)}** |\n\n` +
+    `Beats the plane on both: **${s.beatsPlane ? 'yes' : 'no'}**.\n`
+  );
+}
+
+/** Writes `MODEL_CARD.md` and `loss-curve.png` into the model folder. */
+export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): void {
+  const png = renderLossCurves([
+    { label: 'vae', points: t.losses.vae },
+    { label: 'unet', points: t.losses.unet },
+  ]);
+  writePng(join(dir, 'loss-curve.png'), { width: 640, height: 240, channels: 3, bitDepth: 8, data: png });
+  const unetCfg = JSON.parse(readFileSync(join(dir, 'unet/config.json'), 'utf8')) as Record<string, unknown>;
+  const vaeCfg = JSON.parse(readFileSync(join(dir, 'vae/config.json'), 'utf8')) as Record<string, unknown>;
+  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet;
+  const md = `# aperture-depth-tiny
+
+A small Marigold-style latent-diffusion depth prior, trained from scratch by this project (no external weights)
+so that the tool works out of the box. Same classes and layout as Marigold (\`UNet2DConditionModel\`,
+\`AutoencoderKL\`, CLIP text encoder for the empty prompt, DDIM scheduler), so a real Marigold folder replaces it
+with one flag. Relative depth (affine-invariant), far = 1.
+
+## Architecture
+- VAE: AutoencoderKL, block_out_channels ${JSON.stringify(vaeCfg.block_out_channels)} (${2 ** ((vaeCfg.block_out_channels as number[]).length - 1)}x downsampling), 4 latent channels,
+  norm groups ${vaeCfg.norm_num_groups}, mid-block attention ${vaeCfg.mid_block_add_attention}, scaling_factor ${t.scalingFactor.toFixed(5)} (1 / std of the encoder means). ${t.parameters.vae} parameters.
+- UNet: UNet2DConditionModel, in_channels 8 ([rgb latent | depth latent]), out 4, block_out_channels ${JSON.stringify(unetCfg.block_out_channels)},
+  ${JSON.stringify(unetCfg.down_block_types)}, layers_per_block ${unetCfg.layers_per_block}, heads ${JSON.stringify(unetCfg.attention_head_dim)},
+  cross_attention_dim ${unetCfg.cross_attention_dim}, linear projections. ${t.parameters.unet} parameters.
+- Text encoder: a ${t.parameters.textEncoder}-parameter CLIP text model with seeded random weights (frozen), used only for the
+  empty prompt [BOS, EOS]; the tokenizer folder holds just those two tokens.
+- Scheduler: DDIM, v-prediction, trailing spacing, zero terminal SNR (scaled_linear 0.00085-0.012). One step at t = 999
+  reads x0 = -v; 1-4 steps are supported. Weights stored as float16 (UNet, VAE) and float32 (text encoder).
+
+## Data
+- Procedural scenes rendered by \`experiments/training/procedural-scenes.ts\`: rooms, yards (ground + backdrop),
+  slanted textured planes and table-top close-ups of boxes, spheres and cylinders; checker, stripes, fbm noise,
+  Voronoi patches, bricks, wood rings, dots${t.naturalTextures ? `, and texture patches cut from the colour images ${TEXTURE_IMAGE_FILES.join(', ')} of \`test/data/open3d-rgbd\` (their depth is never used)` : ''};
+  Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
+  z-depth by analytic ray casting, 0.3-15 m.
+- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images. Split: training seeds are < ${TRAIN_SEED_END};
+  held-out test seeds start at ${TEST_SEED_START}. Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
+- Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
+
+## Training (seed ${t.seed}; \`npm run train-prior -- --seed ${t.seed} --out <dir>\`)
+- Stage A, VAE: ${t.vae.steps} steps, batch ${t.vae.batch} scenes (one RGB + one depth ${t.vae.crop}x${t.vae.crop} crop each), Adam lr ${t.vae.lr}
+  (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL, on a posterior sample. ${formatDuration(t.seconds.vae)}.
+- Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
+  (cosine), v-prediction MSE, timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.
+- Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}; total ${formatDuration(total)} on the machine that
+  trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
+
+### Loss curves (log scale; left VAE, right UNet): \`loss-curve.png\`
+![loss curves](loss-curve.png)
+
+VAE:
+${lossTable(t.losses.vae)}
+UNet:
+${lossTable(t.losses.unet)}
+## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
+Plain monocular prior, ${e.steps} step(s), noise seed ${e.noiseSeed}, processing resolution ${e.resolution}: least-squares scale and
+shift of the prediction to the ground truth (Marigold's protocol) against the oracle plane a x + b y + c fitted
+to the same ground truth; both clipped to the image's ground-truth range; abs_rel and d1 over valid pixels.
+
+${setTable('procedural (held out)', e.procedural)}
+${setTable('Middlebury 2014', e.middlebury)}
+## Limits
+Trained for about an hour on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
+Marigold checkpoint (\`--model <folder>\`) for quality.
+`;
+  writeFileAtomic(join(dir, 'MODEL_CARD.md'), md);
+}

@@ -1,0 +1,93 @@
+/**
+ * The executor used for TRAINING: `tfjsOps` with conv2d, linear and matMul whose custom gradients `save`
+ * their inputs. tfjs runs a gradient's forward pass inside `tidy('forward')` and disposes every
+ * intermediate that was not saved, so a gradient function that closes over an intermediate input (the
+ * activation feeding a trainable conv, or q / k in attention) reads a disposed tensor. The kernels
+ * themselves are the project's (`conv2dInputGrad`, `conv2dFilterGrad`, explicit-transpose matMuls); only the
+ * plumbing differs. Frozen weights keep `tfjsOps`' path (its gradient needs only the weight).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check } from '../../../core/errors.ts';
+import { conv2dWithGrad } from '../../../diffusion/ops/grad/conv2d.ts';
+import { conv2dFilterGrad } from '../../../diffusion/ops/grad/conv2d-filter-grad.ts';
+import { conv2dInputGrad } from '../../../diffusion/ops/grad/conv2d-input-grad.ts';
+import { matMul2d } from '../../../diffusion/ops/grad/matmul.ts';
+import { isFrozenWeight } from '../../../diffusion/ops/grad/weight-cache.ts';
+import { explicitPadding, type Conv2dOptions, type Ops } from '../../../diffusion/ops/ops.ts';
+import { tfjsOps } from '../../../diffusion/ops/tfjs-ops.ts';
+
+type Save = (tensors: tf.Tensor[]) => void;
+
+/** NHWC conv whose gradient uses the saved input and filter. */
+export function conv2dSaved(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  stride: number,
+  pad: readonly [number, number, number, number],
+): tf.Tensor4D {
+  if (isFrozenWeight(w)) return conv2dWithGrad(x, w, stride, pad);
+  const [pt, pb, pl, pr] = pad;
+  const padArg =
+    pt || pb || pl || pr
+      ? ([
+          [0, 0],
+          [pt, pb],
+          [pl, pr],
+          [0, 0],
+        ] as tf.backend_util.ExplicitPadding)
+      : 'valid';
+  const f = tf.customGrad(((xi: tf.Tensor4D, wi: tf.Tensor4D, save: Save) => {
+    save([xi, wi]);
+    return {
+      value: tf.conv2d(xi, wi, stride, padArg),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [
+          conv2dInputGrad(dy, ws, xs.shape, stride, pad),
+          conv2dFilterGrad(xs, dy, ws.shape, stride, pad),
+        ];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x, w) as tf.Tensor4D;
+}
+
+/** `a @ b` (2-D) with explicit-transpose gradients from the saved inputs. */
+export function matMulSaved(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (isFrozenWeight(b)) return matMul2d(a, b);
+  check(a.rank === 2 && b.rank === 2 && a.shape[1] === b.shape[0], () => `matMul [${a.shape}] @ [${b.shape}]`, {
+    key: 'matMulSaved',
+  });
+  const f = tf.customGrad(((ai: tf.Tensor2D, bi: tf.Tensor2D, save: Save) => {
+    save([ai, bi]);
+    return {
+      value: tf.matMul(ai, bi),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [tf.matMul(dy, tf.transpose(bs)), tf.matMul(tf.transpose(as), dy)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(a, b) as tf.Tensor2D;
+}
+
+export const trainOps: Ops<tf.Tensor> = Object.freeze({
+  ...tfjsOps,
+  name: 'tfjs-train',
+  conv2d(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, options: Conv2dOptions = {}): tf.Tensor {
+    check(x.rank === 4 && w.rank === 4 && x.shape[3] === w.shape[2], () => `conv2d: x [${x.shape}], w [${w.shape}]`, {
+      key: 'conv2d',
+    });
+    const y = conv2dSaved(x as tf.Tensor4D, w as tf.Tensor4D, options.stride ?? 1, explicitPadding(options.padding));
+    return b ? tf.add(y, b) : y;
+  },
+  linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
+    const inDim = x.shape[x.rank - 1]!;
+    check(w.rank === 2 && w.shape[0] === inDim, () => `linear: x [${x.shape}], w [${w.shape}]`, { key: 'linear' });
+    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, inDim]) as tf.Tensor2D);
+    let y: tf.Tensor = matMulSaved(x2, w as tf.Tensor2D);
+    if (b) y = tf.add(y, b);
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]);
+  },
+  matMul: (a: tf.Tensor, b: tf.Tensor) => matMulSaved(a as tf.Tensor2D, b as tf.Tensor2D),
+});

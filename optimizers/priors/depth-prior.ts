@@ -1,0 +1,31 @@
+import type * as tf from '@tensorflow/tfjs';
+
+/**
+ * A source of relative depth driven by a latent that the optimizer may change.
+ *
+ * `predict` maps a latent of shape {@link DepthPrior.latentShape} to relative depth `[H, W]` in [0, 1]
+ * (0 = nearest, 1 = farthest; depth, not disparity), differentiably with respect to the latent. The caller
+ * owns the returned tensor. Implementations: {@link PixelPrior} (per-pixel logits), {@link FixedPrior} (a
+ * given map, latent ignored) and {@link MarigoldDepthPrior} (a diffusion prior's noise latent).
+ */
+export interface DepthPrior {
+  /** Registry name, written into run records (`pixel`, `fixed`, `marigold`). */
+  readonly name: string;
+  /** Shape of the latent (`[1, 4, h, w]` for Marigold, `[H, W]` for the pixel prior, `[0]` when unused). */
+  readonly latentShape: readonly number[];
+  /** Output size `[H, W]` of `predict`. */
+  readonly outputShape: readonly [number, number];
+  /**
+   * Whether the latent lives on the sphere of radius sqrt(M) (a Gaussian noise latent): the optimizer then
+   * re-projects it after every step (METHOD.md, objective).
+   */
+  readonly sphericalLatent: boolean;
+  /** Whether the latent has any effect (false for the fixed prior: nothing to optimize). */
+  readonly trainable: boolean;
+  /** The starting latent for `seed` (same seed, same tensor). */
+  initialLatent(seed: number): tf.Tensor;
+  /** Relative depth `[H, W]` in [0, 1], differentiable with respect to `latent`. */
+  predict(latent: tf.Tensor): tf.Tensor2D;
+  /** Frees what the prior holds (weights it owns, cached encodings). */
+  dispose(): void;
+}

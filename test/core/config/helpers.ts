@@ -1,0 +1,13 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** Writes `files` (relative path -> YAML text) into a fresh temp folder and returns the folder. */
+export function writeConfigTree(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ad-config-'));
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  }
+  return dir;
+}

@@ -1,0 +1,72 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { setupEngine } from '../helpers/engine.ts';
+import {
+  BoundedMapping,
+  FreeMapping,
+  candidateDepths,
+  createMapping,
+  gridSearchScaleShift,
+} from '../../optimizers/mappings/index.ts';
+import { ApertureDepthError } from '../../core/errors.ts';
+
+test.before(async () => {
+  await setupEngine();
+});
+
+test('bounded mapping: paper start and eq. 9', (t) => {
+  const m = new BoundedMapping();
+  t.deepEqual(m.scaleShift(m.initialParams()), { scale: 1.75, shift: 0.745 });
+  const d = m.apply(tf.tensor2d([0, 1], [1, 2]), tf.tensor1d([0, 0]));
+  const v = d.dataSync();
+  t.true(Math.abs(v[0] - 0.745) < 1e-6 && Math.abs(v[1] - 2.495) < 1e-6);
+  const p = m.paramsFor({ scale: 2, shift: 1 });
+  const ss = m.scaleShift(p);
+  t.true(Math.abs(ss.scale - 2) < 1e-5 && Math.abs(ss.shift - 1) < 1e-5);
+  // out of bounds: clamped just inside
+  t.true(m.scaleShift(m.paramsFor({ scale: 10, shift: 1 })).scale < 3.5);
+});
+
+test('free mapping: any positive scale and shift, exactly', (t) => {
+  const m = createMapping('free');
+  const p = m.paramsFor({ scale: 25, shift: 0.3 });
+  const d = m.apply(tf.tensor2d([0, 0.5, 1], [1, 3]), tf.tensor1d(p)).dataSync();
+  t.true(Math.abs(d[0] - 0.3) < 1e-5 && Math.abs(d[1] - 12.8) < 1e-4 && Math.abs(d[2] - 25.3) < 1e-4);
+  t.true(new FreeMapping().scaleShift(new FreeMapping().initialParams()).scale === 1);
+  t.throws(() => createMapping('nope' as never), { instanceOf: ApertureDepthError, message: /free, bounded/ });
+});
+
+test('mappings are differentiable in their parameters', (t) => {
+  const rel = tf.tensor2d([0, 0.5, 1], [1, 3]);
+  for (const m of [new BoundedMapping(), new FreeMapping()]) {
+    const g = tf.grad((p: tf.Tensor) => tf.sum(m.apply(rel, p as tf.Tensor1D)))(tf.tensor1d(m.initialParams()));
+    t.true(g.dataSync().every((x) => Number.isFinite(x) && x > 0));
+  }
+});
+
+test('candidate depths cover both sides of the focus plane at the same blur', (t) => {
+  // F = 2 m, c_inf = 8 px: blur 4 px at F/(1+0.5) = 1.333 m (near) and F/(1-0.5) = 4 m (far)
+  const d = candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 8, levelsPx: [4] });
+  t.deepEqual(
+    d.map((x) => Number(x.toFixed(4))),
+    [1.3333, 2, 4],
+  );
+  // a blur level beyond c_inf exists only in front of the focus plane
+  t.is(candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 2, levelsPx: [4] }).length, 2);
+});
+
+test('grid search finds the minimum of a two-basin loss and refines it', (t) => {
+  // a loss with a false basin (higher floor) at (near 1, far 1.5) and the true minimum at (near 3, far 6)
+  const loss = ({ scale, shift }: { scale: number; shift: number }): number => {
+    const far = shift + scale;
+    const trueBasin = (Math.log(shift / 3) ** 2 + Math.log(far / 6) ** 2) * 1;
+    const falseBasin = 0.5 + Math.log(shift / 1) ** 2 + Math.log(far / 1.5) ** 2;
+    return Math.min(trueBasin, falseBasin);
+  };
+  const depths = candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 10 });
+  const r = gridSearchScaleShift(loss, depths);
+  t.true(Math.abs(r.shift - 3) / 3 < 0.1, `shift ${r.shift}`);
+  t.true(Math.abs(r.shift + r.scale - 6) / 6 < 0.1, `far ${r.shift + r.scale}`);
+  t.true(r.evaluated.length > depths.length);
+  t.throws(() => gridSearchScaleShift(() => Number.NaN, depths), { instanceOf: ApertureDepthError });
+});
