@@ -68,6 +68,8 @@ export interface OptimizerConfig {
   };
   /** Renderer of the forward model (see physics/renderers). @default 'scatter' (the paper's), 'gather' for `pixel` */
   renderer: string;
+  /** PSF of the forward model (paper: disc; a Gaussian degraded their results). @default 'disc' */
+  psf: 'disc' | 'gaussian';
   /**
    * Model the small-aperture image as blurred too: the large-aperture image is rendered from it with the
    * CoC difference `sqrt(c_b^2 - c_aif^2)` (an effective f-number `1 / sqrt(1/N_b^2 - 1/N_aif^2)`).
@@ -160,6 +162,7 @@ export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): Optimi
             },
     },
     renderer: input.renderer ?? vd.renderer,
+    psf: input.psf ?? 'disc',
     relativeBlur: input.relativeBlur ?? true,
     sceneSide: input.sceneSide ?? 'both',
     grid: {
@@ -184,6 +187,7 @@ export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): Optimi
     const v = config.lr[k];
     check(Number.isFinite(v) && v >= 0, () => `must be a finite number >= 0, got ${v}`, { key: `lr.${k}` });
   }
+  check(['disc', 'gaussian'].includes(config.psf), () => `expected disc or gaussian, got "${config.psf}"`, { key: 'psf' });
   check(config.tvWeight >= 0, () => `must be >= 0, got ${config.tvWeight}`, { key: 'tvWeight' });
   const b = config.masks.border;
   check(b === 'auto' || (typeof b === 'number' && b >= 0), () => `must be 'auto' or a number >= 0, got ${b}`, {

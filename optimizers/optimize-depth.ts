@@ -215,6 +215,8 @@ export interface DefocusObjectiveParts {
   fNumber: number;
   lossFn: LossFn;
   mask?: tf.Tensor2D;
+  /** PSF of the renderer. @default 'disc' */
+  psf?: 'disc' | 'gaussian';
   /** When set, the latent is this constant (not a parameter). */
   fixedLatent?: tf.Tensor;
   /** When set, the relative depth is this constant (a frozen latent's prediction, computed once). */
@@ -228,12 +230,13 @@ export interface DefocusObjectiveParts {
  */
 export function createDefocusObjective(problem: DepthProblem, parts: DefocusObjectiveParts): DefocusObjective {
   const { mapping, renderer, fNumber, lossFn, mask, fixedLatent, frozenRelative } = parts;
+  const renderOptions = { psf: parts.psf ?? 'disc' };
   const forward: DefocusObjective['forward'] = (p) => {
     const latent = fixedLatent ?? p[LATENT_GROUP];
     check(latent, () => `missing parameter group "${LATENT_GROUP}"`, { key: 'objective' });
     const relativeDepth = frozenRelative ?? problem.prior.predict(latent); // [H, W]
     const depth = mapping.apply(relativeDepth, p[SCALE_SHIFT_GROUP] as tf.Tensor1D); // [H, W] metres
-    const rendered = renderer.render(problem.aif, depth, problem.camera, fNumber); // [H, W, C]
+    const rendered = renderer.render(problem.aif, depth, problem.camera, fNumber, renderOptions); // [H, W, C]
     return { latent, relativeDepth, depth, rendered };
   };
   return {
@@ -286,7 +289,7 @@ export function searchScaleShift(
     const evaluate = ({ scale, shift }: { scale: number; shift: number }): number =>
       tf.tidy(() => {
         const depth = tf.add(tf.mul(relS, scale), shift) as tf.Tensor2D; // [h, w] metres
-        const rendered = renderer.render(aifS, depth, camS, fNumber);
+        const rendered = renderer.render(aifS, depth, camS, fNumber, { psf: config.psf });
         const ctx: LossContext = {
           rendered,
           observed: obsS,
@@ -454,7 +457,9 @@ export async function optimizeDepth(
   } else if (config.variant === 'pixel' && config.pixelInit === 'search' && trainLatent) {
     // Classical depth from defocus per pixel as the start (the seeded flat start is kept as `initialLatent`).
     params[LATENT_GROUP] = tf.keep(
-      localSearchLogits(problem.aif, problem.observed, camera, fModel, renderer, mapping.scaleShift(mappingParams0), mask),
+      localSearchLogits(problem.aif, problem.observed, camera, fModel, renderer, mapping.scaleShift(mappingParams0), mask, {
+        psf: config.psf,
+      }),
     );
     params[SCALE_SHIFT_GROUP] = tf.keep(tf.tensor1d(mappingParams0));
   } else {
@@ -469,6 +474,7 @@ export async function optimizeDepth(
     mapping,
     renderer,
     fNumber: fModel,
+    psf: config.psf,
     lossFn,
     mask,
     fixedLatent: trainLatent ? undefined : initialLatent,
@@ -497,7 +503,7 @@ export async function optimizeDepth(
   if (run.checkpointPath && !state) writeCheckpoint(run.checkpointPath, snapshot(0));
 
   const tLoop = performance.now();
-  const progress = new ProgressBar(config.iterations, { enabled: run.progress ?? 'auto' });
+  const progress = new ProgressBar(config.iterations, { enabled: run.progress ?? 'auto', startIteration });
   let iteration = startIteration;
   try {
     // 7. The loop: loss and gradients, finiteness, Adam step per group, sphere projection, bookkeeping.
@@ -644,7 +650,7 @@ function runOracle(
   // An affine fit may dip below zero where the relative depth is small; depth must stay positive.
   const minDepth = 1.01 * camera.focalLengthM;
   const depth = tf.tidy(() => tf.maximum(tf.add(tf.mul(relativeDepth, a.scale), a.shift), minDepth)) as tf.Tensor2D;
-  const rendered = renderer.render(problem.aif, depth, camera, fModel);
+  const rendered = renderer.render(problem.aif, depth, camera, fModel, { psf: config.psf });
   const [H, W] = depth.shape;
   const mask = tf.keep(
     config.masks.saturation === null

@@ -9,6 +9,8 @@ export interface LocalSearchOptions {
   levels?: number;
   /** Half-width (pixels) of the window the residual is summed over. @default 3 */
   windowRadius?: number;
+  /** PSF of the renderer. @default 'disc' */
+  psf?: 'disc' | 'gaussian';
 }
 
 /**
@@ -36,7 +38,7 @@ export function localSearchLogits(
     const rel = k / (K - 1);
     const cost = tf.tidy(() => {
       const depth = tf.fill([H, W], range.shift + rel * range.scale) as tf.Tensor2D;
-      const rendered = renderer.render(aif, depth, camera, fNumber);
+      const rendered = renderer.render(aif, depth, camera, fNumber, { psf: options.psf ?? 'disc' });
       let e = tf.sum(tf.square(tf.sub(rendered, observed)), 2, true) as tf.Tensor3D; // [H, W, 1]
       if (mask) e = tf.mul(e, tf.expandDims(mask, 2)) as tf.Tensor3D;
       return r > 0 ? tf.avgPool(e, 2 * r + 1, 1, 'same') : e;

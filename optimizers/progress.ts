@@ -6,6 +6,8 @@ export interface ProgressBarOptions {
   enabled?: boolean | 'auto';
   /** Label before the bar. @default 'optimizing' */
   label?: string;
+  /** Iterations already done when the bar starts (a resumed run): the ETA counts only the new ones. @default 0 */
+  startIteration?: number;
 }
 
 function formatSeconds(s: number): string {
@@ -26,7 +28,7 @@ export class ProgressBar {
   private readonly label: string;
   private readonly startMs = Date.now();
   private lastDraw = 0;
-  private startIteration: number | undefined;
+  private readonly startIteration: number;
 
   constructor(
     private readonly total: number,
@@ -36,16 +38,16 @@ export class ProgressBar {
     const e = options.enabled ?? 'auto';
     this.enabled = e === 'auto' ? Boolean(this.stream.isTTY) : e;
     this.label = options.label ?? 'optimizing';
+    this.startIteration = options.startIteration ?? 0;
   }
 
   /** The line for `done` of `total` iterations (exposed for tests). */
   line(done: number, loss: number, nowMs = Date.now()): string {
-    this.startIteration ??= done - 1;
     const width = 24;
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
     const filled = Math.round(frac * width);
     const elapsed = (nowMs - this.startMs) / 1000;
-    const doneHere = done - (this.startIteration ?? 0);
+    const doneHere = done - this.startIteration;
     const eta = doneHere > 0 ? (elapsed / doneHere) * (this.total - done) : Number.NaN;
     return (
       `${this.label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${this.total} ` +
@@ -56,10 +58,7 @@ export class ProgressBar {
   update(done: number, loss: number): void {
     if (!this.enabled) return;
     const now = Date.now();
-    if (done < this.total && now - this.lastDraw < 100) {
-      this.startIteration ??= done - 1;
-      return;
-    }
+    if (done < this.total && now - this.lastDraw < 100) return;
     this.lastDraw = now;
     this.stream.write(`\r${this.line(done, loss, now)}`);
   }

@@ -45,7 +45,11 @@ export interface SimulatedPair {
  * breadth-first (4-neighbour) sense, ties to the earlier pixel in scan order. The renderer needs a depth
  * everywhere; the caller keeps the original map, NaN included, as ground truth.
  */
-export function fillInvalidDepth(depth: Float32Array, H: number, W: number): { filled: Float32Array; invalid: number } {
+export function fillInvalidDepth(
+  depth: Float32Array,
+  H: number,
+  W: number,
+): { filled: Float32Array; invalid: number } {
   const filled = Float32Array.from(depth);
   const done = new Uint8Array(H * W);
   const queue = new Int32Array(H * W);
@@ -91,7 +95,8 @@ export function simulatePair(opts: SimulatePairOptions): SimulatedPair {
   const { rgbSrgb, depthM, camera } = opts;
   check(
     rgbSrgb instanceof tf.Tensor && rgbSrgb.rank === 3 && rgbSrgb.shape[2] === 3,
-    () => `rgbSrgb must be [H, W, 3], got ${rgbSrgb instanceof tf.Tensor ? `[${rgbSrgb.shape}]` : typeof rgbSrgb}`,
+    () =>
+      `rgbSrgb must be [H, W, 3], got ${rgbSrgb instanceof tf.Tensor ? `[${rgbSrgb.shape}]` : typeof rgbSrgb}`,
     { key: 'rgbSrgb' },
   );
   check(

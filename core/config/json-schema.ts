@@ -8,12 +8,16 @@ import { configSchema } from './schema.ts';
  * complete check runs when a config is loaded. Unknown keys, types, ranges and enums are all checked.
  */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   stripRequired(schema);
   const props = (schema.properties ?? {}) as Record<string, unknown>;
   schema.properties = {
     [BASE_KEY]: {
-      description: 'config files merged under this one, in order (later keys win); paths relative to this file',
+      description:
+        'config files merged under this one, in order (later keys win); paths relative to this file',
       anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
     },
     ...props,

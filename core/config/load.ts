@@ -102,6 +102,9 @@ export function configToYaml(loaded: Pick<LoadedConfig, 'config' | 'file' | 'ove
 }
 
 /** Writes {@link configToYaml} atomically. */
-export function writeResolvedConfig(path: string, loaded: Pick<LoadedConfig, 'config' | 'file' | 'overrides'>): void {
+export function writeResolvedConfig(
+  path: string,
+  loaded: Pick<LoadedConfig, 'config' | 'file' | 'overrides'>,
+): void {
   writeFileAtomic(path, configToYaml(loaded));
 }

@@ -7,11 +7,15 @@ export type KeySources = Map<string, string>;
  * Deep merge: mappings merge key by key, everything else (lists included) is replaced by the later value,
  * and `null` deletes the key (so a config can undo what a base set). Neither input is modified.
  */
-export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+export function deepMerge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === null) delete out[k];
-    else if (isPlainObject(v) && isPlainObject(out[k])) out[k] = deepMerge(out[k] as Record<string, unknown>, v);
+    else if (isPlainObject(v) && isPlainObject(out[k]))
+      out[k] = deepMerge(out[k] as Record<string, unknown>, v);
     else out[k] = cloneValue(v);
   }
   return out;

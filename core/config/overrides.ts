@@ -19,7 +19,8 @@ export const OVERRIDE_ORIGIN = '--set';
  */
 export function parseOverride(text: string): ConfigOverride {
   const eq = text.indexOf('=');
-  const fail = (msg: string) => new ApertureDepthError(`${msg} in ${JSON.stringify(text)}`, { file: OVERRIDE_ORIGIN });
+  const fail = (msg: string) =>
+    new ApertureDepthError(`${msg} in ${JSON.stringify(text)}`, { file: OVERRIDE_ORIGIN });
   if (eq <= 0) throw fail('expected key.path=value');
   const key = text.slice(0, eq).trim();
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key)) throw fail(`bad key path "${key}"`);
@@ -72,7 +73,10 @@ export function applyOverride(config: Record<string, unknown>, override: ConfigO
       if (!isPlainObject(node[part]) && !Array.isArray(node[part])) node[part] = container(path[i + 1]!);
       node = node[part];
     } else {
-      throw new ApertureDepthError(`cannot set a key inside a ${typeof node}`, { file: OVERRIDE_ORIGIN, key: here });
+      throw new ApertureDepthError(`cannot set a key inside a ${typeof node}`, {
+        file: OVERRIDE_ORIGIN,
+        key: here,
+      });
     }
   }
 }

@@ -24,10 +24,13 @@ export function expandPath(value: string, origin: string, key: string): string {
   const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = process.env[name];
     if (v === undefined || v === '') {
-      throw new ApertureDepthError(`environment variable ${name} is not set (used in ${JSON.stringify(value)})`, {
-        file: origin,
-        key,
-      });
+      throw new ApertureDepthError(
+        `environment variable ${name} is not set (used in ${JSON.stringify(value)})`,
+        {
+          file: origin,
+          key,
+        },
+      );
     }
     return v;
   });
@@ -40,7 +43,12 @@ export function expandPath(value: string, origin: string, key: string): string {
  * Resolves the path-valued keys inside `value` (which sits at `prefix` in the config) against `baseDir`.
  * Returns a new value; the input is not modified.
  */
-export function resolvePathsIn(value: unknown, prefix: readonly string[], baseDir: string, origin: string): unknown {
+export function resolvePathsIn(
+  value: unknown,
+  prefix: readonly string[],
+  baseDir: string,
+  origin: string,
+): unknown {
   if (typeof value === 'string') {
     const key = prefix.join('.');
     if (PATH_KEYS.some((p) => matches(p, prefix))) return resolve(baseDir, expandPath(value, origin, key));
@@ -50,7 +58,8 @@ export function resolvePathsIn(value: unknown, prefix: readonly string[], baseDi
     }
     return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolvePathsIn(v, [...prefix, String(i)], baseDir, origin));
+  if (Array.isArray(value))
+    return value.map((v, i) => resolvePathsIn(v, [...prefix, String(i)], baseDir, origin));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = resolvePathsIn(v, [...prefix, k], baseDir, origin);

@@ -80,7 +80,9 @@ const middleburyData = z
 
 const depthEncodingSchema = z
   .enum(['plain', 'sun-rotate'])
-  .describe('how depth is stored: plain (value / depth_scale), or SUN RGB-D (16-bit rotate right by 3 first)');
+  .describe(
+    'how depth is stored: plain (value / depth_scale), or SUN RGB-D (16-bit rotate right by 3 first)',
+  );
 
 const rgbdFrameSchema = z.strictObject({
   id: z.string().min(1).optional().describe('scene id (default: the RGB file name without suffix)'),
@@ -96,7 +98,9 @@ const rgbdFolderData = z
     root: pathString().describe('folder of RGB and 16-bit depth PNG files'),
     rgb_suffix: z.string().default('_color').describe('RGB file = <id><rgb_suffix>.(png|jpg|jpeg)'),
     depth_suffix: z.string().default('_depth').describe('depth file = <id><depth_suffix>.png (16-bit)'),
-    depth_scale: positive().default(1000).describe('stored units per metre: 1000 for millimetres, 5000 for TUM'),
+    depth_scale: positive()
+      .default(1000)
+      .describe('stored units per metre: 1000 for millimetres, 5000 for TUM'),
     depth_encoding: depthEncodingSchema.default('plain'),
     frames: z
       .array(rgbdFrameSchema)
@@ -115,8 +119,12 @@ const nyuData = z
     split: z
       .enum(['test', 'train', 'all', 'file'])
       .default('test')
-      .describe('test: the official 654 images (splits.mat testNdxs); train: the other 795; file: split_file'),
-    split_file: pathString().optional().describe('text file of 1-based image indices, one per line (split: file)'),
+      .describe(
+        'test: the official 654 images (splits.mat testNdxs); train: the other 795; file: split_file',
+      ),
+    split_file: pathString()
+      .optional()
+      .describe('text file of 1-based image indices, one per line (split: file)'),
     eigen_crop: z
       .boolean()
       .default(true)
@@ -157,7 +165,9 @@ export const opticsSchema = z
     focal_length_mm: positive().default(50),
     pixel_pitch_um: positive()
       .default(6.4)
-      .describe('pixel pitch of the dataset images at their stored size (paper camera: 6.4); data.downscale k makes it k times larger'),
+      .describe(
+        'pixel pitch of the dataset images at their stored size (paper camera: 6.4); data.downscale k makes it k times larger',
+      ),
     focus: focusSchema.default('median'),
     f_number_aif: positive().default(22).describe('small aperture: the all-in-focus image'),
     f_number_blurred: positive().default(8).describe('large aperture: the defocused image'),
@@ -165,11 +175,14 @@ export const opticsSchema = z
     renderer: z
       .enum(RENDERER_NAMES)
       .default('layered')
-      .describe('renderer of the simulation: layered (occlusion-aware) so that data is not made by the optimizer\u2019s own model'),
+      .describe(
+        'renderer of the simulation: layered (occlusion-aware) so that data is not made by the optimizer\u2019s own model',
+      ),
     noise: noiseSchema.prefault({}),
   })
   .refine((o) => o.f_number_aif > o.f_number_blurred, {
-    message: 'f_number_aif must be larger than f_number_blurred (the all-in-focus image has the smaller aperture)',
+    message:
+      'f_number_aif must be larger than f_number_blurred (the all-in-focus image has the smaller aperture)',
     path: ['f_number_aif'],
   })
   .describe('camera and simulation of RGB-D scenes (ignored for `pairs`, which carry their own camera)');
@@ -183,129 +196,189 @@ export const priorSchema = z
     model: z
       .string()
       .min(1)
-      .default('default')
-      .describe('checkpoint folder (diffusers layout) or a known name; ./ ../ / paths are resolved against the config'),
+      .optional()
+      .describe(
+        'checkpoint folder (diffusers layout) or a known name (marigold-depth-lcm-v1-0, ...); ./ ../ / paths are ' +
+          'resolved against the config (default: the embedded default model of `estimate`)',
+      ),
     scheduler: z.enum(['lcm', 'ddim']).optional().describe('default: what the checkpoint names'),
-    steps: positiveInt().max(1000).default(1).describe('denoising steps per prediction'),
+    steps: positiveInt()
+      .max(1000)
+      .optional()
+      .describe('denoising steps per prediction (default: the checkpoint\u2019s)'),
     processing_resolution: z
       .number()
       .int()
       .nonnegative()
-      .default(768)
-      .describe('long side the prior runs at (0 = input resolution)'),
+      .optional()
+      .describe('long side the prior runs at; 0 = input size (default: the checkpoint\u2019s, else 768)'),
   })
-  .describe('the diffusion depth prior (used by the full variant; oracle uses it too)');
+  .describe('the diffusion depth prior (full, scale-shift and oracle variants)');
 export type PriorConfig = z.infer<typeof priorSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
 // optimizer
 
+// Every optimizer key is optional: unset keys take the optimizer's own defaults (optimizers/config.ts), some
+// of which depend on the variant and the mapping (the pixel prior's learning rate, the free mapping's step).
+// The resolved values of each run are recorded in its run.json.
+
 const lrSchema = z
   .strictObject({
     latent: positive()
       .optional()
-      .describe('Adam learning rate of the latent (default by variant: 1.5e-3 as in the paper, 0.05 for pixel)'),
-    scale_shift: positive().default(5e-3).describe('Adam learning rate of the metric scale/shift (paper: 5e-3)'),
+      .describe('Adam learning rate of the latent (paper: 1.5e-3; pixel variant: its own default)'),
+    scale_shift: nonNegative()
+      .optional()
+      .describe(
+        'Adam learning rate of the metric scale/shift (paper, bounded mapping: 5e-3; the free mapping has its own default)',
+      ),
   })
   .describe('learning rate per parameter group');
 
 const adamSchema = z
   .strictObject({
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    epsilon: positive().default(1e-8),
+    beta1: z.number().min(0).lt(1).optional().describe('default 0.9'),
+    beta2: z.number().min(0).lt(1).optional().describe('default 0.999'),
+    epsilon: positive().optional().describe('default 1e-8'),
   })
   .describe('Adam constants (paper: the defaults)');
 
 const scheduleSchema = z
   .strictObject({
-    kind: z.enum(['constant', 'cosine', 'step']).default('constant'),
-    warmup: z.number().int().nonnegative().default(0).describe('cosine: iterations of linear warm-up'),
-    min_factor: z.number().min(0).max(1).default(0).describe('cosine: final rate as a fraction of the start'),
-    every: positiveInt().default(50).describe('step: iterations between decays'),
-    gamma: z.number().gt(0).max(1).default(0.5).describe('step: decay factor'),
+    kind: z.enum(['constant', 'cosine', 'step']),
+    warmup: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('cosine: iterations of linear warm-up (default 0)'),
+    min_factor: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('cosine: final rate as a fraction of the start (default 0)'),
+    every: positiveInt().optional().describe('step: iterations between decays (required for step)'),
+    gamma: z.number().gt(0).max(1).optional().describe('step: decay factor (default 0.5)'),
   })
-  .describe('learning-rate schedule, a factor on every group\u2019s rate');
+  .refine((s) => s.kind !== 'step' || s.every !== undefined, {
+    message: 'a step schedule needs `every`',
+    path: ['every'],
+  })
+  .describe('learning-rate schedule, a factor on every group\u2019s rate (default: constant)');
 
 const earlyStopSchema = z
   .strictObject({
-    enabled: z.boolean().default(false),
-    patience: positiveInt().default(25).describe('iterations without improvement before stopping'),
-    min_rel_delta: nonNegative().default(1e-4).describe('relative decrease of the best loss that counts'),
-    min_iterations: z.number().int().nonnegative().default(0).describe('never stop before this many'),
+    enabled: z.boolean(),
+    patience: positiveInt().optional().describe('iterations without improvement before stopping'),
+    min_rel_delta: nonNegative().optional().describe('relative decrease of the best loss that counts'),
+    min_iterations: z.number().int().nonnegative().optional().describe('never stop before this many'),
   })
-  .describe('stop on a loss plateau');
+  .describe('stop on a loss plateau (default: off)');
 
 const mappingSchema = z
   .strictObject({
     kind: z
       .enum(['free', 'bounded'])
-      .default('free')
-      .describe('free: log-scale and log-shift, no scene bounds; bounded: the paper\u2019s eq. 9'),
+      .optional()
+      .describe('free (default): log-scale and log-shift, no scene bounds; bounded: the paper\u2019s eq. 9'),
     init: z
       .enum(['grid', 'default'])
       .optional()
-      .describe('grid: coarse search of the defocus loss; default: a = b = 0 (default: grid for free, default for bounded)'),
-    s_min: positive().default(1.49).describe('bounded: upper bound of the shift, metres (paper: 1.49)'),
-    s_max: positive().default(3.5).describe('bounded: upper bound of the scale, metres (paper: 3.5)'),
+      .describe(
+        'grid: coarse search of the defocus loss; default: a = b = 0 (default: grid for free, default for bounded)',
+      ),
+    s_min: positive().optional().describe('bounded: upper bound of the shift, metres (paper: 1.49)'),
+    s_max: positive().optional().describe('bounded: upper bound of the scale, metres (paper: 3.5)'),
   })
   .describe('relative depth to metres');
 
 const lossSchema = z
   .strictObject({
-    kind: z.enum(['l2', 'l1', 'charbonnier', 'gradient']).default('l2').describe('data term (paper: l2)'),
-    tv_weight: nonNegative().optional().describe('total variation on relative depth (default by variant: 2e-4 for pixel, else 0)'),
+    kind: z
+      .enum(['l2', 'l1', 'charbonnier', 'gradient'])
+      .optional()
+      .describe('data term (paper and default: l2)'),
+    tv_weight: nonNegative().optional().describe('total variation on relative depth (default by variant)'),
     saturation: z
       .union([positive(), z.null()])
-      .default(0.99)
-      .describe('ignore pixels at or above this linear value in either image (null: keep all)'),
+      .optional()
+      .describe('ignore pixels at or above this linear value in either image; null keeps all (default 0.99)'),
     border: z
       .union([z.number().int().nonnegative(), z.literal('auto')])
-      .default('auto')
-      .describe('ignore this many border pixels; auto: half the largest blur at the start'),
+      .optional()
+      .describe('ignore this many border pixels; auto (default): half the largest blur at the start'),
+    depth_edges: z
+      .union([
+        z.strictObject({
+          threshold: positive().optional().describe('relative-depth range in a window that marks an edge'),
+          radius: z.union([z.number().int().nonnegative(), z.literal('auto')]).optional(),
+        }),
+        z.null(),
+      ])
+      .optional()
+      .describe('ignore pixels near depth discontinuities of the initial relative depth; null = off'),
   })
   .describe('the objective');
 
 const gridSchema = z
   .strictObject({
-    max_side: z.number().int().min(8).default(48).describe('long side of the images the search renders'),
-    levels_px: z.array(positive()).min(1).default([0.5, 1, 2, 4, 8]).describe('blur levels candidate depths sit at'),
-    refine_rounds: z.number().int().nonnegative().default(2),
+    max_side: z.number().int().min(8).optional().describe('long side of the images the search renders'),
+    levels_px: z.array(positive()).min(1).optional().describe('blur levels candidate depths sit at'),
+    refine_rounds: z.number().int().nonnegative().optional(),
   })
   .describe('the coarse scale/shift search that starts the free mapping');
 
 export const optimizerSchema = z
   .strictObject({
-    iterations: z.number().int().nonnegative().max(1_000_000).default(200).describe('Adam steps (paper: 200)'),
-    lr: lrSchema.prefault({}),
-    adam: adamSchema.prefault({}),
-    schedule: scheduleSchema.prefault({}),
-    early_stop: earlyStopSchema.prefault({}),
-    mapping: mappingSchema.prefault({}),
-    loss: lossSchema.prefault({}),
-    grid: gridSchema.prefault({}),
+    iterations: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(1_000_000)
+      .optional()
+      .describe('Adam steps (paper and default: 200)'),
+    lr: lrSchema.optional(),
+    adam: adamSchema.optional(),
+    schedule: scheduleSchema.optional(),
+    early_stop: earlyStopSchema.optional(),
+    mapping: mappingSchema.optional(),
+    loss: lossSchema.optional(),
+    grid: gridSchema.optional(),
     renderer: z
       .enum(['scatter', 'gather'])
-      .default('scatter')
-      .describe('forward model inside the loop: scatter (paper eq. 6) or gather'),
-    psf: z.enum(PSF_NAMES).default('disc').describe('PSF of the forward model (paper: disc)'),
+      .optional()
+      .describe('forward model inside the loop: scatter (paper eq. 6) or gather (default by variant)'),
+    psf: z.enum(PSF_NAMES).optional().describe('PSF of the forward model (paper and default: disc)'),
     relative_blur: z
       .boolean()
-      .default(false)
-      .describe('model the small-aperture image\u2019s own blur instead of treating it as sharp'),
+      .optional()
+      .describe(
+        'model the small-aperture image\u2019s own blur (false: treat it as sharp, as the paper does)',
+      ),
     scene_side: z
       .enum(['both', 'behind', 'front'])
-      .default('both')
-      .describe('where the scene lies relative to the focus plane, if known (behind = farther)'),
-    oracle_alignment: z.enum(['scale', 'scale-shift']).default('scale-shift').describe('oracle variant: alignment kind'),
+      .optional()
+      .describe(
+        'where the scene lies relative to the focus plane, if known (behind = farther; default both)',
+      ),
+    pixel_init: z
+      .enum(['search', 'flat'])
+      .optional()
+      .describe('pixel variant: how the per-pixel depth starts'),
+    oracle_alignment: z
+      .enum(['scale', 'scale-shift'])
+      .optional()
+      .describe('oracle variant: alignment kind (default scale-shift)'),
     checkpoint_every: z
       .number()
       .int()
       .nonnegative()
-      .default(0)
+      .optional()
       .describe('write the whole optimization state every N iterations (0 = never)'),
   })
-  .describe('inference-time optimization');
+  .describe('inference-time optimization; unset keys take the optimizer\u2019s defaults');
 export type OptimizerConfig = z.infer<typeof optimizerSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -324,7 +397,8 @@ function overridesOf<T extends z.ZodType>(schema: T): z.ZodType {
   }
   if (s instanceof z.ZodObject) {
     const shape: Record<string, z.ZodType> = {};
-    for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodType>)) shape[k] = overridesOf(v).optional();
+    for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodType>))
+      shape[k] = overridesOf(v).optional();
     const out = z.strictObject(shape);
     return s.description ? out.describe(s.description) : out;
   }
@@ -370,9 +444,15 @@ export type MetricsConfig = z.infer<typeof metricsSchema>;
 export const outputSchema = z
   .strictObject({
     dir: z.string().min(1).optional().describe('run folder (relative to the working directory); --out wins'),
-    figures: z.boolean().default(true).describe('image | ground truth | prediction | error tiles and loss curves'),
+    figures: z
+      .boolean()
+      .default(true)
+      .describe('image | ground truth | prediction | error tiles and loss curves'),
     report: z.boolean().default(true).describe('report.html'),
-    save_pair: z.boolean().default(true).describe('keep the simulated pair of each scene (aif.png, blurred.png, ...)'),
+    save_pair: z
+      .boolean()
+      .default(true)
+      .describe('keep the simulated pair of each scene (aif.png, blurred.png, ...)'),
   })
   .describe('what a run writes');
 export type OutputConfig = z.infer<typeof outputSchema>;
@@ -392,7 +472,13 @@ export type LimitsConfig = z.infer<typeof limitsSchema>;
 export const configSchema = z
   .strictObject({
     backend: z.enum(BACKEND_NAMES).default('wasm').describe('TensorFlow.js backend (--backend wins)'),
-    seed: z.number().int().nonnegative().max(2 ** 31 - 1).default(0).describe('base seed; each scene derives its own'),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 31 - 1)
+      .default(0)
+      .describe('base seed; each scene derives its own'),
     data: dataSchema,
     optics: opticsSchema.prefault({}),
     prior: priorSchema.prefault({}),

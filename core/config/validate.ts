@@ -48,7 +48,8 @@ export function resolveVariants(config: ExperimentConfig, origin: ConfigOrigin):
       const base = config[key] as unknown as Record<string, unknown>;
       const value = isPlainObject(over) ? deepMerge(base, over) : base;
       const r = parts[key].safeParse(value, { reportInput: true });
-      if (!r.success) throw issuesToError(r.error.issues as Issue[], ['variants', i, key], value, parts[key], origin);
+      if (!r.success)
+        throw issuesToError(r.error.issues as Issue[], ['variants', i, key], value, parts[key], origin);
       merged[key] = r.data;
     }
     return { name, type: spec.type, ...(merged as Pick<ResolvedVariant, 'prior' | 'optimizer'>) };
@@ -107,16 +108,28 @@ function describeIssue(iss: Issue, prefix: PathPart[], root: unknown, schema: z.
     case 'too_big':
       return [{ path, message: `expected ${boundText(iss)}, got ${describeValue(got)}` }];
     case 'invalid_value':
-      return [{ path, message: `expected one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(got)}` }];
+      return [
+        {
+          path,
+          message: `expected one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(got)}`,
+        },
+      ];
     case 'invalid_union': {
-      const u = iss as Issue & { note?: string; discriminator?: string; options?: unknown[]; errors?: Issue[][] };
+      const u = iss as Issue & {
+        note?: string;
+        discriminator?: string;
+        options?: unknown[];
+        errors?: Issue[][];
+      };
       if (u.note === 'No matching discriminator' || u.discriminator) {
         const opts = (u.options ?? []).map((o) => JSON.stringify(o)).join(', ');
         // zod reports the enclosing mapping as the input; the value at fault is the discriminator's.
         return [{ path, message: `expected one of ${opts}, got ${describeValue(valueAt(root, iss.path))}` }];
       }
       // When one alternative matched the shape (its problems lie deeper), its problems are the real ones.
-      const deeper = (u.errors ?? []).filter((b: Issue[]) => b.length > 0 && b.every((x) => x.path.length > 0));
+      const deeper = (u.errors ?? []).filter(
+        (b: Issue[]) => b.length > 0 && b.every((x) => x.path.length > 0),
+      );
       if (deeper.length === 1) {
         return deeper[0]!.flatMap((x: Issue) =>
           describeIssue({ ...x, path: [...iss.path, ...x.path] } as Issue, prefix, root, schema),
@@ -169,11 +182,18 @@ function typeName(expected: string): string {
 }
 
 function boundText(iss: Issue): string {
-  const i = iss as Issue & { origin?: string; minimum?: number | bigint; maximum?: number | bigint; inclusive?: boolean };
+  const i = iss as Issue & {
+    origin?: string;
+    minimum?: number | bigint;
+    maximum?: number | bigint;
+    inclusive?: boolean;
+  };
   const small = iss.code === 'too_small';
   const bound = Number(small ? i.minimum : i.maximum);
-  if (i.origin === 'array') return small ? `a list of at least ${bound} items` : `a list of at most ${bound} items`;
-  if (i.origin === 'string') return small ? `a string of at least ${bound} characters` : `a string of at most ${bound} characters`;
+  if (i.origin === 'array')
+    return small ? `a list of at least ${bound} items` : `a list of at most ${bound} items`;
+  if (i.origin === 'string')
+    return small ? `a string of at least ${bound} characters` : `a string of at most ${bound} characters`;
   const op = small ? (i.inclusive ? '>=' : '>') : i.inclusive ? '<=' : '<';
   return `a number ${op} ${bound}`;
 }
@@ -181,7 +201,12 @@ function boundText(iss: Issue): string {
 /** Strips the wrappers that do not change which keys an object takes. */
 function unwrap(s: z.ZodType): z.ZodType {
   for (;;) {
-    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) {
+    if (
+      s instanceof z.ZodDefault ||
+      s instanceof z.ZodPrefault ||
+      s instanceof z.ZodOptional ||
+      s instanceof z.ZodNullable
+    ) {
       s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
     } else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
     else return s;
@@ -189,7 +214,11 @@ function unwrap(s: z.ZodType): z.ZodType {
 }
 
 /** The object schema that applies at `path` of `root` (discriminated unions chosen by the value there). */
-function objectSchemaAt(schema: z.ZodType, path: readonly PathPart[], root: unknown): z.ZodObject | undefined {
+function objectSchemaAt(
+  schema: z.ZodType,
+  path: readonly PathPart[],
+  root: unknown,
+): z.ZodObject | undefined {
   let s = unwrap(schema);
   let v: unknown = root;
   for (let i = 0; i <= path.length; i++) {
@@ -201,7 +230,10 @@ function objectSchemaAt(schema: z.ZodType, path: readonly PathPart[], root: unkn
         if (!(o instanceof z.ZodObject)) return false;
         if (!disc) return true;
         const lit = unwrap((o.shape as Record<string, z.ZodType>)[disc]!);
-        return lit instanceof z.ZodLiteral && lit.values.has(isPlainObject(v) ? (v[disc] as never) : (undefined as never));
+        return (
+          lit instanceof z.ZodLiteral &&
+          lit.values.has(isPlainObject(v) ? (v[disc] as never) : (undefined as never))
+        );
       });
       if (!pick) return undefined;
       s = pick;

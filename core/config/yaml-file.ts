@@ -7,7 +7,9 @@ export const MAX_CONFIG_BYTES = 1 << 20;
 
 /** A plain object (what a YAML mapping becomes), not an array, null or class instance. */
 export function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
+  return (
+    typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype
+  );
 }
 
 /**
@@ -18,9 +20,12 @@ export function readYamlFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new ApertureDepthError('is a folder, expected a YAML config file', { file: path });
+    if (st.isDirectory())
+      throw new ApertureDepthError('is a folder, expected a YAML config file', { file: path });
     if (st.size > MAX_CONFIG_BYTES) {
-      throw new ApertureDepthError(`is ${st.size} bytes; a config file is at most ${MAX_CONFIG_BYTES}`, { file: path });
+      throw new ApertureDepthError(`is ${st.size} bytes; a config file is at most ${MAX_CONFIG_BYTES}`, {
+        file: path,
+      });
     }
     text = readFileSync(path, 'utf8');
   } catch (err) {
@@ -46,7 +51,10 @@ export function parseYamlText(text: string, origin: string): Record<string, unkn
   try {
     value = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    throw new ApertureDepthError(`invalid YAML: ${firstLine((err as Error).message)}`, { file: origin, cause: err });
+    throw new ApertureDepthError(`invalid YAML: ${firstLine((err as Error).message)}`, {
+      file: origin,
+      cause: err,
+    });
   }
   if (value === null || value === undefined) return {};
   if (!isPlainObject(value)) {

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { ApertureDepthError, check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readPfm } from '../io/pfm.ts';
-import { safeSceneId, type Dataset, type DepthMap, type Intrinsics, type RgbdScene, type SceneRef } from './dataset.ts';
+import {
+  safeSceneId,
+  type Dataset,
+  type DepthMap,
+  type Intrinsics,
+  type RgbdScene,
+  type SceneRef,
+} from './dataset.ts';
 import { rgbOf } from './resample.ts';
 
 /** The parts of a Middlebury `calib.txt` that metric depth needs. */
@@ -28,10 +35,14 @@ export function parseMiddleburyCalib(text: string, file: string): MiddleburyCali
   const num = (key: string): number => {
     const raw = values.get(key);
     const v = raw === undefined ? Number.NaN : Number(raw);
-    check(Number.isFinite(v), () => `expected a number, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`, {
-      file,
-      key,
-    });
+    check(
+      Number.isFinite(v),
+      () => `expected a number, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`,
+      {
+        file,
+        key,
+      },
+    );
     return v;
   };
   const cam = values.get('cam0');
@@ -40,10 +51,14 @@ export function parseMiddleburyCalib(text: string, file: string): MiddleburyCali
     .split(/[;\s]+/)
     .filter(Boolean)
     .map(Number);
-  check(k && k.length === 9 && k.every(Number.isFinite), () => `expected a 3x3 matrix [f 0 cx; 0 f cy; 0 0 1], got ${cam ?? 'nothing'}`, {
-    file,
-    key: 'cam0',
-  });
+  check(
+    k && k.length === 9 && k.every(Number.isFinite),
+    () => `expected a 3x3 matrix [f 0 cx; 0 f cy; 0 0 1], got ${cam ?? 'nothing'}`,
+    {
+      file,
+      key: 'cam0',
+    },
+  );
   const calib: MiddleburyCalib = {
     cam0: { fx: k[0]!, fy: k[4]!, cx: k[2]!, cy: k[5]! },
     doffs: num('doffs'),
@@ -62,7 +77,12 @@ export function parseMiddleburyCalib(text: string, file: string): MiddleburyCali
  * Metric depth from disparity: `Z = baseline * f / (d + doffs)`, in metres. Unknown disparity (`inf`, as
  * Middlebury stores it), zero, negative or NaN gives NaN.
  */
-export function disparityToDepthM(disp: Float32Array, width: number, height: number, calib: MiddleburyCalib): DepthMap {
+export function disparityToDepthM(
+  disp: Float32Array,
+  width: number,
+  height: number,
+  calib: MiddleburyCalib,
+): DepthMap {
   const out = new Float32Array(width * height);
   const bf = (calib.baselineMm * calib.cam0.fx) / 1000;
   for (let i = 0; i < out.length; i++) {
@@ -127,17 +147,26 @@ export class Middlebury2014Dataset implements Dataset {
     const dispFile = join(dir, 'disp0GT.pfm');
     const disp = readPfm(dispFile);
     const [h, w] = disp.shape as [number, number];
-    check(disp.shape.length === 2, () => `expected a grey (Pf) disparity map, got shape [${disp.shape}]`, { file: dispFile });
-    check(w === rgb.width && h === rgb.height, () => `disparity is ${w}x${h} but im0.png is ${rgb.width}x${rgb.height}`, {
+    check(disp.shape.length === 2, () => `expected a grey (Pf) disparity map, got shape [${disp.shape}]`, {
       file: dispFile,
     });
+    check(
+      w === rgb.width && h === rgb.height,
+      () => `disparity is ${w}x${h} but im0.png is ${rgb.width}x${rgb.height}`,
+      {
+        file: dispFile,
+      },
+    );
     const depth = disparityToDepthM(disp.data, w, h, calib);
     const files = [imFile, dispFile, calibFile];
     if (this.mask === 'nocc') {
       const maskFile = join(dir, 'mask0nocc.png');
       const m = readImage(maskFile);
-      check(m.width === w && m.height === h, () => `mask is ${m.width}x${m.height}, expected ${w}x${h}`, { file: maskFile });
-      for (let i = 0; i < w * h; i++) if (m.data[i * m.channels] !== 255 * (m.bitDepth === 16 ? 257 : 1)) depth.data[i] = Number.NaN;
+      check(m.width === w && m.height === h, () => `mask is ${m.width}x${m.height}, expected ${w}x${h}`, {
+        file: maskFile,
+      });
+      for (let i = 0; i < w * h; i++)
+        if (m.data[i * m.channels] !== 255 * (m.bitDepth === 16 ? 257 : 1)) depth.data[i] = Number.NaN;
       files.push(maskFile);
     }
     return { kind: 'rgbd', id: ref.id, rgb, depth, intrinsics: calib.cam0, files };

@@ -37,7 +37,11 @@ export function readSplitFile(path: string, count: number): number[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ApertureDepthError('cannot read the split file', { file: path, key: 'data.split_file', cause: err });
+    throw new ApertureDepthError('cannot read the split file', {
+      file: path,
+      key: 'data.split_file',
+      cause: err,
+    });
   }
   const out: number[] = [];
   const seen = new Set<number>();
@@ -45,9 +49,13 @@ export function readSplitFile(path: string, count: number): number[] {
     const s = line.replace(/#.*/, '').trim();
     if (!s) return;
     const v = Number(s);
-    check(Number.isInteger(v) && v >= 1 && v <= count, () => `line ${i + 1}: expected a 1-based index in 1..${count}, got ${JSON.stringify(s)}`, {
-      file: path,
-    });
+    check(
+      Number.isInteger(v) && v >= 1 && v <= count,
+      () => `line ${i + 1}: expected a 1-based index in 1..${count}, got ${JSON.stringify(s)}`,
+      {
+        file: path,
+      },
+    );
     check(!seen.has(v), () => `line ${i + 1}: index ${v} is listed twice`, { file: path });
     seen.add(v);
     out.push(v - 1);
@@ -87,21 +95,32 @@ export class NyuV2LabeledDataset implements Dataset {
     const list = await listHdf5Datasets(this.file);
     const images = list.find((d) => d.name === 'images');
     const depths = list.find((d) => d.name === 'depths');
-    check(images && depths, () => 'expected datasets "images" and "depths" (is this nyu_depth_v2_labeled.mat?)', {
-      file: this.file,
-    });
+    check(
+      images && depths,
+      () => 'expected datasets "images" and "depths" (is this nyu_depth_v2_labeled.mat?)',
+      {
+        file: this.file,
+      },
+    );
     const [n, c, W, H] = images.shape as [number, number, number, number];
-    check(images.shape.length === 4 && c === 3 && images.dtype === 'uint8', () =>
-      `images: expected uint8 [N, 3, W, H], got ${images.dtype} [${images.shape}]`, { file: this.file, key: 'images' });
+    check(
+      images.shape.length === 4 && c === 3 && images.dtype === 'uint8',
+      () => `images: expected uint8 [N, 3, W, H], got ${images.dtype} [${images.shape}]`,
+      { file: this.file, key: 'images' },
+    );
     check(
       depths.shape.length === 3 && depths.shape[0] === n && depths.shape[1] === W && depths.shape[2] === H,
       () => `depths: expected [${n}, ${W}, ${H}] to match images, got [${depths.shape}]`,
       { file: this.file, key: 'depths' },
     );
-    check(depths.dtype === 'float32' || depths.dtype === 'float64', () => `depths: expected floats, got ${depths.dtype}`, {
-      file: this.file,
-      key: 'depths',
-    });
+    check(
+      depths.dtype === 'float32' || depths.dtype === 'float64',
+      () => `depths: expected floats, got ${depths.dtype}`,
+      {
+        file: this.file,
+        key: 'depths',
+      },
+    );
     this.count = n;
     this.layout = { W, H };
     const base =
@@ -121,23 +140,32 @@ export class NyuV2LabeledDataset implements Dataset {
     if (!this.indices) {
       throw new ApertureDepthError('call open() first (it reads the file layout)', { file: this.file });
     }
-    return this.indices.map((i) => ({ id: `nyu_${String(i).padStart(5, '0')}`, index: i, source: `${this.file}#${i}` }));
+    return this.indices.map((i) => ({
+      id: `nyu_${String(i).padStart(5, '0')}`,
+      index: i,
+      source: `${this.file}#${i}`,
+    }));
   }
 
   async load(ref: SceneRef): Promise<RgbdScene> {
     await this.open();
     const { W, H } = this.layout!;
     const i = ref.index;
-    check(Number.isInteger(i) && i >= 0 && i < this.count!, () => `image index ${i} is outside 0..${this.count! - 1}`, {
-      file: this.file,
-    });
+    check(
+      Number.isInteger(i) && i >= 0 && i < this.count!,
+      () => `image index ${i} is outside 0..${this.count! - 1}`,
+      {
+        file: this.file,
+      },
+    );
     const img = await readHdf5Dataset(this.file, 'images', { slice: [[i, i + 1]] }); // [1, 3, W, H]
     const dep = await readHdf5Dataset(this.file, 'depths', { slice: [[i, i + 1]] }); // [1, W, H]
     const rgb = new Float32Array(W * H * 3);
     const depth = new Float32Array(W * H);
     for (let x = 0; x < W; x++) {
       for (let y = 0; y < H; y++) {
-        for (let c = 0; c < 3; c++) rgb[(y * W + x) * 3 + c] = (img.data[(c * W + x) * H + y] as number) / 255;
+        for (let c = 0; c < 3; c++)
+          rgb[(y * W + x) * 3 + c] = (img.data[(c * W + x) * H + y] as number) / 255;
         const d = dep.data[x * H + y] as number;
         depth[y * W + x] = d > 0 && Number.isFinite(d) ? d : Number.NaN;
       }

@@ -34,9 +34,13 @@ export class PairsDataset implements Dataset {
   private readonly refs: SceneRef[];
 
   constructor(options: PairsOptions) {
-    check(options.root || options.files, () => 'expected root (a folder of pair.json files) or files (a list)', {
-      key: 'data',
-    });
+    check(
+      options.root || options.files,
+      () => 'expected root (a folder of pair.json files) or files (a list)',
+      {
+        key: 'data',
+      },
+    );
     const files: string[] = [];
     if (options.files) {
       for (const f of options.files) {
@@ -62,13 +66,21 @@ export class PairsDataset implements Dataset {
           cause: err,
         });
       }
-      check(found.length > 0, () => 'no pair.json found (searched sub-folders too)', { file: options.root, key: 'data.root' });
+      check(found.length > 0, () => 'no pair.json found (searched sub-folders too)', {
+        file: options.root,
+        key: 'data.root',
+      });
       files.push(...found);
     }
     const base = options.root ? resolve(options.root) : undefined;
     const seen = new Set<string>();
     this.refs = files.map((file, index) => {
-      const name = basename(file) === 'pair.json' ? (base ? relative(base, dirname(file)) : basename(dirname(file))) : basename(file, '.pair.json');
+      const name =
+        basename(file) === 'pair.json'
+          ? base
+            ? relative(base, dirname(file))
+            : basename(dirname(file))
+          : basename(file, '.pair.json');
       let id = safeSceneId(name || basename(dirname(file)));
       for (let k = 2; seen.has(id); k++) id = `${safeSceneId(name)}-${k}`;
       seen.add(id);

@@ -7,7 +7,9 @@ import { PairsDataset } from './pairs.ts';
 import { clipDepthRange, downscaleScene } from './resample.ts';
 import { RgbdFolderDataset } from './rgbd-folder.ts';
 
-type Factory<N extends DatasetName> = (config: Extract<DataConfig, { name: N }>) => Dataset | Promise<Dataset>;
+type Factory<N extends DatasetName> = (
+  config: Extract<DataConfig, { name: N }>,
+) => Dataset | Promise<Dataset>;
 
 /** Dataset loaders by config name (`data.name`). */
 export const DATASETS: Readonly<{ [N in DatasetName]: Factory<N> }> = Object.freeze({
@@ -30,7 +32,12 @@ export const DATASETS: Readonly<{ [N in DatasetName]: Factory<N> }> = Object.fre
       })),
     }),
   'nyuv2-labeled': (c) =>
-    new NyuV2LabeledDataset({ file: c.file, split: c.split, splitFile: c.split_file, eigenCrop: c.eigen_crop }).open(),
+    new NyuV2LabeledDataset({
+      file: c.file,
+      split: c.split,
+      splitFile: c.split_file,
+      eigenCrop: c.eigen_crop,
+    }).open(),
 });
 
 /** Options every dataset takes from the config: a scene filter, a limit, and for RGB-D a size and depth range. */
@@ -60,9 +67,17 @@ export class SelectedDataset implements Dataset {
       const byId = new Map(all.map((r) => [r.id, r]));
       refs = selection.scenes.map((id) => {
         const r = byId.get(id);
-        check(r, () => `no scene "${id}" in ${inner.name}; it has ${all.map((x) => x.id).slice(0, 20).join(', ')}${all.length > 20 ? ', ...' : ''}`, {
-          key: 'data.scenes',
-        });
+        check(
+          r,
+          () =>
+            `no scene "${id}" in ${inner.name}; it has ${all
+              .map((x) => x.id)
+              .slice(0, 20)
+              .join(', ')}${all.length > 20 ? ', ...' : ''}`,
+          {
+            key: 'data.scenes',
+          },
+        );
         return r;
       });
     }

@@ -8,7 +8,9 @@ export function downscaleImage(img: FloatImage, k: number): FloatImage {
   const { width: W, height: H, channels: C } = img;
   const w = Math.floor(W / k);
   const h = Math.floor(H / k);
-  check(w > 0 && h > 0, () => `downscale ${k} leaves no pixel of a ${W}x${H} image`, { key: 'data.downscale' });
+  check(w > 0 && h > 0, () => `downscale ${k} leaves no pixel of a ${W}x${H} image`, {
+    key: 'data.downscale',
+  });
   const out = new Float32Array(w * h * C);
   const inv = 1 / (k * k);
   for (let y = 0; y < h; y++) {

@@ -1,9 +1,16 @@
 import { readdirSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { ApertureDepthError, check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import type { RasterImage } from '../io/raster.ts';
-import { safeSceneId, type Dataset, type DepthMap, type Intrinsics, type RgbdScene, type SceneRef } from './dataset.ts';
+import {
+  safeSceneId,
+  type Dataset,
+  type DepthMap,
+  type Intrinsics,
+  type RgbdScene,
+  type SceneRef,
+} from './dataset.ts';
 import { rgbOf } from './resample.ts';
 
 /** How a 16-bit depth value is stored. */
@@ -44,10 +51,19 @@ const DEPTH_EXTS = ['.png', '.pgm'];
  * Decodes a 16-bit depth image to metres: `value / depthScale`, after SUN RGB-D's 3-bit rotation when
  * `encoding` is `sun-rotate` (`(v >> 3) | (v << 13)`, 16-bit). Zero means "no depth" and becomes NaN.
  */
-export function decodeDepthImage(img: RasterImage, depthScale: number, encoding: DepthEncoding, file: string): DepthMap {
-  check(img.channels === 1 && img.bitDepth === 16, () => `expected a 16-bit grey depth image, got ${img.bitDepth}-bit with ${img.channels} channels`, {
-    file,
-  });
+export function decodeDepthImage(
+  img: RasterImage,
+  depthScale: number,
+  encoding: DepthEncoding,
+  file: string,
+): DepthMap {
+  check(
+    img.channels === 1 && img.bitDepth === 16,
+    () => `expected a 16-bit grey depth image, got ${img.bitDepth}-bit with ${img.channels} channels`,
+    {
+      file,
+    },
+  );
   const out = new Float32Array(img.width * img.height);
   for (let i = 0; i < out.length; i++) {
     let v = img.data[i]!;
@@ -84,9 +100,12 @@ export class RgbdFolderDataset implements Dataset {
     this.intrinsics = options.intrinsics;
     const scale = options.depthScale ?? 1000;
     const encoding = options.depthEncoding ?? 'plain';
-    const list = options.frames ?? this.matchFrames(options.rgbSuffix ?? '_color', options.depthSuffix ?? '_depth');
+    const list =
+      options.frames ?? this.matchFrames(options.rgbSuffix ?? '_color', options.depthSuffix ?? '_depth');
     this.refs = list.map((f, index) => {
-      const id = safeSceneId(f.id ?? stripSuffix(basename(f.rgb, extname(f.rgb)), options.rgbSuffix ?? '_color'));
+      const id = safeSceneId(
+        f.id ?? stripSuffix(basename(f.rgb, extname(f.rgb)), options.rgbSuffix ?? '_color'),
+      );
       check(!this.frames.has(id), () => `two frames have the id "${id}"; give them distinct ids`, {
         file: this.root,
         key: 'data.frames',
@@ -118,13 +137,20 @@ export class RgbdFolderDataset implements Dataset {
       const stem = basename(name, extname(name));
       if (!RGB_EXTS.includes(ext) || !stem.endsWith(rgbSuffix)) continue;
       const id = stem.slice(0, stem.length - rgbSuffix.length);
-      const depth = names.find((n) => DEPTH_EXTS.includes(extname(n).toLowerCase()) && basename(n, extname(n)) === `${id}${depthSuffix}`);
+      const depth = names.find(
+        (n) =>
+          DEPTH_EXTS.includes(extname(n).toLowerCase()) && basename(n, extname(n)) === `${id}${depthSuffix}`,
+      );
       if (depth) frames.push({ id, rgb: name, depth });
     }
-    check(frames.length > 0, () => `no <id>${rgbSuffix}.(png|jpg|ppm) with a matching <id>${depthSuffix}.png found`, {
-      file: this.root,
-      key: 'data.root',
-    });
+    check(
+      frames.length > 0,
+      () => `no <id>${rgbSuffix}.(png|jpg|ppm) with a matching <id>${depthSuffix}.png found`,
+      {
+        file: this.root,
+        key: 'data.root',
+      },
+    );
     return frames;
   }
 
@@ -137,8 +163,10 @@ export class RgbdFolderDataset implements Dataset {
     check(f, () => `no frame "${ref.id}" in this dataset`, { file: this.root });
     const rgb = rgbOf(toFloat(readImage(f.rgb)));
     const depth = decodeDepthImage(readImage(f.depth), f.depthScale, f.depthEncoding, f.depth);
-    check(depth.width === rgb.width && depth.height === rgb.height, () =>
-      `depth is ${depth.width}x${depth.height} but the RGB image is ${rgb.width}x${rgb.height} (depth must be registered to RGB)`,
+    check(
+      depth.width === rgb.width && depth.height === rgb.height,
+      () =>
+        `depth is ${depth.width}x${depth.height} but the RGB image is ${rgb.width}x${rgb.height} (depth must be registered to RGB)`,
       { file: f.depth },
     );
     const intrinsics = this.intrinsics ?? {
@@ -152,5 +180,7 @@ export class RgbdFolderDataset implements Dataset {
 }
 
 function stripSuffix(stem: string, suffix: string): string {
-  return suffix && stem.endsWith(suffix) && stem.length > suffix.length ? stem.slice(0, -suffix.length) : stem;
+  return suffix && stem.endsWith(suffix) && stem.length > suffix.length
+    ? stem.slice(0, -suffix.length)
+    : stem;
 }

@@ -21,28 +21,52 @@ export function readDepthFile(path: string, key = 'depth'): DepthMap {
   if (ext === '.npy') {
     const a = readNpy(path);
     const dims = a.shape.filter((d) => d !== 1);
-    check(dims.length === 2 || (a.shape.length === 2 && dims.length < 2), () => `expected a depth map [H, W], got shape [${a.shape}]`, { file: path, key });
+    check(
+      dims.length === 2 || (a.shape.length === 2 && dims.length < 2),
+      () => `expected a depth map [H, W], got shape [${a.shape}]`,
+      { file: path, key },
+    );
     [height, width] = a.shape.length === 2 ? (a.shape as [number, number]) : (dims as [number, number]);
-    check(a.dtype !== 'int64', () => 'int64 depth is not supported; use float32 metres or uint16 millimetres', { file: path, key });
+    check(
+      a.dtype !== 'int64',
+      () => 'int64 depth is not supported; use float32 metres or uint16 millimetres',
+      { file: path, key },
+    );
     if (a.dtype === 'uint16') toMetres = 1e-3;
-    else check(a.dtype.startsWith('float'), () => `expected float (metres) or uint16 (mm) values, got ${a.dtype}`, { file: path, key });
+    else
+      check(
+        a.dtype.startsWith('float'),
+        () => `expected float (metres) or uint16 (mm) values, got ${a.dtype}`,
+        { file: path, key },
+      );
     values = a.data as ArrayLike<number>;
   } else if (ext === '.pfm') {
     const a = readPfm(path);
-    check(a.shape.length === 2, () => `expected a grey (Pf) depth map, got shape [${a.shape}]`, { file: path, key });
+    check(a.shape.length === 2, () => `expected a grey (Pf) depth map, got shape [${a.shape}]`, {
+      file: path,
+      key,
+    });
     [height, width] = a.shape as [number, number];
     values = a.data;
   } else if (ext === '.png') {
     const img = readImage(path);
-    check(img.channels === 1 && img.bitDepth === 16, () => `expected a 16-bit grey PNG in millimetres, got ${img.bitDepth}-bit with ${img.channels} channel(s)`, {
-      file: path,
-      key,
-    });
+    check(
+      img.channels === 1 && img.bitDepth === 16,
+      () =>
+        `expected a 16-bit grey PNG in millimetres, got ${img.bitDepth}-bit with ${img.channels} channel(s)`,
+      {
+        file: path,
+        key,
+      },
+    );
     [width, height] = [img.width, img.height];
     values = img.data;
     toMetres = 1e-3;
   } else {
-    throw new ApertureDepthError(`unknown depth format "${ext}"; expected .npy, .pfm or a 16-bit .png (mm)`, { file: path, key });
+    throw new ApertureDepthError(`unknown depth format "${ext}"; expected .npy, .pfm or a 16-bit .png (mm)`, {
+      file: path,
+      key,
+    });
   }
   const data = new Float32Array(width * height);
   for (let i = 0; i < data.length; i++) {
@@ -82,10 +106,17 @@ export interface EvalResult extends DepthMetrics {
  * alignment fitted on the same valid pixels.
  */
 export function evaluateDepth(pred: DepthMap, gt: DepthMap, options: EvalOptions = {}): EvalResult {
-  check(pred.width === gt.width && pred.height === gt.height, () =>
-    `prediction is ${pred.width}x${pred.height} but ground truth is ${gt.width}x${gt.height}`, { key: '--pred' });
+  check(
+    pred.width === gt.width && pred.height === gt.height,
+    () => `prediction is ${pred.width}x${pred.height} but ground truth is ${gt.width}x${gt.height}`,
+    { key: '--pred' },
+  );
   const n = gt.data.length;
-  check(!options.mask || options.mask.length === n, () => `mask has ${options.mask!.length} pixels, expected ${n}`, { key: '--mask' });
+  check(
+    !options.mask || options.mask.length === n,
+    () => `mask has ${options.mask!.length} pixels, expected ${n}`,
+    { key: '--mask' },
+  );
   const lo = options.minDepthM ?? 0;
   const hi = options.maxDepthM ?? Infinity;
   const valid = new Uint8Array(n);

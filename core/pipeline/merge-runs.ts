@@ -56,13 +56,21 @@ export function mergeRuns(dirs: readonly string[], outDir: string): MergeResult 
   const first = runs[0]!;
   for (const r of runs.slice(1)) {
     const diff = firstDifference(comparableConfig(first.loaded.config), comparableConfig(r.loaded.config));
-    check(diff === undefined, () => `config differs from ${first.dir}'s at ${diff}; only runs of one config merge`, {
-      file: join(r.dir, 'config.yaml'),
-      key: diff,
-    });
+    check(
+      diff === undefined,
+      () => `config differs from ${first.dir}'s at ${diff}; only runs of one config merge`,
+      {
+        file: join(r.dir, 'config.yaml'),
+        key: diff,
+      },
+    );
   }
   const counts = new Set(runs.map((r) => r.info?.shard?.count ?? 1));
-  check(counts.size === 1, () => `the runs were split into different shard counts (${[...counts].join(', ')})`, { key: 'merge' });
+  check(
+    counts.size === 1,
+    () => `the runs were split into different shard counts (${[...counts].join(', ')})`,
+    { key: 'merge' },
+  );
   const count = [...counts][0]!;
   const have = new Set(runs.map((r) => r.info?.shard?.index ?? 0));
   const missingShards = Array.from({ length: count }, (_, i) => i).filter((i) => !have.has(i));
@@ -73,12 +81,14 @@ export function mergeRuns(dirs: readonly string[], outDir: string): MergeResult 
     for (const row of finishedRows(r.dir)) {
       const key = `${row.scene}/${row.variant}`;
       const prev = seen.get(key);
-      if (prev) throw new ApertureDepthError(`scene ${key} is in two runs (${prev} and ${r.dir})`, { key: 'merge' });
+      if (prev)
+        throw new ApertureDepthError(`scene ${key} is in two runs (${prev} and ${r.dir})`, { key: 'merge' });
       seen.set(key, r.dir);
       if (r.dir !== out) {
         const dest = join(out, row.dir);
         mkdirSync(dest, { recursive: true });
-        for (const f of COPIED) if (existsSync(join(r.dir, row.dir, f))) copyFileSync(join(r.dir, row.dir, f), join(dest, f));
+        for (const f of COPIED)
+          if (existsSync(join(r.dir, row.dir, f))) copyFileSync(join(r.dir, row.dir, f), join(dest, f));
       }
       rows.push({ ...row, origin: r.dir } as SceneResult);
     }

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ApertureDepthError, check } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readJsonFile } from '../io/json-file.ts';
+import { loadPairSpec } from './pair.ts';
 import { configToYaml, parseConfigYaml, type LoadedConfig } from '../config/load.ts';
 import type { ExperimentConfig, ResolvedVariant } from '../config/schema.ts';
 import type { Dataset, DepthMap, SceneRef } from '../datasets/dataset.ts';
@@ -117,7 +118,11 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | und
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     for (const k of keys) {
-      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+      const d = firstDifference(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        path ? `${path}.${k}` : k,
+      );
       if (d !== undefined) return d;
     }
   }
@@ -132,7 +137,13 @@ export async function experimentDataset(config: ExperimentConfig, runDir: string
   const dataset = await createDataset(config.data);
   if (config.data.name === 'pairs') return dataset;
   const downscale = 'downscale' in config.data ? config.data.downscale : 1;
-  return new SimulatedDataset(dataset, config.optics, config.seed, (id) => join(runDir, 'scenes', id, 'pair'), downscale);
+  return new SimulatedDataset(
+    dataset,
+    config.optics,
+    config.seed,
+    (id) => join(runDir, 'scenes', id, 'pair'),
+    downscale,
+  );
 }
 
 /** The bits of a pair.json the runner reads for evaluation and figures. */
@@ -144,16 +155,12 @@ interface PairFiles {
 }
 
 function pairFiles(pairFile: string): PairFiles {
-  const json = readJsonFile(pairFile, 'pair description') as Record<string, unknown>;
-  const dir = dirname(pairFile);
-  const str = (k: string) => (typeof json[k] === 'string' ? resolve(dir, json[k] as string) : undefined);
-  const aif = str('aif');
-  check(aif, () => 'expected "aif": the all-in-focus image file', { file: pairFile, key: 'aif' });
+  const spec = loadPairSpec(pairFile);
   return {
-    aif,
-    encoding: typeof json.encoding === 'string' ? json.encoding : 'srgb',
-    depthGt: str('depth_gt'),
-    evalMask: str('eval_mask'),
+    aif: spec.aif,
+    encoding: spec.encoding,
+    depthGt: spec.depthGt ?? undefined,
+    evalMask: spec.evalMask ?? undefined,
   };
 }
 
@@ -162,7 +169,8 @@ function displayImage(files: PairFiles): Rgb8 {
   if (files.encoding === 'linear') return linearToDisplay(img.data, img.width, img.height, img.channels);
   const data = new Uint8Array(img.width * img.height * 3);
   for (let i = 0; i < img.width * img.height; i++) {
-    for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(img.data[i * img.channels + (img.channels === 1 ? 0 : c)]! * 255);
+    for (let c = 0; c < 3; c++)
+      data[i * 3 + c] = Math.round(img.data[i * img.channels + (img.channels === 1 ? 0 : c)]! * 255);
   }
   return { width: img.width, height: img.height, data };
 }
@@ -202,7 +210,10 @@ export function writeSummaries(
   );
   const summary = summarize(sorted, variants);
   writeFileAtomic(join(runDir, 'per_scene.csv'), resultsCsv(sorted));
-  writeFileAtomic(join(runDir, 'summary.json'), `${JSON.stringify({ title, ...extra, ...summary }, null, 2)}\n`);
+  writeFileAtomic(
+    join(runDir, 'summary.json'),
+    `${JSON.stringify({ title, ...extra, ...summary }, null, 2)}\n`,
+  );
   writeFileAtomic(join(runDir, 'summary.md'), summaryMarkdown(summary, title));
   return summary;
 }
@@ -214,22 +225,34 @@ export function writeSummaries(
 function prepareRunDir(outDir: string, loaded: LoadedConfig, resume: boolean, shard?: Shard): void {
   const cfgPath = join(outDir, 'config.yaml');
   if (!existsSync(cfgPath)) return;
-  check(resume, () => 'this folder already holds a run (config.yaml); pass --resume to finish it, or choose another --out', {
-    file: outDir,
-    key: '--out',
-  });
+  check(
+    resume,
+    () =>
+      'this folder already holds a run (config.yaml); pass --resume to finish it, or choose another --out',
+    {
+      file: outDir,
+      key: '--out',
+    },
+  );
   const previous = parseConfigYaml(readFileSync(cfgPath, 'utf8'), cfgPath);
   const diff = firstDifference(comparableConfig(previous.config), comparableConfig(loaded.config));
-  check(diff === undefined, () => `--resume with a different config: ${diff} differs from the run's config.yaml`, {
-    file: cfgPath,
-    key: diff,
-  });
+  check(
+    diff === undefined,
+    () => `--resume with a different config: ${diff} differs from the run's config.yaml`,
+    {
+      file: cfgPath,
+      key: diff,
+    },
+  );
   const infoPath = join(outDir, RUN_INFO);
   if (existsSync(infoPath)) {
     const info = readJsonFile(infoPath, 'run info') as RunInfo;
     const was = info.shard ? `${info.shard.index}/${info.shard.count}` : 'none';
     const now = shard ? `${shard.index}/${shard.count}` : 'none';
-    check(was === now, () => `--resume with --shard ${now}, but this folder ran shard ${was}`, { file: infoPath, key: '--shard' });
+    check(was === now, () => `--resume with --shard ${now}, but this folder ran shard ${was}`, {
+      file: infoPath,
+      key: '--shard',
+    });
   }
 }
 
@@ -285,10 +308,16 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
       continue;
     }
     let pairFile: string;
+    let files: PairFiles;
+    let gt: DepthMap | undefined;
+    let mask: Uint8Array | undefined;
     try {
       const scene = await dataset.load(ref);
       check(scene.kind === 'pair', () => `scene ${ref.id} did not become a pair`, { key: 'data' });
       pairFile = scene.pairFile;
+      files = pairFiles(pairFile);
+      gt = files.depthGt ? readDepthFile(files.depthGt, 'depth_gt') : undefined;
+      mask = files.evalMask ? readMaskFile(files.evalMask).data : undefined;
     } catch (err) {
       for (const v of pending) rows.push(failedRow(ref, v, err, 0));
       failed += pending.length;
@@ -296,9 +325,6 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
       writeSummaries(outDir, rows, variantInfo, title, extra);
       continue;
     }
-    const files = pairFiles(pairFile);
-    const gt = files.depthGt ? readDepthFile(files.depthGt, 'depth_gt') : undefined;
-    const mask = files.evalMask ? readMaskFile(files.evalMask).data : undefined;
     for (const v of pending) {
       const dir = sceneDir(ref.id, v.name);
       const abs = join(outDir, dir);
@@ -320,13 +346,25 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
         if (config.output.figures) {
           const title2 =
             `${ref.id} · ${v.name}` +
-            (metrics ? ` · RMSE ${metrics.rmse.toFixed(3)} m · REL ${metrics.abs_rel.toFixed(3)} · δ1 ${metrics.delta1.toFixed(3)}` : '');
+            (metrics
+              ? ` · RMSE ${metrics.rmse.toFixed(3)} m · REL ${metrics.abs_rel.toFixed(3)} · δ1 ${metrics.delta1.toFixed(3)}`
+              : '');
           writeFileAtomic(
             join(abs, 'figure.png'),
-            sceneFigurePng({ image: displayImage(files), gt: gt?.data, pred: pred.data, width: pred.width, height: pred.height, evalMask: mask, title: title2 }),
+            sceneFigurePng({
+              image: displayImage(files),
+              gt: gt?.data,
+              pred: pred.data,
+              width: pred.width,
+              height: pred.height,
+              evalMask: mask,
+              title: title2,
+            }),
           );
           if (est.lossHistory.length > 0) {
-            const png = svgToPng(lossPlotSvg([{ name: v.name, values: est.lossHistory }], `${ref.id} · ${v.name}: loss`));
+            const png = svgToPng(
+              lossPlotSvg([{ name: v.name, values: est.lossHistory }], `${ref.id} · ${v.name}: loss`),
+            );
             if (png) writeFileAtomic(join(abs, 'loss.png'), png);
           }
         }
@@ -369,7 +407,10 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
         rows,
         variants.map((v) => v.name),
       ),
-      notes: [`config: ${loaded.file}${loaded.overrides.length ? ` with --set ${loaded.overrides.join(' --set ')}` : ''}`, `generated ${new Date().toISOString()}`],
+      notes: [
+        `config: ${loaded.file}${loaded.overrides.length ? ` with --set ${loaded.overrides.join(' --set ')}` : ''}`,
+        `generated ${new Date().toISOString()}`,
+      ],
     });
   }
   return { outDir, rows, summary, skipped, failed };

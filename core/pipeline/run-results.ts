@@ -55,10 +55,13 @@ export function readDoneMarker(runDir: string, scene: string, variant: string): 
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as SceneResult;
   } catch (err) {
-    throw new ApertureDepthError(`unreadable done marker (delete it to rerun the scene): ${(err as Error).message}`, {
-      file: path,
-      cause: err,
-    });
+    throw new ApertureDepthError(
+      `unreadable done marker (delete it to rerun the scene): ${(err as Error).message}`,
+      {
+        file: path,
+        cause: err,
+      },
+    );
   }
 }
 
@@ -72,10 +75,13 @@ export function sortResults(rows: SceneResult[], variantOrder: readonly string[]
     const i = variantOrder.indexOf(name);
     return i < 0 ? variantOrder.length : i;
   };
-  return [...rows].sort((a, b) => a.index - b.index || a.scene.localeCompare(b.scene) || v(a.variant) - v(b.variant));
+  return [...rows].sort(
+    (a, b) => a.index - b.index || a.scene.localeCompare(b.scene) || v(a.variant) - v(b.variant),
+  );
 }
 
-const fmt = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '' : String(x));
+const fmt = (x: number | null | undefined): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '' : String(x);
 
 function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -83,7 +89,21 @@ function csvField(s: string): string {
 
 /** `per_scene.csv`: one row per scene x variant. */
 export function resultsCsv(rows: SceneResult[]): string {
-  const header = ['scene', 'index', 'variant', 'status', ...METRIC_KEYS, 'valid_pixels', 'runtime_s', 'iterations', 'final_loss', 'scale', 'shift', 'dir', 'error'];
+  const header = [
+    'scene',
+    'index',
+    'variant',
+    'status',
+    ...METRIC_KEYS,
+    'valid_pixels',
+    'runtime_s',
+    'iterations',
+    'final_loss',
+    'scale',
+    'shift',
+    'dir',
+    'error',
+  ];
   const lines = rows.map((r) =>
     [
       r.scene,
@@ -129,7 +149,10 @@ export interface RunSummary {
  * Means per variant. Rows are summed in dataset order, so a merged set of shards gives the same numbers as
  * one unsharded run.
  */
-export function summarize(rows: SceneResult[], variants: readonly { name: string; type: string }[]): RunSummary {
+export function summarize(
+  rows: SceneResult[],
+  variants: readonly { name: string; type: string }[],
+): RunSummary {
   const sorted = sortResults(
     rows,
     variants.map((v) => v.name),
@@ -158,7 +181,8 @@ export function summarize(rows: SceneResult[], variants: readonly { name: string
   };
 }
 
-const num = (x: number | null, digits = 3): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+const num = (x: number | null, digits = 3): string =>
+  x === null || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 
 /** `summary.md`: the paper's columns (RMSE, REL, log10, d1, d2, d3) plus runtime, one row per variant. */
 export function summaryMarkdown(summary: RunSummary, title: string): string {

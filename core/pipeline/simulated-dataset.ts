@@ -99,12 +99,21 @@ function toPng16(data: Float32Array | Float64Array | Int32Array | Uint8Array, wi
  * Renders one RGB-D scene into an aperture pair and writes it to `dir` (each file atomically, `pair.json`
  * last, so a folder with `pair.json` is complete). Returns the pair scene.
  */
-export async function writeSimulatedPair(dir: string, scene: RgbdScene, optics: OpticsConfig, seed: number): Promise<PairScene> {
+export async function writeSimulatedPair(
+  dir: string,
+  scene: RgbdScene,
+  optics: OpticsConfig,
+  seed: number,
+): Promise<PairScene> {
   const { width: W, height: H } = scene.depth;
   const focusDistanceM = focusDistanceFor(scene.depth, optics.focus);
   const camera = new ThinLensCamera(
     { focalLengthMm: optics.focal_length_mm, pixelPitchUm: optics.pixel_pitch_um, focusDistanceM },
-    { focalLengthMm: 'optics.focal_length_mm', pixelPitchUm: 'optics.pixel_pitch_um', focusDistanceM: 'optics.focus' },
+    {
+      focalLengthMm: 'optics.focal_length_mm',
+      pixelPitchUm: 'optics.pixel_pitch_um',
+      focusDistanceM: 'optics.focus',
+    },
   );
   const rgb = tf.tensor3d(scene.rgb.data, [H, W, 3]);
   const depth = tf.tensor2d(scene.depth.data, [H, W]);
@@ -134,7 +143,11 @@ export async function writeSimulatedPair(dir: string, scene: RgbdScene, optics: 
   }
   writePng(join(dir, 'aif.png'), toPng16(aifData, W, H));
   writePng(join(dir, 'blurred.png'), toPng16(blurredData, W, H));
-  writeNpy(join(dir, 'depth_gt.npy'), { shape: [H, W], dtype: 'float32', data: Float32Array.from(scene.depth.data) });
+  writeNpy(join(dir, 'depth_gt.npy'), {
+    shape: [H, W],
+    dtype: 'float32',
+    data: Float32Array.from(scene.depth.data),
+  });
   if (scene.evalMask) {
     const mask = new Uint8Array(W * H);
     for (let i = 0; i < mask.length; i++) mask[i] = scene.evalMask[i] ? 255 : 0;

@@ -13,16 +13,25 @@ const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
  */
 export function turbo(t: number): [number, number, number] {
   const x = clamp01(t);
-  const r = 0.13572138 + x * (4.6153926 + x * (-42.66032258 + x * (132.13108234 + x * (-152.94239396 + x * 59.28637943))));
-  const g = 0.09140261 + x * (2.19418839 + x * (4.84296658 + x * (-14.18503333 + x * (4.27729857 + x * 2.82956604))));
-  const b = 0.1066733 + x * (12.64194608 + x * (-60.58204836 + x * (110.36276771 + x * (-89.90310912 + x * 27.34824973))));
+  const r =
+    0.13572138 +
+    x * (4.6153926 + x * (-42.66032258 + x * (132.13108234 + x * (-152.94239396 + x * 59.28637943))));
+  const g =
+    0.09140261 + x * (2.19418839 + x * (4.84296658 + x * (-14.18503333 + x * (4.27729857 + x * 2.82956604))));
+  const b =
+    0.1066733 +
+    x * (12.64194608 + x * (-60.58204836 + x * (110.36276771 + x * (-89.90310912 + x * 27.34824973))));
   return [Math.round(clamp01(r) * 255), Math.round(clamp01(g) * 255), Math.round(clamp01(b) * 255)];
 }
 
 /** A black-red-yellow-white ramp for errors (0 = black). */
 export function hot(t: number): [number, number, number] {
   const x = clamp01(t);
-  return [Math.round(clamp01(3 * x) * 255), Math.round(clamp01(3 * x - 1) * 255), Math.round(clamp01(3 * x - 2) * 255)];
+  return [
+    Math.round(clamp01(3 * x) * 255),
+    Math.round(clamp01(3 * x - 1) * 255),
+    Math.round(clamp01(3 * x - 2) * 255),
+  ];
 }
 
 /** Colour of pixels without a value (no ground truth, NaN). */
@@ -53,7 +62,13 @@ export function colorize(
 }
 
 /** A linear-light RGB image (floats, any scale) to 8-bit sRGB for display, after dividing by `white`. */
-export function linearToDisplay(data: ArrayLike<number>, width: number, height: number, channels: number, white = 1): Rgb8 {
+export function linearToDisplay(
+  data: ArrayLike<number>,
+  width: number,
+  height: number,
+  channels: number,
+  white = 1,
+): Rgb8 {
   const out = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < 3; c++) {
@@ -66,9 +81,15 @@ export function linearToDisplay(data: ArrayLike<number>, width: number, height: 
 }
 
 /** Robust display range of a map: the `pLo` and `pHi` quantiles of its finite values. */
-export function robustRange(values: ArrayLike<number>, pLo = 0.02, pHi = 0.98, mask?: ArrayLike<number>): [number, number] {
+export function robustRange(
+  values: ArrayLike<number>,
+  pLo = 0.02,
+  pHi = 0.98,
+  mask?: ArrayLike<number>,
+): [number, number] {
   const v: number[] = [];
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!) && (!mask || mask[i])) v.push(values[i]!);
+  for (let i = 0; i < values.length; i++)
+    if (Number.isFinite(values[i]!) && (!mask || mask[i])) v.push(values[i]!);
   if (v.length === 0) return [0, 1];
   v.sort((a, b) => a - b);
   const at = (p: number) => v[Math.min(v.length - 1, Math.max(0, Math.round(p * (v.length - 1))))]!;

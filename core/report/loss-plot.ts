@@ -15,7 +15,8 @@ export function niceTicks(lo: number, hi: number, n = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -42,7 +43,12 @@ function label(v: number): string {
  * A loss-vs-iteration line plot as SVG: log-scale y when the losses are positive and span more than a decade.
  * Non-finite values are skipped.
  */
-export function lossPlotSvg(series: readonly LossSeries[], title = 'loss', width = 480, height = 300): string {
+export function lossPlotSvg(
+  series: readonly LossSeries[],
+  title = 'loss',
+  width = 480,
+  height = 300,
+): string {
   const m = { l: 62, r: 12, t: 28, b: 40 };
   const pw = width - m.l - m.r;
   const ph = height - m.t - m.b;
@@ -84,10 +90,13 @@ export function lossPlotSvg(series: readonly LossSeries[], title = 'loss', width
       if (Number.isFinite(v) && (!logY || v > 0)) pts.push(`${X(i).toFixed(2)},${Y(v).toFixed(2)}`);
     });
     const color = COLORS[k % COLORS.length]!;
-    if (pts.length) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.6" points="${pts.join(' ')}"/>`);
+    if (pts.length)
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.6" points="${pts.join(' ')}"/>`);
     if (series.length > 1) {
       const ly = m.t + 14 + 14 * k;
-      parts.push(`<line x1="${m.l + pw - 110}" x2="${m.l + pw - 92}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+      parts.push(
+        `<line x1="${m.l + pw - 110}" x2="${m.l + pw - 92}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,
+      );
       parts.push(`<text x="${m.l + pw - 88}" y="${ly}">${escapeXml(s.name)}</text>`);
     }
   });

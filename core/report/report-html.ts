@@ -12,7 +12,8 @@ export interface ReportInput {
   notes?: string[];
 }
 
-const num = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+const num = (x: number | null | undefined, d = 3): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
 
 /**
  * `report.html`: the summary table (paper columns plus runtime), then every scene with its figure (image,
@@ -65,7 +66,8 @@ export function reportHtml(runDir: string, input: ReportInput): string {
             `${num(r.runtime_s, 1)} s · ${r.iterations} iterations · scale ${num(r.scale)} · shift ${num(r.shift)}`;
       out.push(`<h4>${h(r.variant)}</h4><p class="small">${line} · <a href="${h(r.dir)}/">outputs</a></p>`);
       for (const f of ['figure.png', 'loss.png']) {
-        if (existsSync(join(runDir, r.dir, f))) out.push(`<img src="${h(r.dir)}/${f}" alt="${h(`${scene} ${r.variant} ${f}`)}" loading="lazy">`);
+        if (existsSync(join(runDir, r.dir, f)))
+          out.push(`<img src="${h(r.dir)}/${f}" alt="${h(`${scene} ${r.variant} ${f}`)}" loading="lazy">`);
       }
     }
     out.push('</div>');

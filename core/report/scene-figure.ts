@@ -22,7 +22,9 @@ export interface SceneFigureInput {
 }
 
 const pngBase64 = (img: Rgb8): string =>
-  Buffer.from(encodePng({ width: img.width, height: img.height, channels: 3, bitDepth: 8, data: img.data })).toString('base64');
+  Buffer.from(
+    encodePng({ width: img.width, height: img.height, channels: 3, bitDepth: 8, data: img.data }),
+  ).toString('base64');
 
 function colorbar(map: (t: number) => [number, number, number], w: number, h = 10): Rgb8 {
   const data = new Uint8Array(w * h * 3);
@@ -37,7 +39,11 @@ function colorbar(map: (t: number) => [number, number, number], w: number, h = 1
  * The panels of a scene figure: image, ground truth, prediction (same depth colour range, turbo, near = blue)
  * and the relative error |p - g| / g (black = 0, white >= `maxRelError`); grey = no value.
  */
-export function sceneFigurePanels(input: SceneFigureInput): { panels: Rgb8[]; titles: string[]; depthRange: [number, number] } {
+export function sceneFigurePanels(input: SceneFigureInput): {
+  panels: Rgb8[];
+  titles: string[];
+  depthRange: [number, number];
+} {
   const { width: W, height: H, gt, pred } = input;
   const side = input.panelSide ?? 320;
   const [lo, hi] = robustRange(gt ?? pred, 0.02, 0.98, gt ? input.evalMask : undefined);
@@ -81,8 +87,12 @@ export function sceneFigurePng(input: SceneFigureInput): Uint8Array {
   if (input.title) parts.push(`<text x="${gap}" y="16" font-size="13">${escapeXml(input.title)}</text>`);
   let x = gap;
   panels.forEach((p, k) => {
-    parts.push(`<text x="${x + p.width / 2}" y="${top - 6}" text-anchor="middle">${escapeXml(titles[k]!)}</text>`);
-    parts.push(`<image x="${x}" y="${top}" width="${p.width}" height="${p.height}" href="data:image/png;base64,${pngBase64(p)}"/>`);
+    parts.push(
+      `<text x="${x + p.width / 2}" y="${top - 6}" text-anchor="middle">${escapeXml(titles[k]!)}</text>`,
+    );
+    parts.push(
+      `<image x="${x}" y="${top}" width="${p.width}" height="${p.height}" href="data:image/png;base64,${pngBase64(p)}"/>`,
+    );
     const isDepth = titles[k] === 'ground truth' || titles[k] === 'prediction';
     const isErr = titles[k]!.startsWith('|p');
     if (isDepth || isErr) {
@@ -90,8 +100,12 @@ export function sceneFigurePng(input: SceneFigureInput): Uint8Array {
       const bar = colorbar(isDepth ? turbo : hot, barW);
       const bx = x + (p.width - barW) / 2;
       const by = top + p.height + 8;
-      parts.push(`<image x="${bx}" y="${by}" width="${barW}" height="10" href="data:image/png;base64,${pngBase64(bar)}"/>`);
-      const [a, b] = isDepth ? depthRange.map((v) => `${v.toFixed(2)} m`) : ['0', `${input.maxRelError ?? 0.25}`];
+      parts.push(
+        `<image x="${bx}" y="${by}" width="${barW}" height="10" href="data:image/png;base64,${pngBase64(bar)}"/>`,
+      );
+      const [a, b] = isDepth
+        ? depthRange.map((v) => `${v.toFixed(2)} m`)
+        : ['0', `${input.maxRelError ?? 0.25}`];
       parts.push(`<text x="${bx - 4}" y="${by + 9}" text-anchor="end" font-size="10">${a}</text>`);
       parts.push(`<text x="${bx + barW + 4}" y="${by + 9}" font-size="10">${b}</text>`);
     }

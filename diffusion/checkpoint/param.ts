@@ -28,8 +28,11 @@ export class Param {
     readonly shape: readonly number[],
     readonly layout: ParamLayout,
     data: Float32Array,
-    /** Whether executors should make it trainable (tf.Variable). */
-    public trainable = false,
+    /**
+     * Whether executors should make it trainable (tf.Variable, gradient computed). Read when the Param
+     * is first bound, so choose it at load / create time (`{ trainable: true }`).
+     */
+    readonly trainable = false,
   ) {
     this.host = data;
   }

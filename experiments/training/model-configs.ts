@@ -40,7 +40,7 @@ export interface SizeSpec {
 
 /** The shipped model. */
 export const TINY: SizeSpec = Object.freeze({
-  vaeChannels: [32, 64, 64],
+  vaeChannels: [16, 32, 64],
   vaeGroups: 16,
   vaeMidAttention: true,
   unetChannels: [32, 64, 128],

@@ -50,7 +50,7 @@ export type PresetName = keyof typeof PRESETS;
 export interface TrainPriorOptions {
   seed: number;
   out: string;
-  /** Checkpoints and caches. @default `.train-work/<basename(out)>` */
+  /** Checkpoints and caches. @default `.cache/train-prior/<basename(out)>` */
   work?: string;
   preset: PresetName;
   /** Training scenes (seeds 0 .. scenes-1). */
@@ -130,7 +130,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   await initEngine(opts.backend);
   const spec: SizeSpec = PRESETS[opts.preset];
   check(spec, () => `unknown preset "${opts.preset}"; expected ${Object.keys(PRESETS).join(', ')}`, { key: '--preset' });
-  const work = resolve(opts.work ?? join('.train-work', basename(resolve(opts.out))));
+  const work = resolve(opts.work ?? join('.cache', 'train-prior', basename(resolve(opts.out))));
   const down = 2 ** (spec.vaeChannels.length - 1);
   check(opts.size % (down * 2 ** (spec.unetChannels.length - 1)) === 0, () => `--size ${opts.size} must be a multiple of ${down * 2 ** (spec.unetChannels.length - 1)}`, { key: '--size' });
   check(opts.vae.crop % down === 0 && opts.vae.crop <= opts.size, () => `--vae-crop must be a multiple of ${down} and <= --size`, { key: '--vae-crop' });
@@ -335,7 +335,7 @@ async function main(): Promise<void> {
     .usage('$0 --seed 0 --out models/aperture-depth-tiny')
     .option('seed', { type: 'number', default: d.seed, describe: 'seed of weights and batches' })
     .option('out', { type: 'string', default: 'models/aperture-depth-tiny', describe: 'diffusers folder to write' })
-    .option('work', { type: 'string', describe: 'checkpoints and caches [default: .train-work/<basename(out)>]' })
+    .option('work', { type: 'string', describe: 'checkpoints and caches [default: .cache/train-prior/<basename(out)>]' })
     .option('preset', { choices: Object.keys(PRESETS), default: d.preset, describe: 'model size' })
     .option('scenes', { type: 'number', default: d.scenes, describe: 'training scenes (seeds 0..N-1)' })
     .option('size', { type: 'number', default: d.size, describe: 'scene size in pixels (square)' })

@@ -92,7 +92,9 @@ export function kernelBank(kind: PsfKind, stepPx: number, K: number): KernelBank
   check(Number.isFinite(stepPx) && stepPx > 0, () => `level step must be positive, got ${stepPx}`, {
     key: 'levelStepPx',
   });
-  check(Number.isInteger(K) && K >= 1, () => `level count must be a positive integer, got ${K}`, { key: 'levels' });
+  check(Number.isInteger(K) && K >= 1, () => `level count must be a positive integer, got ${K}`, {
+    key: 'levels',
+  });
   const key = `${kind}:${stepPx}`;
   let levels = cache.get(key);
   if (!levels) cache.set(key, (levels = []));

@@ -60,9 +60,13 @@ export function checkRenderInputs(
   fNumber: number,
   opts: RenderOptions,
 ): [number, number, number] {
-  check(aif instanceof tf.Tensor && aif.rank === 3, () => `${renderer}: aif must be [H, W, C], got ${shapeOf(aif)}`, {
-    key: 'aif',
-  });
+  check(
+    aif instanceof tf.Tensor && aif.rank === 3,
+    () => `${renderer}: aif must be [H, W, C], got ${shapeOf(aif)}`,
+    {
+      key: 'aif',
+    },
+  );
   check(aif.dtype === 'float32', () => `${renderer}: aif must be float32, got ${aif.dtype}`, { key: 'aif' });
   check(
     depthM instanceof tf.Tensor && depthM.rank === 2,
@@ -79,14 +83,18 @@ export function checkRenderInputs(
     { key: 'depthM' },
   );
   check(H > 0 && W > 0 && C > 0, () => `${renderer}: aif is empty [${aif.shape}]`, { key: 'aif' });
-  check(camera instanceof ThinLensCamera, () => `${renderer}: camera must be a ThinLensCamera`, { key: 'camera' });
+  check(camera instanceof ThinLensCamera, () => `${renderer}: camera must be a ThinLensCamera`, {
+    key: 'camera',
+  });
   checkFNumber(fNumber);
   checkPsfKind(opts.psf ?? 'disc', 'psf');
   for (const key of ['maxCocPx', 'levelStepPx', 'layerStepPx'] as const) {
     const v = opts[key];
     check(
-      v === undefined || (typeof v === 'number' && Number.isFinite(v) && (key === 'maxCocPx' ? v >= 0 : v > 0)),
-      () => `${renderer}: ${key} must be a finite ${key === 'maxCocPx' ? 'non-negative' : 'positive'} number, got ${v}`,
+      v === undefined ||
+        (typeof v === 'number' && Number.isFinite(v) && (key === 'maxCocPx' ? v >= 0 : v > 0)),
+      () =>
+        `${renderer}: ${key} must be a finite ${key === 'maxCocPx' ? 'non-negative' : 'positive'} number, got ${v}`,
       { key },
     );
   }

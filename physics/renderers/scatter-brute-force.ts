@@ -42,7 +42,8 @@ export function renderScatterBruteForce(
       const c = Math.min((k * Math.abs(d - focus)) / d, maxC);
       const r = psfRadiusPx(kind, c);
       let sum = 0;
-      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) sum += psfWeight(kind, Math.hypot(dx, dy), c);
+      for (let dy = -r; dy <= r; dy++)
+        for (let dx = -r; dx <= r; dx++) sum += psfWeight(kind, Math.hypot(dx, dy), c);
       for (let dy = -r; dy <= r; dy++) {
         const i = u + dy;
         if (i < 0 || i >= H) continue;

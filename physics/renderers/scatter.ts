@@ -35,6 +35,7 @@ export function renderScatter(
 export const scatterRenderer: Renderer = Object.freeze({
   name: 'scatter',
   differentiable: true,
-  description: 'paper eq. 6: each source pixel spreads with its own CoC kernel (levels + hat weights), no occlusion',
+  description:
+    'paper eq. 6: each source pixel spreads with its own CoC kernel (levels + hat weights), no occlusion',
   render: renderScatter,
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { setupEngine } from '../helpers/engine.ts';
 import { parity, randomParam, randomValues, type OpCase } from './onnx-helpers.ts';
 import { OnnxNetwork } from '../../diffusion/onnx/run-graph.ts';
+import { OnnxOps, type SymbolicTensor } from '../../diffusion/onnx/onnx-ops.ts';
 import { multiHeadAttention } from '../../diffusion/models/common/multi-head-attention.ts';
 
 /**
@@ -22,6 +23,12 @@ const gamma6 = randomParam('gamma6', [6], 'vector', 6);
 const beta6 = randomParam('beta6', [6], 'vector', 7);
 const table = randomParam('table', [10, 4], 'table', 8);
 const w44 = randomParam('w44', [3, 3, 4, 4], 'conv', 11);
+
+/** OnnxOps' batched attention on tensors typed generically (tests may branch on the executor; networks never). */
+function batched<T>(o: OnnxOps, [q, k, v, mask]: T[], heads: number, scale: number): T {
+  const s = (t: T | undefined) => t as unknown as SymbolicTensor;
+  return o.attention(s(q), s(k), s(v), heads, scale, mask === undefined ? undefined : s(mask)) as unknown as T;
+}
 
 const CASES: OpCase[] = [
   { name: 'conv2d 3x3 pad 1 + bias', shapes: [[1, 6, 5, 3]], fn: (o, x) => o.conv2d(x, o.param(w3), o.param(b4), { padding: 1 }) },
@@ -97,6 +104,24 @@ const CASES: OpCase[] = [
     fn: (o, x, ctx) => multiHeadAttention(o, o.linear(x, o.constant(randomValues(16, 12), [4, 4]), null), ctx, o.scale(ctx, 0.5), 2, 0.7),
   },
   { name: 'self-attention', shapes: [[2, 5, 4]], fn: (o, x) => multiHeadAttention(o, x, o.scale(x, 0.9), o.scale(x, 1.1), 2, 0.5) },
+  {
+    name: 'batched OnnxOps.attention = multiHeadAttention (cross, mask)',
+    shapes: [[2, 6, 8], [2, 3, 8]],
+    fn: (o, x, ctx) => {
+      const mask = o.constant(randomValues(18, 13), [6, 3]);
+      const q = o.linear(x, o.constant(randomValues(64, 12), [8, 8]), null);
+      if (o instanceof OnnxOps) return batched(o, [q, ctx, o.scale(ctx, 0.5), mask], 4, 0.7);
+      return multiHeadAttention(o, q, ctx, o.scale(ctx, 0.5), 4, 0.7, mask);
+    },
+  },
+  {
+    name: 'batched OnnxOps.attention = multiHeadAttention (self)',
+    shapes: [[1, 5, 6]],
+    fn: (o, x) => {
+      const [k, v] = [o.scale(x, 0.9), o.scale(x, 1.1)];
+      return o instanceof OnnxOps ? batched(o, [x, k, v], 3, 0.5) : multiHeadAttention(o, x, k, v, 3, 0.5);
+    },
+  },
 ];
 
 for (const c of CASES) {

@@ -57,7 +57,9 @@ test('gradient in depth matches d c / d d = K F / d^2 (sign of d - F)', (t) => {
   // c = K |1 - F/d|  ->  dc/dd = K F / d^2 for d > F, -K F / d^2 for d < F.
   const K = cocScalePx(cam, 8);
   const depth = tf.tensor1d([1, 1.5, 3, 5]);
-  const g = tf.grad((d: tf.Tensor) => tf.sum(circleOfConfusionPx(cam, d, 8)))(depth).dataSync();
+  const g = tf
+    .grad((d: tf.Tensor) => tf.sum(circleOfConfusionPx(cam, d, 8)))(depth)
+    .dataSync();
   [1, 1.5, 3, 5].forEach((d, i) => {
     const expect = (Math.sign(d - 2) * K * 2) / (d * d);
     t.true(Math.abs(g[i] - expect) / Math.abs(expect) < 1e-5, `d=${d}: ${g[i]} vs ${expect}`);
@@ -68,11 +70,20 @@ test('gradient in depth matches d c / d d = K F / d^2 (sign of d - F)', (t) => {
 test('bad f-number, depth and dtype are errors naming the argument', (t) => {
   const depth = tf.tensor1d([1, 2]);
   for (const n of [0, -1, Number.NaN, Infinity]) {
-    t.is(t.throws(() => circleOfConfusionPx(cam, depth, n), { instanceOf: ApertureDepthError })!.key, 'fNumber');
-    t.is(t.throws(() => circleOfConfusionPxScalar(cam, 2, n), { instanceOf: ApertureDepthError })!.key, 'fNumber');
+    t.is(
+      t.throws(() => circleOfConfusionPx(cam, depth, n), { instanceOf: ApertureDepthError })!.key,
+      'fNumber',
+    );
+    t.is(
+      t.throws(() => circleOfConfusionPxScalar(cam, 2, n), { instanceOf: ApertureDepthError })!.key,
+      'fNumber',
+    );
   }
   for (const d of [0, -1, Number.NaN]) {
-    t.is(t.throws(() => circleOfConfusionPxScalar(cam, d, 8), { instanceOf: ApertureDepthError })!.key, 'depthM');
+    t.is(
+      t.throws(() => circleOfConfusionPxScalar(cam, d, 8), { instanceOf: ApertureDepthError })!.key,
+      'depthM',
+    );
   }
   const ints = tf.tensor1d([1, 2], 'int32');
   t.is(t.throws(() => circleOfConfusionPx(cam, ints, 8), { instanceOf: ApertureDepthError })!.key, 'depthM');

@@ -82,7 +82,10 @@ test('the depth gradient matches central finite differences (within a layer)', (
   const pairs = depthGradientPairs((a, d) => renderLayered(a, d, cam, 16), s, H, W, pixels, 1e-3);
   t.log(pairs.map(([a, n]) => `${a.toFixed(5)}/${n.toFixed(5)}`).join(' '));
   for (const [analytic, numeric] of pairs) {
-    t.true(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-2) < 1e-2, `${analytic} vs ${numeric}`);
+    t.true(
+      Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-2) < 1e-2,
+      `${analytic} vs ${numeric}`,
+    );
   }
   t.true(pairs.some(([a]) => Math.abs(a) > 0.05));
   tf.dispose([s.aif, s.depth]);

@@ -81,6 +81,9 @@ test('bad options are errors naming the key; shape is kept', (t) => {
 
 test.serial('noise leaks no tensors', async (t) => {
   const img = tf.ones([4, 4, 3]);
-  t.is(await leakedTensors(() => addPoissonGaussianNoise(img, { gain: 10, readSigma: 0.1, seed: 0 }).dispose()), 0);
+  t.is(
+    await leakedTensors(() => addPoissonGaussianNoise(img, { gain: 10, readSigma: 0.1, seed: 0 }).dispose()),
+    0,
+  );
   img.dispose();
 });

@@ -68,7 +68,8 @@ test('the Gaussian has sigma = c / 4: its second moment matches the disc', (t) =
     const k = psfKernel(kind, c);
     let m2 = 0;
     for (let dy = -k.radius; dy <= k.radius; dy++) {
-      for (let dx = -k.radius; dx <= k.radius; dx++) m2 += dx * dx * k.data[(dy + k.radius) * k.size + dx + k.radius];
+      for (let dx = -k.radius; dx <= k.radius; dx++)
+        m2 += dx * dx * k.data[(dy + k.radius) * k.size + dx + k.radius];
     }
     return m2;
   };
@@ -112,7 +113,9 @@ test('tensor weights match the scalar weights and are differentiable in c', (t) 
     t.true(Math.abs(gauss[i] - gaussianPsfWeight(mv, c)) < 1e-6);
   });
   // d W / d c = 1/2 on the fall-off ring (2 < m < 3), 0 elsewhere.
-  const g = tf.grad((cc: tf.Tensor) => tf.sum(discPsfWeightTensor(m, cc)))(ct).dataSync()[0];
+  const g = tf
+    .grad((cc: tf.Tensor) => tf.sum(discPsfWeightTensor(m, cc)))(ct)
+    .dataSync()[0];
   t.true(Math.abs(g - 0.5 * 2) < 1e-6, `${g}`); // m = 2.2 and 2.9
   tf.dispose([m, ct]);
 });

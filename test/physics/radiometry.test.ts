@@ -43,14 +43,17 @@ test('sRGB round trips (tensor and scalar) over [0, 1]', (t) => {
   let worst = 0;
   for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(back[i] - xs[i]));
   t.true(worst < 2e-6, `${worst}`);
-  for (let v = 0; v <= 1; v += 0.0137) t.true(Math.abs(linearToSrgbScalar(srgbToLinearScalar(v)) - v) < 1e-12);
+  for (let v = 0; v <= 1; v += 0.0137)
+    t.true(Math.abs(linearToSrgbScalar(srgbToLinearScalar(v)) - v) < 1e-12);
   x.dispose();
 });
 
 test('sRGB conversions have finite gradients at and around the break', (t) => {
   const x = tf.tensor1d([0, 0.001, 0.0031308, 0.04045, 0.5, 1]);
   for (const f of [srgbToLinear, linearToSrgb]) {
-    const g = tf.grad((v: tf.Tensor) => tf.sum(f(v)))(x).dataSync();
+    const g = tf
+      .grad((v: tf.Tensor) => tf.sum(f(v)))(x)
+      .dataSync();
     t.true(g.every(Number.isFinite), `${f.name}: ${g}`);
   }
   x.dispose();
@@ -61,7 +64,10 @@ test('exposure factor is (t_aif / t_b) (N_b^2 / N_aif^2)', (t) => {
   // (0.25 * 30) * (64 / 484) = 7.5 * 0.132231 = 0.991736
   t.true(Math.abs(exposureFactor(e) - 0.9917355) < 1e-6);
   // Same light per pixel: t / N^2 equal -> factor 1.
-  t.is(exposureFactor({ exposureTimeAifS: 4, exposureTimeBlurredS: 1, fNumberAif: 16, fNumberBlurred: 8 }), 1);
+  t.is(
+    exposureFactor({ exposureTimeAifS: 4, exposureTimeBlurredS: 1, fNumberAif: 16, fNumberBlurred: 8 }),
+    1,
+  );
   const b = tf.ones([2, 2, 3]);
   const eq = equalizeExposure(b, e).dataSync();
   t.true(eq.every((v) => Math.abs(v - 0.9917355) < 1e-6));
@@ -91,7 +97,10 @@ test('fitGlobalGain recovers a known gain, honours the mask, and rejects bad sha
   const other = tf.ones([2, 3, 2]);
   t.is(t.throws(() => fitGlobalGain(r, other), { instanceOf: ApertureDepthError })!.key, 'observed');
   t.is(t.throws(() => fitGlobalGain(r, o, tf.ones([3])), { instanceOf: ApertureDepthError })!.key, 'mask');
-  t.is(t.throws(() => fitGlobalGain(tf.zeros([2, 2]), tf.ones([2, 2])), { instanceOf: ApertureDepthError })!.key, 'rendered');
+  t.is(
+    t.throws(() => fitGlobalGain(tf.zeros([2, 2]), tf.ones([2, 2])), { instanceOf: ApertureDepthError })!.key,
+    'rendered',
+  );
   tf.dispose([r, o, o2, mask, mask3, other]);
 });
 

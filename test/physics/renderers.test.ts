@@ -92,18 +92,49 @@ for (const name of names) {
     const key = (fn: () => unknown): string | undefined =>
       t.throws(fn, { instanceOf: ApertureDepthError })!.key;
     const flat = tf.ones([6, 7]) as tf.Tensor2D;
-    t.is(key(() => r.render(flat as never, s.depth, cam, 8)), 'aif');
-    t.is(key(() => r.render(s.aif, s.aif as never, cam, 8)), 'depthM');
+    t.is(
+      key(() => r.render(flat as never, s.depth, cam, 8)),
+      'aif',
+    );
+    t.is(
+      key(() => r.render(s.aif, s.aif as never, cam, 8)),
+      'depthM',
+    );
     const wrong = tf.ones([6, 8]) as tf.Tensor2D;
-    t.is(key(() => r.render(s.aif, wrong, cam, 8)), 'depthM');
+    t.is(
+      key(() => r.render(s.aif, wrong, cam, 8)),
+      'depthM',
+    );
     const ints = tf.ones([6, 7, 3], 'int32') as tf.Tensor3D;
-    t.is(key(() => r.render(ints, s.depth, cam, 8)), 'aif');
-    for (const bad of [0, -1, Number.NaN]) t.is(key(() => r.render(s.aif, s.depth, cam, bad)), 'fNumber');
-    t.is(key(() => r.render(s.aif, s.depth, {} as never, 8)), 'camera');
-    t.is(key(() => r.render(s.aif, s.depth, cam, 8, { psf: 'box' as never })), 'psf');
-    t.is(key(() => r.render(s.aif, s.depth, cam, 8, { levelStepPx: 0 })), 'levelStepPx');
-    t.is(key(() => r.render(s.aif, s.depth, cam, 8, { maxCocPx: -2 })), 'maxCocPx');
-    t.is(key(() => r.render(s.aif, s.depth, cam, 8, { layerStepPx: Number.NaN })), 'layerStepPx');
+    t.is(
+      key(() => r.render(ints, s.depth, cam, 8)),
+      'aif',
+    );
+    for (const bad of [0, -1, Number.NaN])
+      t.is(
+        key(() => r.render(s.aif, s.depth, cam, bad)),
+        'fNumber',
+      );
+    t.is(
+      key(() => r.render(s.aif, s.depth, {} as never, 8)),
+      'camera',
+    );
+    t.is(
+      key(() => r.render(s.aif, s.depth, cam, 8, { psf: 'box' as never })),
+      'psf',
+    );
+    t.is(
+      key(() => r.render(s.aif, s.depth, cam, 8, { levelStepPx: 0 })),
+      'levelStepPx',
+    );
+    t.is(
+      key(() => r.render(s.aif, s.depth, cam, 8, { maxCocPx: -2 })),
+      'maxCocPx',
+    );
+    t.is(
+      key(() => r.render(s.aif, s.depth, cam, 8, { layerStepPx: Number.NaN })),
+      'layerStepPx',
+    );
     for (const badDepth of [Number.NaN, 0, -1, Infinity]) {
       const d = s.depthData.slice();
       d[9] = badDepth;
@@ -116,21 +147,24 @@ for (const name of names) {
     tf.dispose([flat, wrong, ints, s.aif, s.depth]);
   });
 
-  test.serial(`${name}: render leaks no tensors${r.differentiable ? ', nor does its gradient' : ''}`, async (t) => {
-    const s = texturedScene(8, 9);
-    t.is(await leakedTensors(() => r.render(s.aif, s.depth, cam, 8).dispose()), 0);
-    if (r.differentiable) {
-      t.is(
-        await leakedTensors(() =>
-          tf.tidy(() => {
-            tf.grads((a: tf.Tensor, d: tf.Tensor) =>
-              tf.sum(r.render(a as tf.Tensor3D, d as tf.Tensor2D, cam, 8)),
-            )([s.aif, s.depth]);
-          }),
-        ),
-        0,
-      );
-    }
-    tf.dispose([s.aif, s.depth]);
-  });
+  test.serial(
+    `${name}: render leaks no tensors${r.differentiable ? ', nor does its gradient' : ''}`,
+    async (t) => {
+      const s = texturedScene(8, 9);
+      t.is(await leakedTensors(() => r.render(s.aif, s.depth, cam, 8).dispose()), 0);
+      if (r.differentiable) {
+        t.is(
+          await leakedTensors(() =>
+            tf.tidy(() => {
+              tf.grads((a: tf.Tensor, d: tf.Tensor) =>
+                tf.sum(r.render(a as tf.Tensor3D, d as tf.Tensor2D, cam, 8)),
+              )([s.aif, s.depth]);
+            }),
+          ),
+          0,
+        );
+      }
+      tf.dispose([s.aif, s.depth]);
+    },
+  );
 }

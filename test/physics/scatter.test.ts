@@ -86,7 +86,10 @@ test('the depth gradient matches central finite differences', (t) => {
     const rel = Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-2);
     t.true(rel < 1e-2, `analytic ${analytic} vs numeric ${numeric}`);
   }
-  t.true(pairs.some(([a]) => Math.abs(a) > 0.05), 'some gradients are far from zero');
+  t.true(
+    pairs.some(([a]) => Math.abs(a) > 0.05),
+    'some gradients are far from zero',
+  );
   tf.dispose([s.aif, s.depth]);
 });
 
@@ -113,7 +116,9 @@ test('maxCocPx clamps larger CoCs (and their gradient is zero)', (t) => {
   const clamped = renderScatter(s.aif, s.depth, cam, 8, { maxCocPx: 2 });
   const ref = renderScatterBruteForce(s.aif, s.depth, cam, 8, { maxCocPx: 2 });
   t.true(relativeL1(clamped.dataSync(), ref.dataSync()) < 2e-3);
-  const g = tf.grad((d: tf.Tensor) => tf.sum(renderScatter(s.aif, d as tf.Tensor2D, cam, 8, { maxCocPx: 0.5 })))(
+  const g = tf.grad((d: tf.Tensor) =>
+    tf.sum(renderScatter(s.aif, d as tf.Tensor2D, cam, 8, { maxCocPx: 0.5 })),
+  )(
     tf.fill([10, 12], 3) as tf.Tensor2D, // c = 10.7 px, clamped
   );
   t.true(g.dataSync().every((v) => v === 0));

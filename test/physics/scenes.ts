@@ -28,10 +28,11 @@ export function texturedScene(
   for (let i = 0; i < H; i++) {
     for (let j = 0; j < W; j++) {
       const p = i * W + j;
-      depthData[p] = near + ((far - near) * (j + 0.5 * i / H)) / W;
+      depthData[p] = near + ((far - near) * (j + (0.5 * i) / H)) / W;
       if (box && i > H / 3 && i < (2 * H) / 3 && j > W / 3 && j < (2 * W) / 3) depthData[p] = near * 0.8;
       for (let c = 0; c < channels; c++) {
-        const v = 0.5 + 0.4 * Math.sin(0.7 * i + 0.3 * c) * Math.cos(0.45 * j - c) + (rng.uniform() < 0.1 ? 0.5 : 0);
+        const v =
+          0.5 + 0.4 * Math.sin(0.7 * i + 0.3 * c) * Math.cos(0.45 * j - c) + (rng.uniform() < 0.1 ? 0.5 : 0);
         aifData[p * channels + c] = v;
       }
     }
@@ -87,7 +88,9 @@ export function depthGradientPairs(
     });
   const grad = tf.tidy(() => {
     const r = tf.tensor3d(R, [H, W, C]);
-    return tf.grad((d: tf.Tensor) => tf.sum(tf.mul(render(scene.aif, d as tf.Tensor2D), r)))(scene.depth).dataSync();
+    return tf
+      .grad((d: tf.Tensor) => tf.sum(tf.mul(render(scene.aif, d as tf.Tensor2D), r)))(scene.depth)
+      .dataSync();
   });
   return pixels.map((p) => {
     const plus = Float32Array.from(scene.depthData);
@@ -104,7 +107,12 @@ export function depthGradientPairs(
  * multiple of each step in `steps`, so a small depth step stays on one linear piece of the hat weights (and
  * in one layer).
  */
-export function pixelsAwayFromLevels(coc: ArrayLike<number>, steps: number[], marginPx: number, count: number): number[] {
+export function pixelsAwayFromLevels(
+  coc: ArrayLike<number>,
+  steps: number[],
+  marginPx: number,
+  count: number,
+): number[] {
   const ok = (p: number): boolean =>
     steps.every((s) => {
       const rem = coc[p] - s * Math.floor(coc[p] / s);

@@ -35,9 +35,26 @@ test('AIF and blurred are the layered renders of the linearized colour at their 
   // The AIF carries its own (smaller) blur: it is neither the input nor the blurred image.
   t.true(maxAbsDiff(pair.aif.dataSync(), lin.dataSync()) > 1e-3);
   t.true(maxAbsDiff(pair.aif.dataSync(), pair.blurred.dataSync()) > 1e-2);
-  const other = simulatePair({ rgbSrgb: rgb, depthM: depth, camera: cam, fNumberAif: 22, fNumberBlurred: 8, renderer: 'scatter' });
+  const other = simulatePair({
+    rgbSrgb: rgb,
+    depthM: depth,
+    camera: cam,
+    fNumberAif: 22,
+    fNumberBlurred: 8,
+    renderer: 'scatter',
+  });
   t.true(maxAbsDiff(other.blurred.dataSync(), renderScatter(lin, depth, cam, 8).dataSync()) < 1e-6);
-  tf.dispose([rgb, depth, lin, pair.aif, pair.blurred, pair.depthFilledM, other.aif, other.blurred, other.depthFilledM]);
+  tf.dispose([
+    rgb,
+    depth,
+    lin,
+    pair.aif,
+    pair.blurred,
+    pair.depthFilledM,
+    other.aif,
+    other.blurred,
+    other.depthFilledM,
+  ]);
 });
 
 test('equal energy: the pair carries the same light away from the borders', (t) => {
@@ -91,7 +108,14 @@ test('invalid depth is filled from the nearest valid pixel for rendering; the in
 
 test('noise is seeded: same seed same pair, and AIF and blurred get independent draws', (t) => {
   const { rgb, depth } = srgbScene();
-  const base = { rgbSrgb: rgb, depthM: depth, camera: cam, fNumberAif: 22, fNumberBlurred: 8, renderer: 'scatter' } as const;
+  const base = {
+    rgbSrgb: rgb,
+    depthM: depth,
+    camera: cam,
+    fNumberAif: 22,
+    fNumberBlurred: 8,
+    renderer: 'scatter',
+  } as const;
   const a = simulatePair({ ...base, noiseSigma: 0.01, photonsPerUnit: 1000, seed: 5 });
   const b = simulatePair({ ...base, noiseSigma: 0.01, photonsPerUnit: 1000, seed: 5 });
   const c = simulatePair({ ...base, noiseSigma: 0.01, photonsPerUnit: 1000, seed: 6 });
@@ -130,7 +154,14 @@ test('bad inputs are errors naming the key', (t) => {
 test.serial('simulatePair leaks nothing beyond its three outputs', async (t) => {
   const { rgb, depth } = srgbScene();
   const n = await leakedTensors(() => {
-    const p = simulatePair({ rgbSrgb: rgb, depthM: depth, camera: cam, fNumberAif: 22, fNumberBlurred: 8, noiseSigma: 0.01 });
+    const p = simulatePair({
+      rgbSrgb: rgb,
+      depthM: depth,
+      camera: cam,
+      fNumberAif: 22,
+      fNumberBlurred: 8,
+      noiseSigma: 0.01,
+    });
     tf.dispose([p.aif, p.blurred, p.depthFilledM]);
   });
   t.is(n, 0);

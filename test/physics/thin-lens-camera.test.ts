@@ -37,21 +37,33 @@ for (const [params, key] of bad) {
 
 test('fromJson errors name the snake_case key and the file', (t) => {
   const err = t.throws(
-    () => ThinLensCamera.fromJson({ focal_length_mm: 50, pixel_pitch_um: 5, focus_distance_m: 0.04 }, 'pair.json'),
+    () =>
+      ThinLensCamera.fromJson(
+        { focal_length_mm: 50, pixel_pitch_um: 5, focus_distance_m: 0.04 },
+        'pair.json',
+      ),
     { instanceOf: ApertureDepthError },
   );
   t.is(err!.key, 'focus_distance_m');
   t.is(err!.file, 'pair.json');
   t.regex(err!.message, /^pair\.json: focus_distance_m: .*exceed the focal length/);
 
-  const missing = t.throws(() => ThinLensCamera.fromJson({ focal_length_mm: 50, pixel_pitch_um: 5 }, 'a.json'), {
-    instanceOf: ApertureDepthError,
-  });
+  const missing = t.throws(
+    () => ThinLensCamera.fromJson({ focal_length_mm: 50, pixel_pitch_um: 5 }, 'a.json'),
+    {
+      instanceOf: ApertureDepthError,
+    },
+  );
   t.is(missing!.key, 'focus_distance_m');
   t.regex(missing!.message, /missing/);
 
   const prefixed = t.throws(
-    () => ThinLensCamera.fromJson({ focal_length_mm: 50, pixel_pitch_um: -1, focus_distance_m: 2 }, 'p.json', 'camera.'),
+    () =>
+      ThinLensCamera.fromJson(
+        { focal_length_mm: 50, pixel_pitch_um: -1, focus_distance_m: 2 },
+        'p.json',
+        'camera.',
+      ),
     { instanceOf: ApertureDepthError },
   );
   t.is(prefixed!.key, 'camera.pixel_pitch_um');

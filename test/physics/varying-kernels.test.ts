@@ -25,7 +25,9 @@ function randomPlan(seed: number, extendPx = 0, withSources = false): VaryingKer
   const bank = kernelBank('disc', 0.5, 16); // CoC levels 0 .. 8 px
   const level = new Int32Array(H * W);
   for (let p = 0; p < level.length; p++) level[p] = Math.floor(rng.uniform() * 17);
-  const sources = withSources ? Uint8Array.from({ length: H * W }, () => (rng.uniform() < 0.5 ? 1 : 0)) : undefined;
+  const sources = withSources
+    ? Uint8Array.from({ length: H * W }, () => (rng.uniform() < 0.5 ? 1 : 0))
+    : undefined;
   return { H, W, level, bank, extendPx, sources };
 }
 
@@ -67,7 +69,8 @@ test('one level everywhere equals a dense zero-padded convolution', (t) => {
           const v = j + dx;
           if (u < 0 || u >= H || v < 0 || v >= W) continue;
           for (let c = 0; c < C; c++) {
-            expect[(i * W + j) * C + c] += k.data[(dy + k.radius) * k.size + dx + k.radius] * x[(u * W + v) * C + c];
+            expect[(i * W + j) * C + c] +=
+              k.data[(dy + k.radius) * k.size + dx + k.radius] * x[(u * W + v) * C + c];
           }
         }
       }
@@ -94,8 +97,12 @@ test('the tf ops have each other as gradient', (t) => {
   const rng = new Rng(9);
   const x = tf.tensor3d(rng.normalArray(H * W * C), [H, W, C]);
   const r = tf.tensor3d(rng.normalArray(H * W * C), [H, W, C]);
-  const gs = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(scatterVaryingOp(v as tf.Tensor3D, plan), r)))(x).dataSync();
-  const gg = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gatherVaryingOp(v as tf.Tensor3D, plan), r)))(x).dataSync();
+  const gs = tf
+    .grad((v: tf.Tensor) => tf.sum(tf.mul(scatterVaryingOp(v as tf.Tensor3D, plan), r)))(x)
+    .dataSync();
+  const gg = tf
+    .grad((v: tf.Tensor) => tf.sum(tf.mul(gatherVaryingOp(v as tf.Tensor3D, plan), r)))(x)
+    .dataSync();
   const rData = r.dataSync() as Float32Array;
   const expectS = gatherVarying(rData, C, plan);
   const expectG = scatterVarying(rData, C, plan);

@@ -13,11 +13,20 @@ interface EvalArgs {
 
 const command: CommandModule<object, EvalArgs> = {
   command: 'eval',
-  describe: 'metrics of one depth prediction against ground truth, printed as JSON (abs_rel, rmse, log10, delta1-3, ...)',
+  describe:
+    'metrics of one depth prediction against ground truth, printed as JSON (abs_rel, rmse, log10, delta1-3, ...)',
   builder: (y) =>
     y
-      .option('pred', { type: 'string', demandOption: true, describe: 'predicted depth: .npy (float m / uint16 mm), .pfm (m), 16-bit .png (mm)' })
-      .option('gt', { type: 'string', demandOption: true, describe: 'ground-truth depth, same formats; 0/NaN/inf = no ground truth' })
+      .option('pred', {
+        type: 'string',
+        demandOption: true,
+        describe: 'predicted depth: .npy (float m / uint16 mm), .pfm (m), 16-bit .png (mm)',
+      })
+      .option('gt', {
+        type: 'string',
+        demandOption: true,
+        describe: 'ground-truth depth, same formats; 0/NaN/inf = no ground truth',
+      })
       .option('mask', { type: 'string', describe: 'PNG; pixels where it is 0 are left out' })
       .option('align', {
         type: 'string',
@@ -33,10 +42,14 @@ const command: CommandModule<object, EvalArgs> = {
     let mask: Uint8Array | undefined;
     if (argv.mask) {
       const m = readMaskFile(argv.mask);
-      check(m.width === gt.width && m.height === gt.height, () => `mask is ${m.width}x${m.height}, ground truth ${gt.width}x${gt.height}`, {
-        file: argv.mask,
-        key: '--mask',
-      });
+      check(
+        m.width === gt.width && m.height === gt.height,
+        () => `mask is ${m.width}x${m.height}, ground truth ${gt.width}x${gt.height}`,
+        {
+          file: argv.mask,
+          key: '--mask',
+        },
+      );
       mask = m.data;
     }
     const result = evaluateDepth(pred, gt, {

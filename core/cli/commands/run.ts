@@ -16,26 +16,47 @@ interface RunArgs {
 
 const command: CommandModule<object, RunArgs> = {
   command: 'run',
-  describe: 'run an experiment config: every scene x variant, with per-scene outputs, summaries and report.html',
+  describe:
+    'run an experiment config: every scene x variant, with per-scene outputs, summaries and report.html',
   builder: (y) =>
     y
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment YAML (see experiments/configs/)' })
+      .option('config', {
+        type: 'string',
+        demandOption: true,
+        describe: 'experiment YAML (see experiments/configs/)',
+      })
       .option('set', {
         type: 'string',
         array: true,
         describe: 'override a config key, value read as YAML: --set optimizer.iterations=100 (repeatable)',
       })
       .option('out', { type: 'string', describe: 'run folder (default: output.dir of the config)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'skip finished scenes, continue checkpointed ones' })
-      .option('shard', { type: 'string', describe: 'K/N: run every N-th scene starting at K (0-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT' })
+      .option('resume', {
+        type: 'boolean',
+        default: false,
+        describe: 'skip finished scenes, continue checkpointed ones',
+      })
+      .option('shard', {
+        type: 'string',
+        describe:
+          'K/N: run every N-th scene starting at K (0-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT',
+      })
       .example('$0 run --config experiments/configs/smoke.yaml --out runs/smoke', 'a run of a minute')
-      .example('$0 run --config experiments/configs/paper-table3.yaml --shard 0/4 --out runs/t3/shard-0', 'one of four shards'),
+      .example(
+        '$0 run --config experiments/configs/paper-table3.yaml --shard 0/4 --out runs/t3/shard-0',
+        'one of four shards',
+      ),
   handler: async (argv) => {
     const loaded = loadConfig(argv.config, { set: argv.set ?? [] });
     const shard = argv.shard === undefined ? undefined : parseShard(argv.shard);
     const outDir = argv.out ?? loaded.config.output.dir;
-    if (!outDir) throw new ApertureDepthError('no run folder: pass --out DIR or set output.dir in the config', { key: '--out' });
-    await initEngine(parseBackend(argv.backend ?? loaded.config.backend, argv.backend ? '--backend' : 'backend'));
+    if (!outDir)
+      throw new ApertureDepthError('no run folder: pass --out DIR or set output.dir in the config', {
+        key: '--out',
+      });
+    await initEngine(
+      parseBackend(argv.backend ?? loaded.config.backend, argv.backend ? '--backend' : 'backend'),
+    );
     const result = await runExperiment({
       loaded,
       outDir,
@@ -48,9 +69,12 @@ const command: CommandModule<object, RunArgs> = {
         `${result.skipped ? ` (${result.skipped} finished before)` : ''}; summary.md, report.html\n`,
     );
     if (result.failed > 0) {
-      throw new ApertureDepthError(`${result.failed} scene x variant run(s) failed; see per_scene.csv (rerun with --resume to retry them)`, {
-        file: result.outDir,
-      });
+      throw new ApertureDepthError(
+        `${result.failed} scene x variant run(s) failed; see per_scene.csv (rerun with --resume to retry them)`,
+        {
+          file: result.outDir,
+        },
+      );
     }
   },
 };

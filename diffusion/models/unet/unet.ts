@@ -40,7 +40,7 @@ export class UNet2DConditionModel extends ModelBase {
       padding: (c.conv_in_kernel - 1) / 2,
     });
     const timeEmbedding = new TimeEmbedding(s.at('time_embedding'), boc[0]!, temb, c.flip_sin_to_cos, c.freq_shift);
-    const attention = (i: number, transformerLayers: number, heads: number, crossDim: number) => ({
+    const attention = (transformerLayers: number, heads: number, crossDim: number) => ({
       heads,
       transformerLayers,
       crossDim,
@@ -63,7 +63,7 @@ export class UNet2DConditionModel extends ModelBase {
           downsamplePadding: c.downsample_padding,
           attention:
             type === 'CrossAttnDownBlock2D'
-              ? attention(i, c.transformer_layers_per_block[i]!, c.num_attention_heads[i]!, c.cross_attention_dim[i]!)
+              ? attention(c.transformer_layers_per_block[i]!, c.num_attention_heads[i]!, c.cross_attention_dim[i]!)
               : undefined,
         }),
       );
@@ -104,7 +104,7 @@ export class UNet2DConditionModel extends ModelBase {
           groups,
           eps,
           addUpsample: i < n - 1,
-          attention: type === 'CrossAttnUpBlock2D' ? attention(i, rTransformer[i]!, rHeads[i]!, rCross[i]!) : undefined,
+          attention: type === 'CrossAttnUpBlock2D' ? attention(rTransformer[i]!, rHeads[i]!, rCross[i]!) : undefined,
         }),
       );
     });

@@ -6,7 +6,12 @@ import { writeConfigTree } from './helpers.ts';
 
 const DATA = 'data: {name: middlebury2014, root: scenes}\n';
 
-function fails(t: import('ava').ExecutionContext, files: Record<string, string>, main: string, set: string[] = []) {
+function fails(
+  t: import('ava').ExecutionContext,
+  files: Record<string, string>,
+  main: string,
+  set: string[] = [],
+) {
   const dir = writeConfigTree(files);
   const err = t.throws(() => loadConfig(join(dir, main), { set }), { instanceOf: ApertureDepthError })!;
   return { err, dir };
@@ -20,13 +25,20 @@ test('an unknown key names the file that has it, the key path and the nearest kn
   );
   t.is(err.file, join(dir, 'base.yaml'));
   t.is(err.key, 'optimizer.lr.latnet');
-  t.regex(err.message, /base\.yaml: optimizer\.lr\.latnet: unknown key \(did you mean "latent"\?\); expected one of latent, scale_shift/);
+  t.regex(
+    err.message,
+    /base\.yaml: optimizer\.lr\.latnet: unknown key \(did you mean "latent"\?\); expected one of latent, scale_shift/,
+  );
 });
 
 test('an unknown top-level key and an unknown dataset key', (t) => {
   let { err } = fails(t, { 'x.yaml': `${DATA}optimiser: {iterations: 3}\n` }, 'x.yaml');
   t.regex(err.message, /x\.yaml: optimiser: unknown key \(did you mean "optimizer"\?\)/);
-  ({ err } = fails(t, { 'x.yaml': 'data: {name: middlebury2014, root: s, mask: nocc, scene: [a]}\n' }, 'x.yaml'));
+  ({ err } = fails(
+    t,
+    { 'x.yaml': 'data: {name: middlebury2014, root: s, mask: nocc, scene: [a]}\n' },
+    'x.yaml',
+  ));
   t.regex(err.message, /data\.scene: unknown key \(did you mean "scenes"\?\)/);
 });
 
@@ -56,7 +68,10 @@ test('an unknown enum value and an unknown dataset name list the choices', (t) =
   let { err } = fails(t, { 'x.yaml': `${DATA}optimizer: {renderer: layered}\n` }, 'x.yaml');
   t.regex(err.message, /optimizer\.renderer: expected one of "scatter", "gather", got "layered"/);
   ({ err } = fails(t, { 'x.yaml': 'data: {name: kitti}\n' }, 'x.yaml'));
-  t.regex(err.message, /data\.name: expected one of "pairs", "middlebury2014", "rgbd-folder", "nyuv2-labeled", got "kitti"/);
+  t.regex(
+    err.message,
+    /data\.name: expected one of "pairs", "middlebury2014", "rgbd-folder", "nyuv2-labeled", got "kitti"/,
+  );
 });
 
 test('a missing required key names it', (t) => {
@@ -67,14 +82,21 @@ test('a missing required key names it', (t) => {
 });
 
 test('errors in variant overrides name the variant path', (t) => {
-  let { err } = fails(t, { 'x.yaml': `${DATA}variants: [{type: full, optimizer: {iterations: -5}}]\n` }, 'x.yaml');
+  let { err } = fails(
+    t,
+    { 'x.yaml': `${DATA}variants: [{type: full, optimizer: {iterations: -5}}]\n` },
+    'x.yaml',
+  );
   t.regex(err.message, /x\.yaml: variants\.0\.optimizer\.iterations: expected a number >= 0, got -5/);
   ({ err } = fails(t, { 'x.yaml': `${DATA}variants: [{type: full, prior: {step: 4}}]\n` }, 'x.yaml'));
   t.regex(err.message, /variants\.0\.prior\.step: unknown key \(did you mean "steps"\?\)/);
   ({ err } = fails(t, { 'x.yaml': `${DATA}variants: [full, {type: full}]\n` }, 'x.yaml'));
   t.regex(err.message, /variants\.1: variant name "full" is used twice/);
   ({ err } = fails(t, { 'x.yaml': `${DATA}variants: [fancy]\n` }, 'x.yaml'));
-  t.regex(err.message, /variants\.0\.type: expected one of "scale-shift", "full", "pixel", "oracle", got "fancy"/);
+  t.regex(
+    err.message,
+    /variants\.0\.type: expected one of "scale-shift", "full", "pixel", "oracle", got "fancy"/,
+  );
 });
 
 test('errors from --set name --set as the source', (t) => {
@@ -89,5 +111,8 @@ test('errors from --set name --set as the source', (t) => {
 
 test('several problems are listed in one message', (t) => {
   const { err } = fails(t, { 'x.yaml': `${DATA}seed: -1\noptimizer: {iterations: -1}\n` }, 'x.yaml');
-  t.regex(err.message, /seed: expected a number >= 0, got -1\n {2}also .*x\.yaml: optimizer\.iterations: expected a number >= 0, got -1/);
+  t.regex(
+    err.message,
+    /seed: expected a number >= 0, got -1\n {2}also .*x\.yaml: optimizer\.iterations: expected a number >= 0, got -1/,
+  );
 });

@@ -7,11 +7,26 @@ test('the JSON Schema describes every section, forbids unknown keys, keeps enums
   const s = configJsonSchema() as {
     $schema: string;
     additionalProperties: boolean;
-    properties: Record<string, { properties?: Record<string, Record<string, unknown>> } & Record<string, unknown>>;
+    properties: Record<
+      string,
+      { properties?: Record<string, Record<string, unknown>> } & Record<string, unknown>
+    >;
     required?: string[];
   };
   t.regex(s.$schema, /json-schema\.org/);
-  for (const k of ['base', 'backend', 'seed', 'data', 'optics', 'prior', 'optimizer', 'variants', 'metrics', 'output', 'limits']) {
+  for (const k of [
+    'base',
+    'backend',
+    'seed',
+    'data',
+    'optics',
+    'prior',
+    'optimizer',
+    'variants',
+    'metrics',
+    'output',
+    'limits',
+  ]) {
     t.truthy(s.properties[k], k);
   }
   t.is(s.additionalProperties, false);
@@ -19,7 +34,8 @@ test('the JSON Schema describes every section, forbids unknown keys, keeps enums
   const optimizer = s.properties.optimizer!;
   t.is((optimizer as { additionalProperties?: boolean }).additionalProperties, false);
   t.is(optimizer.properties!.iterations!.type, 'integer');
-  t.is(optimizer.properties!.iterations!.default, 200);
+  t.is(optimizer.properties!.iterations!.maximum, 1_000_000);
+  t.is((s.properties.seed as { default?: number }).default, 0);
   t.deepEqual(optimizer.properties!.renderer!.enum, ['scatter', 'gather']);
   const text = JSON.stringify(s);
   t.true(text.includes('"middlebury2014"'));

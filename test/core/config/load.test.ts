@@ -8,7 +8,8 @@ const DATA = 'data: {name: middlebury2014, root: ../scenes}\n';
 
 test('bases merge in order, later keys win, the file itself wins last', (t) => {
   const dir = writeConfigTree({
-    'base/optics.yaml': 'optics: {focal_length_mm: 35, f_number_aif: 22, f_number_blurred: 8}\noptimizer: {iterations: 50}\n',
+    'base/optics.yaml':
+      'optics: {focal_length_mm: 35, f_number_aif: 22, f_number_blurred: 8}\noptimizer: {iterations: 50}\n',
     'base/fast.yaml': 'optics: {focal_length_mm: 85}\noptimizer: {iterations: 20, lr: {latent: 0.01}}\n',
     'exp/run.yaml': `base: [../base/optics.yaml, ../base/fast.yaml]\n${DATA}optimizer: {iterations: 7}\n`,
   });
@@ -16,8 +17,8 @@ test('bases merge in order, later keys win, the file itself wins last', (t) => {
   t.is(config.optics.focal_length_mm, 85); // fast.yaml after optics.yaml
   t.is(config.optics.f_number_blurred, 8); // kept from optics.yaml (deep merge)
   t.is(config.optimizer.iterations, 7); // the file itself last
-  t.is(config.optimizer.lr.latent, 0.01);
-  t.is(config.optimizer.lr.scale_shift, 5e-3); // default
+  t.is(config.optimizer.lr?.latent, 0.01);
+  t.is(config.optimizer.lr?.scale_shift, undefined); // left to the optimizer's default
   t.deepEqual(
     files.map((f) => f.slice(dir.length + 1)),
     ['base/optics.yaml', 'base/fast.yaml', 'exp/run.yaml'],
@@ -38,7 +39,8 @@ test('nested bases, a single base string, lists replaced, null deletes', (t) => 
 
 test('relative paths are resolved against the file that sets them', (t) => {
   const dir = writeConfigTree({
-    'configs/base/data.yaml': 'data: {name: middlebury2014, root: ../../data/mb}\nprior: {model: ../../models/tiny}\n',
+    'configs/base/data.yaml':
+      'data: {name: middlebury2014, root: ../../data/mb}\nprior: {model: ../../models/tiny}\n',
     'configs/x.yaml': 'base: [base/data.yaml]\n',
   });
   const { config } = loadConfig(join(dir, 'configs/x.yaml'));
@@ -58,7 +60,9 @@ test('environment variables expand in paths; an unset one names the key', (t) =>
 });
 
 test('--set overrides parse YAML scalars and win over every file', (t) => {
-  const dir = writeConfigTree({ 'x.yaml': `${DATA}optimizer: {iterations: 7}\nvariants: [full, scale-shift]\n` });
+  const dir = writeConfigTree({
+    'x.yaml': `${DATA}optimizer: {iterations: 7}\nvariants: [full, scale-shift]\n`,
+  });
   const { config, variants } = loadConfig(join(dir, 'x.yaml'), {
     set: [
       'optimizer.iterations=100',
@@ -72,7 +76,7 @@ test('--set overrides parse YAML scalars and win over every file', (t) => {
     cwd: '/work/here',
   });
   t.is(config.optimizer.iterations, 100);
-  t.is(config.optimizer.lr.latent, 0.01);
+  t.is(config.optimizer.lr?.latent, 0.01);
   t.true(config.optimizer.relative_blur);
   t.deepEqual((config.data as { scenes?: string[] }).scenes, ['ArtL', 'Teddy']);
   t.is(config.optics.focus, 1.25);
@@ -95,12 +99,12 @@ variants:
   });
   const { variants } = loadConfig(join(dir, 'x.yaml'));
   t.is(variants[0]!.name, 'scale-shift');
-  t.is(variants[0]!.prior.steps, 1);
+  t.is(variants[0]!.prior.steps, undefined); // the checkpoint's default
   t.is(variants[1]!.name, 'full-4');
   t.is(variants[1]!.type, 'full');
   t.is(variants[1]!.prior.steps, 4);
-  t.is(variants[1]!.optimizer.lr.scale_shift, 0.01);
-  t.is(variants[1]!.optimizer.lr.latent, 0.002); // inherited from the config's optimizer
+  t.is(variants[1]!.optimizer.lr?.scale_shift, 0.01);
+  t.is(variants[1]!.optimizer.lr?.latent, 0.002); // inherited from the config's optimizer
   t.is(variants[1]!.optimizer.iterations, 200);
 });
 
@@ -118,7 +122,11 @@ test('the resolved config written out loads back to the same config', (t) => {
 });
 
 test('an inheritance cycle is an error naming the chain', (t) => {
-  const dir = writeConfigTree({ 'a.yaml': 'base: b.yaml\n', 'b.yaml': 'base: [c.yaml]\n', 'c.yaml': 'base: a.yaml\n' });
+  const dir = writeConfigTree({
+    'a.yaml': 'base: b.yaml\n',
+    'b.yaml': 'base: [c.yaml]\n',
+    'c.yaml': 'base: a.yaml\n',
+  });
   const err = t.throws(() => loadConfig(join(dir, 'a.yaml')), { instanceOf: ApertureDepthError });
   t.regex(err!.message, /cycle: .*a\.yaml -> .*b\.yaml -> .*c\.yaml -> .*a\.yaml/);
   t.is(err!.key, 'base');

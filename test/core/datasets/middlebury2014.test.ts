@@ -26,10 +26,19 @@ test('calib.txt parses with its irregular spacing and line breaks', (t) => {
     'cam0=[ 1038.018 0 322.037 ; 0 1038.018 243.393 ; 0 0 1 ] \ncam1=[ 1038.018 0 375.308 ; 0 1038.018 243.393 ; 0 0 1 ]\n doffs= 53.271 \nbaseline= 176.252\n width= 718\nheight= 496\n',
     'calib.txt',
   );
-  t.deepEqual(c, { cam0: { fx: 1038.018, fy: 1038.018, cx: 322.037, cy: 243.393 }, doffs: 53.271, baselineMm: 176.252, width: 718, height: 496 });
-  const err = t.throws(() => parseMiddleburyCalib('cam0=[1 0 0; 0 1 0; 0 0 1]\nbaseline=10\nwidth=4\nheight=3\n', 'c.txt'), {
-    instanceOf: ApertureDepthError,
+  t.deepEqual(c, {
+    cam0: { fx: 1038.018, fy: 1038.018, cx: 322.037, cy: 243.393 },
+    doffs: 53.271,
+    baselineMm: 176.252,
+    width: 718,
+    height: 496,
   });
+  const err = t.throws(
+    () => parseMiddleburyCalib('cam0=[1 0 0; 0 1 0; 0 0 1]\nbaseline=10\nwidth=4\nheight=3\n', 'c.txt'),
+    {
+      instanceOf: ApertureDepthError,
+    },
+  );
   t.regex(err!.message, /c\.txt: doffs: expected a number, got nothing/);
 });
 
@@ -75,32 +84,61 @@ test('every scene loads with depth in a plausible indoor range (metres) and size
 });
 
 test('nocc keeps fewer pixels; selection, limit, downscale and max depth apply through the registry', async (t) => {
-  const all = (await new Middlebury2014Dataset({ root: ROOT }).load({ id: 'Teddy', index: 4, source: join(ROOT, 'Teddy') })) as RgbdScene;
-  const nocc = (await new Middlebury2014Dataset({ root: ROOT, mask: 'nocc' }).load({ id: 'Teddy', index: 4, source: join(ROOT, 'Teddy') })) as RgbdScene;
+  const all = (await new Middlebury2014Dataset({ root: ROOT }).load({
+    id: 'Teddy',
+    index: 4,
+    source: join(ROOT, 'Teddy'),
+  })) as RgbdScene;
+  const nocc = (await new Middlebury2014Dataset({ root: ROOT, mask: 'nocc' }).load({
+    id: 'Teddy',
+    index: 4,
+    source: join(ROOT, 'Teddy'),
+  })) as RgbdScene;
   t.true(finiteRange(nocc.depth.data).valid < finiteRange(all.depth.data).valid);
 
-  const ds = await createDataset({ name: 'middlebury2014', root: ROOT, mask: 'all', scenes: ['Teddy', 'ArtL'], downscale: 2, max_depth_m: 2 });
+  const ds = await createDataset({
+    name: 'middlebury2014',
+    root: ROOT,
+    mask: 'all',
+    scenes: ['Teddy', 'ArtL'],
+    downscale: 2,
+    max_depth_m: 2,
+  });
   t.deepEqual(
     ds.scenes().map((r) => r.id),
     ['Teddy', 'ArtL'],
   );
   const small = (await ds.load(ds.scenes()[1]!)) as RgbdScene;
-  t.deepEqual([small.rgb.width, small.rgb.height, small.depth.width, small.depth.height], [173, 138, 173, 138]);
+  t.deepEqual(
+    [small.rgb.width, small.rgb.height, small.depth.width, small.depth.height],
+    [173, 138, 173, 138],
+  );
   t.deepEqual(small.intrinsics, { fx: 467.5, fy: 467.5, cx: 73.75, cy: 68.75 });
   t.true(finiteRange(small.depth.data).hi <= 2);
 
-  const limited = await createDataset({ name: 'middlebury2014', root: ROOT, mask: 'all', limit: 2, downscale: 1 });
+  const limited = await createDataset({
+    name: 'middlebury2014',
+    root: ROOT,
+    mask: 'all',
+    limit: 2,
+    downscale: 1,
+  });
   t.deepEqual(
     limited.scenes().map((r) => r.id),
     ['Adirondack', 'ArtL'],
   );
-  const err = await t.throwsAsync(() => createDataset({ name: 'middlebury2014', root: ROOT, mask: 'all', scenes: ['Nope'], downscale: 1 }), {
-    instanceOf: ApertureDepthError,
-  });
+  const err = await t.throwsAsync(
+    () => createDataset({ name: 'middlebury2014', root: ROOT, mask: 'all', scenes: ['Nope'], downscale: 1 }),
+    {
+      instanceOf: ApertureDepthError,
+    },
+  );
   t.regex(err!.message, /data\.scenes: no scene "Nope" in middlebury2014; it has Adirondack, ArtL/);
 });
 
 test('a folder without scenes is an error naming it', (t) => {
-  const err = t.throws(() => new Middlebury2014Dataset({ root: join(ROOT, 'ArtL') }).scenes(), { instanceOf: ApertureDepthError });
+  const err = t.throws(() => new Middlebury2014Dataset({ root: join(ROOT, 'ArtL') }).scenes(), {
+    instanceOf: ApertureDepthError,
+  });
   t.regex(err!.message, /ArtL: data\.root: no scene folder/);
 });

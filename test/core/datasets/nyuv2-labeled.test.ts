@@ -88,7 +88,13 @@ test('reads the transposed MATLAB layout behind a user block: pixels, metres, id
 
 test('train, all and a user split file (1-based); zero depth is invalid', async (t) => {
   const mat = await writeFakeNyu();
-  const train = await createDataset({ name: 'nyuv2-labeled', file: mat, split: 'train', eigen_crop: false, downscale: 1 });
+  const train = await createDataset({
+    name: 'nyuv2-labeled',
+    file: mat,
+    split: 'train',
+    eigen_crop: false,
+    downscale: 1,
+  });
   t.deepEqual(
     train.scenes().map((r) => r.index),
     [2, 3, 4, 5, 6, 7, 9],
@@ -96,21 +102,43 @@ test('train, all and a user split file (1-based); zero depth is invalid', async 
   const img2 = (await train.load(train.scenes()[0]!)) as RgbdScene;
   t.true(Number.isNaN(img2.depth.data[7 * W + 5]!));
   t.is(img2.evalMask, undefined);
-  const all = await createDataset({ name: 'nyuv2-labeled', file: mat, split: 'all', eigen_crop: true, downscale: 2, limit: 4 });
+  const all = await createDataset({
+    name: 'nyuv2-labeled',
+    file: mat,
+    split: 'all',
+    eigen_crop: true,
+    downscale: 2,
+    limit: 4,
+  });
   t.is(all.scenes().length, 4);
   const small = (await all.load(all.scenes()[3]!)) as RgbdScene;
   t.deepEqual([small.rgb.width, small.depth.height], [32, 24]);
 
   const splitFile = join(mat, '..', 'split.txt');
   writeFileSync(splitFile, '# my split\n10\n3\n\n');
-  const custom = await createDataset({ name: 'nyuv2-labeled', file: mat, split: 'file', split_file: splitFile, eigen_crop: true, downscale: 1 });
+  const custom = await createDataset({
+    name: 'nyuv2-labeled',
+    file: mat,
+    split: 'file',
+    split_file: splitFile,
+    eigen_crop: true,
+    downscale: 1,
+  });
   t.deepEqual(
     custom.scenes().map((r) => r.id),
     ['nyu_00009', 'nyu_00002'],
   );
   writeFileSync(splitFile, '11\n');
   const err = await t.throwsAsync(
-    () => createDataset({ name: 'nyuv2-labeled', file: mat, split: 'file', split_file: splitFile, eigen_crop: true, downscale: 1 }),
+    () =>
+      createDataset({
+        name: 'nyuv2-labeled',
+        file: mat,
+        split: 'file',
+        split_file: splitFile,
+        eigen_crop: true,
+        downscale: 1,
+      }),
     { instanceOf: ApertureDepthError },
   );
   t.regex(err!.message, /split\.txt: line 1: expected a 1-based index in 1\.\.10, got "11"/);
@@ -119,7 +147,12 @@ test('train, all and a user split file (1-based); zero depth is invalid', async 
 test('a file without images/depths is an error naming it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ad-nyu-'));
   const f = join(dir, 'other.h5');
-  await writeHdf5(f, { datasets: { x: { shape: [2], dtype: 'float32', data: new Float32Array(2) } }, attrs: {} });
-  const err = await t.throwsAsync(() => new NyuV2LabeledDataset({ file: f }).open(), { instanceOf: ApertureDepthError });
+  await writeHdf5(f, {
+    datasets: { x: { shape: [2], dtype: 'float32', data: new Float32Array(2) } },
+    attrs: {},
+  });
+  const err = await t.throwsAsync(() => new NyuV2LabeledDataset({ file: f }).open(), {
+    instanceOf: ApertureDepthError,
+  });
   t.regex(err!.message, /other\.h5: expected datasets "images" and "depths"/);
 });

@@ -32,10 +32,15 @@ test('a list of files or folders; duplicate names get a suffix', (t) => {
     ds.scenes().map((r) => r.id),
     ['x', 'x-2'],
   );
-  const err = t.throws(() => new PairsDataset({ files: [join(dir, 'nope.json')] }), { instanceOf: ApertureDepthError });
-  t.regex(err!.message, /nope\.json: data\.files: pair file does not exist/);
-  const empty = t.throws(() => new PairsDataset({ root: join(dir, 'a/x/..', '..', 'b', 'x', '..', '..', 'a', 'x', 'none') }), {
+  const err = t.throws(() => new PairsDataset({ files: [join(dir, 'nope.json')] }), {
     instanceOf: ApertureDepthError,
   });
+  t.regex(err!.message, /nope\.json: data\.files: pair file does not exist/);
+  const empty = t.throws(
+    () => new PairsDataset({ root: join(dir, 'a/x/..', '..', 'b', 'x', '..', '..', 'a', 'x', 'none') }),
+    {
+      instanceOf: ApertureDepthError,
+    },
+  );
   t.regex(empty!.message, /data\.root/);
 });

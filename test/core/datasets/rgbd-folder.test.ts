@@ -20,10 +20,18 @@ test('suffix matching finds the three frames; depth in metres as the README stat
     ds.scenes().map((r) => r.id),
     ['NYU', 'SUN', 'TUM'],
   );
-  const expected: Record<string, [number, number]> = { TUM: [1.46, 9.33], SUN: [1.06, 9.87], NYU: [1.39, 6.69] };
+  const expected: Record<string, [number, number]> = {
+    TUM: [1.46, 9.33],
+    SUN: [1.06, 9.87],
+    NYU: [1.39, 6.69],
+  };
   for (const ref of ds.scenes()) {
     const s = (await ds.load(ref)) as RgbdScene;
-    t.deepEqual([s.rgb.width, s.rgb.height, s.rgb.channels, s.depth.width, s.depth.height], [640, 480, 3, 640, 480], ref.id);
+    t.deepEqual(
+      [s.rgb.width, s.rgb.height, s.rgb.channels, s.depth.width, s.depth.height],
+      [640, 480, 3, 640, 480],
+      ref.id,
+    );
     const [lo, hi] = range(s.depth.data);
     const [elo, ehi] = expected[ref.id]!;
     t.true(Math.abs(lo - elo) < 0.006 && Math.abs(hi - ehi) < 0.006, `${ref.id}: ${lo}-${hi}`);
@@ -62,20 +70,31 @@ test('raw TUM (1/5000 m) and SUN (rotated) encodings agree with the millimetre c
 });
 
 test('decodeDepthImage: zero is invalid, the rotation is 16-bit', (t) => {
-  const img = { width: 3, height: 1, channels: 1 as const, bitDepth: 16 as const, data: Uint16Array.from([0, 1000, (1500 << 3) & 0xffff]) };
+  const img = {
+    width: 3,
+    height: 1,
+    channels: 1 as const,
+    bitDepth: 16 as const,
+    data: Uint16Array.from([0, 1000, (1500 << 3) & 0xffff]),
+  };
   const plain = decodeDepthImage(img, 1000, 'plain', 'x.png');
   t.true(Number.isNaN(plain.data[0]!));
   t.is(plain.data[1], 1);
   const rot = decodeDepthImage(img, 1000, 'sun-rotate', 'x.png');
   t.is(rot.data[2], 1.5);
-  const err = t.throws(() => decodeDepthImage({ ...img, bitDepth: 8, data: new Uint8Array(3) } as never, 1000, 'plain', 'd.png'), {
-    instanceOf: ApertureDepthError,
-  });
+  const err = t.throws(
+    () => decodeDepthImage({ ...img, bitDepth: 8, data: new Uint8Array(3) } as never, 1000, 'plain', 'd.png'),
+    {
+      instanceOf: ApertureDepthError,
+    },
+  );
   t.regex(err!.message, /d\.png: expected a 16-bit grey depth image/);
 });
 
 test('errors: no matching frames; depth not registered to RGB', async (t) => {
-  let err = t.throws(() => new RgbdFolderDataset({ root: ROOT, rgbSuffix: '_rgb' }), { instanceOf: ApertureDepthError });
+  let err = t.throws(() => new RgbdFolderDataset({ root: ROOT, rgbSuffix: '_rgb' }), {
+    instanceOf: ApertureDepthError,
+  });
   t.regex(err!.message, /open3d-rgbd: data\.root: no <id>_rgb/);
   const ds = await createDataset({
     name: 'rgbd-folder',

@@ -20,9 +20,21 @@ const PRED = [1.1, 1.8, 4, 3];
 function files() {
   const dir = mkdtempSync(join(tmpdir(), 'ad-eval-'));
   writeNpy(join(dir, 'pred.npy'), { shape: [2, 2], dtype: 'float32', data: Float32Array.from(PRED) });
-  writePng(join(dir, 'gt.png'), { width: 2, height: 2, channels: 1, bitDepth: 16, data: Uint16Array.from(GT.map((g) => g * 1000)) });
+  writePng(join(dir, 'gt.png'), {
+    width: 2,
+    height: 2,
+    channels: 1,
+    bitDepth: 16,
+    data: Uint16Array.from(GT.map((g) => g * 1000)),
+  });
   writePfm(join(dir, 'gt.pfm'), { shape: [2, 2], dtype: 'float32', data: Float32Array.from(GT) });
-  writePng(join(dir, 'mask.png'), { width: 2, height: 2, channels: 1, bitDepth: 8, data: Uint8Array.from([255, 255, 0, 255]) });
+  writePng(join(dir, 'mask.png'), {
+    width: 2,
+    height: 2,
+    channels: 1,
+    bitDepth: 8,
+    data: Uint8Array.from([255, 255, 0, 255]),
+  });
   return dir;
 }
 
@@ -58,7 +70,9 @@ test('alignment recovers a scaled or affine prediction exactly; mask and depth r
   t.is(evaluateDepth(pred, gt, { mask: [1, 1, 0, 1] }).count, 2);
   t.is(evaluateDepth(pred, gt, { maxDepthM: 3 }).count, 2);
   t.is(evaluateDepth(pred, gt, { minDepthM: 1 }).count, 2);
-  const err = t.throws(() => evaluateDepth({ width: 1, height: 4, data: new Float32Array(4) }, gt), { instanceOf: ApertureDepthError });
+  const err = t.throws(() => evaluateDepth({ width: 1, height: 4, data: new Float32Array(4) }, gt), {
+    instanceOf: ApertureDepthError,
+  });
   t.regex(err!.message, /--pred: prediction is 1x4 but ground truth is 2x2/);
 });
 
@@ -74,7 +88,16 @@ test('aperture-depth eval prints the metrics as JSON', async (t) => {
   const dir = files();
   const { stdout } = await run(
     process.execPath,
-    [join(ROOT, 'bin/aperture-depth.js'), 'eval', '--pred', join(dir, 'pred.npy'), '--gt', join(dir, 'gt.png'), '--mask', join(dir, 'mask.png')],
+    [
+      join(ROOT, 'bin/aperture-depth.js'),
+      'eval',
+      '--pred',
+      join(dir, 'pred.npy'),
+      '--gt',
+      join(dir, 'gt.png'),
+      '--mask',
+      join(dir, 'mask.png'),
+    ],
     { cwd: ROOT },
   );
   const out = JSON.parse(stdout) as Record<string, number | string>;
@@ -82,7 +105,18 @@ test('aperture-depth eval prints the metrics as JSON', async (t) => {
   t.true(Math.abs((out.abs_rel as number) - 0.1) < 1e-6); // (0.1/1 + 0.2/2) / 2
   t.is(out.align, 'none');
   const bad = await t.throwsAsync(() =>
-    run(process.execPath, [join(ROOT, 'bin/aperture-depth.js'), 'eval', '--pred', join(dir, 'nope.npy'), '--gt', join(dir, 'gt.png')], { cwd: ROOT }),
+    run(
+      process.execPath,
+      [
+        join(ROOT, 'bin/aperture-depth.js'),
+        'eval',
+        '--pred',
+        join(dir, 'nope.npy'),
+        '--gt',
+        join(dir, 'gt.png'),
+      ],
+      { cwd: ROOT },
+    ),
   );
   t.regex(String((bad as { stderr?: string }).stderr), /aperture-depth: error: .*nope\.npy/);
 });

@@ -15,7 +15,8 @@ test.before(async () => {
 });
 
 const SCENES = ['Adirondack', 'ArtL', 'Motorcycle', 'Piano', 'Teddy'];
-const comparable = (s: { variants: { runtime_s: unknown }[] }) => s.variants.map(({ runtime_s: _r, ...rest }) => rest);
+const comparable = (s: { variants: { runtime_s: unknown }[] }) =>
+  s.variants.map(({ runtime_s: _r, ...rest }) => rest);
 
 test('shards partition the scenes; K/N is validated', (t) => {
   const items = [0, 1, 2, 3, 4, 5, 6];
@@ -26,7 +27,10 @@ test('shards partition the scenes; K/N is validated', (t) => {
     [2, 5],
   ]);
   t.deepEqual(parseShard('2/4'), { index: 2, count: 4 });
-  t.throws(() => parseShard('4/4'), { instanceOf: ApertureDepthError, message: /--shard: shard 4\/4: expected 0 <= K < N/ });
+  t.throws(() => parseShard('4/4'), {
+    instanceOf: ApertureDepthError,
+    message: /--shard: shard 4\/4: expected 0 <= K < N/,
+  });
   t.throws(() => parseShard('a/b'), { instanceOf: ApertureDepthError, message: /expected K\/N/ });
 });
 
@@ -35,11 +39,23 @@ test('a run writes the resolved config, per-scene outputs, summaries and a repor
   const loaded = smallConfig();
   const calls: SceneEstimateRequest[] = [];
   const lines: string[] = [];
-  const r = await runExperiment({ loaded, outDir: out, estimator: fakeEstimator(calls), log: (l) => lines.push(l) });
+  const r = await runExperiment({
+    loaded,
+    outDir: out,
+    estimator: fakeEstimator(calls),
+    log: (l) => lines.push(l),
+  });
   t.is(calls.length, 10);
   t.is(r.rows.length, 10);
   t.is(r.failed, 0);
-  for (const f of ['config.yaml', 'run_info.json', 'per_scene.csv', 'summary.json', 'summary.md', 'report.html']) {
+  for (const f of [
+    'config.yaml',
+    'run_info.json',
+    'per_scene.csv',
+    'summary.json',
+    'summary.md',
+    'report.html',
+  ]) {
     t.true(existsSync(join(out, f)), f);
   }
   // The resolved config reproduces the run: it loads back to the same config.
@@ -48,14 +64,18 @@ test('a run writes the resolved config, per-scene outputs, summaries and a repor
   for (const s of SCENES) {
     t.true(existsSync(join(out, 'scenes', s, 'pair', 'pair.json')), s);
     for (const v of ['scale-shift', 'full']) {
-      for (const f of ['depth.npy', 'figure.png', 'loss.png', 'done.json']) t.true(existsSync(join(out, 'scenes', s, v, f)), `${s}/${v}/${f}`);
+      for (const f of ['depth.npy', 'figure.png', 'loss.png', 'done.json'])
+        t.true(existsSync(join(out, 'scenes', s, v, f)), `${s}/${v}/${f}`);
     }
   }
   const fig = readImage(join(out, 'scenes/ArtL/full/figure.png'));
   t.true(fig.width > 4 * 43 && fig.channels >= 3);
   const csv = readFileSync(join(out, 'per_scene.csv'), 'utf8').trim().split('\n');
   t.is(csv.length, 11);
-  t.regex(csv[0]!, /^scene,index,variant,status,abs_rel,sq_rel,rmse,rmse_log,log10,delta1,delta2,delta3,valid_pixels,runtime_s/);
+  t.regex(
+    csv[0]!,
+    /^scene,index,variant,status,abs_rel,sq_rel,rmse,rmse_log,log10,delta1,delta2,delta3,valid_pixels,runtime_s/,
+  );
   t.regex(csv[1]!, /^Adirondack,0,scale-shift,ok,/);
   // Each row's REL is exactly |factor - 1| (the fake scales ground truth).
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
@@ -80,7 +100,12 @@ test('shards run disjoint scenes and merge into the unsharded summary', async (t
   const callsPerShard: string[][] = [];
   for (const [k, dir] of dirs.entries()) {
     const calls: SceneEstimateRequest[] = [];
-    await runExperiment({ loaded, outDir: dir, shard: { index: k, count: 2 }, estimator: fakeEstimator(calls) });
+    await runExperiment({
+      loaded,
+      outDir: dir,
+      shard: { index: k, count: 2 },
+      estimator: fakeEstimator(calls),
+    });
     callsPerShard.push([...new Set(calls.map((c) => c.pairFile.split('/').at(-3)!))]);
   }
   t.deepEqual(callsPerShard, [
@@ -95,24 +120,47 @@ test('shards run disjoint scenes and merge into the unsharded summary', async (t
     m.rows.map((r) => `${r.scene}/${r.variant}`),
     whole.rows.map((r) => `${r.scene}/${r.variant}`),
   );
-  for (const f of ['config.yaml', 'per_scene.csv', 'summary.json', 'summary.md', 'report.html', 'scenes/Piano/full/figure.png']) {
+  for (const f of [
+    'config.yaml',
+    'per_scene.csv',
+    'summary.json',
+    'summary.md',
+    'report.html',
+    'scenes/Piano/full/figure.png',
+  ]) {
     t.true(existsSync(join(merged, f)), f);
   }
-  const csvWhole = readFileSync(join(whole.outDir, 'per_scene.csv'), 'utf8').split('\n').map((l) => l.split(',').slice(0, 13).join(','));
-  const csvMerged = readFileSync(join(merged, 'per_scene.csv'), 'utf8').split('\n').map((l) => l.split(',').slice(0, 13).join(','));
+  const csvWhole = readFileSync(join(whole.outDir, 'per_scene.csv'), 'utf8')
+    .split('\n')
+    .map((l) => l.split(',').slice(0, 13).join(','));
+  const csvMerged = readFileSync(join(merged, 'per_scene.csv'), 'utf8')
+    .split('\n')
+    .map((l) => l.split(',').slice(0, 13).join(','));
   t.deepEqual(csvMerged, csvWhole); // every metric column identical
   // Only one shard: merged, with the missing one reported.
   const partial = mergeRuns([dirs[0]!], tempDir());
   t.deepEqual(partial.missingShards, [1]);
   // Runs of different configs refuse to merge.
   const other = tempDir();
-  await runExperiment({ loaded: smallConfig({ seed: 4 }), outDir: other, shard: { index: 1, count: 2 }, estimator: fakeEstimator() });
+  await runExperiment({
+    loaded: smallConfig({ seed: 4 }),
+    outDir: other,
+    shard: { index: 1, count: 2 },
+    estimator: fakeEstimator(),
+  });
   const err = t.throws(() => mergeRuns([dirs[0]!, other], tempDir()), { instanceOf: ApertureDepthError });
   t.regex(err!.message, /config differs .* at seed/);
 });
 
 test('resume skips finished scenes and reruns the unfinished one; a different config is refused', async (t) => {
-  const loaded = smallConfig({ data: { name: 'middlebury2014', root: join(import.meta.dirname, '../../data/middlebury2014-q'), downscale: 8, limit: 3 } });
+  const loaded = smallConfig({
+    data: {
+      name: 'middlebury2014',
+      root: join(import.meta.dirname, '../../data/middlebury2014-q'),
+      downscale: 8,
+      limit: 3,
+    },
+  });
   const out = tempDir();
   const first = await runExperiment({ loaded, outDir: out, estimator: fakeEstimator() });
   // As if killed while writing ArtL/full: its done marker never appeared.
@@ -127,20 +175,38 @@ test('resume skips finished scenes and reruns the unfinished one; a different co
   t.is(second.skipped, 5);
   t.deepEqual(comparable(second.summary), comparable(first.summary));
   // Without --resume the folder is refused; with a changed config too.
-  let err = await t.throwsAsync(() => runExperiment({ loaded, outDir: out, estimator: fakeEstimator() }), { instanceOf: ApertureDepthError });
-  t.regex(err!.message, /already holds a run .*--resume/);
-  const changed = smallConfig({
-    data: { name: 'middlebury2014', root: join(import.meta.dirname, '../../data/middlebury2014-q'), downscale: 8, limit: 3 },
-    optimizer: { iterations: 7 },
-  });
-  err = await t.throwsAsync(() => runExperiment({ loaded: changed, outDir: out, resume: true, estimator: fakeEstimator() }), {
+  let err = await t.throwsAsync(() => runExperiment({ loaded, outDir: out, estimator: fakeEstimator() }), {
     instanceOf: ApertureDepthError,
   });
+  t.regex(err!.message, /already holds a run .*--resume/);
+  const changed = smallConfig({
+    data: {
+      name: 'middlebury2014',
+      root: join(import.meta.dirname, '../../data/middlebury2014-q'),
+      downscale: 8,
+      limit: 3,
+    },
+    optimizer: { iterations: 7 },
+  });
+  err = await t.throwsAsync(
+    () => runExperiment({ loaded: changed, outDir: out, resume: true, estimator: fakeEstimator() }),
+    {
+      instanceOf: ApertureDepthError,
+    },
+  );
   t.regex(err!.message, /config\.yaml: optimizer\.iterations: --resume with a different config/);
 });
 
 test('a failing scene is recorded, the run goes on, and resume retries it', async (t) => {
-  const loaded = smallConfig({ data: { name: 'middlebury2014', root: join(import.meta.dirname, '../../data/middlebury2014-q'), downscale: 8, scenes: ['Teddy', 'ArtL'] }, variants: ['full'] });
+  const loaded = smallConfig({
+    data: {
+      name: 'middlebury2014',
+      root: join(import.meta.dirname, '../../data/middlebury2014-q'),
+      downscale: 8,
+      scenes: ['Teddy', 'ArtL'],
+    },
+    variants: ['full'],
+  });
   const out = tempDir();
   const r = await runExperiment({ loaded, outDir: out, estimator: fakeEstimator([], 'ArtL') });
   t.is(r.failed, 1);

@@ -38,6 +38,15 @@ export function fakeEstimator(calls: SceneEstimateRequest[] = [], failOn?: strin
     const depthM = Float32Array.from(gt.data, (d) => (Number.isFinite(d) ? d * factor : 2));
     writeNpy(join(req.outDir, 'depth.npy'), { shape: [gt.height, gt.width], dtype: 'float32', data: depthM });
     const lossHistory = Array.from({ length: 20 }, (_, i) => 0.01 / (1 + i));
-    return { depthM, width: gt.width, height: gt.height, lossHistory, iterations: 20, finalLoss: lossHistory[19]!, scale: factor, shift: 0 };
+    return {
+      depthM,
+      width: gt.width,
+      height: gt.height,
+      lossHistory,
+      iterations: 20,
+      finalLoss: lossHistory[19]!,
+      scale: factor,
+      shift: 0,
+    };
   };
 }

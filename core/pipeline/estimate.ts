@@ -1,0 +1,370 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { check } from '../errors.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { writeHdf5 } from '../io/hdf5.ts';
+import type { NdArray } from '../io/ndarray.ts';
+import { writeNpy } from '../io/npy.ts';
+import { writePng } from '../io/png.ts';
+import { computeDepthMetrics, type DepthMetrics } from '../metrics/depth-metrics.ts';
+import { colorize, robustRange, turbo } from '../report/colormap.ts';
+import { versions } from '../run-record/versions.ts';
+import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
+import { exposureFactor, linearToSrgb } from '../../physics/radiometry.ts';
+import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
+import { configToJson, resolveOptimizerConfig, type OptimizerConfigInput, type Variant } from '../../optimizers/config.ts';
+import { optimizeDepth, type IterationHook, type OptimizeResult } from '../../optimizers/optimize-depth.ts';
+import type { DepthPrior } from '../../optimizers/priors/depth-prior.ts';
+import { MarigoldDepthPrior } from '../../optimizers/priors/marigold-depth-prior.ts';
+import { PixelPrior } from '../../optimizers/priors/pixel-prior.ts';
+import { DEFAULT_MODEL_DIR, defaultModelPath } from './default-model.ts';
+import { loadPairSpec, readPairImages, type PairSpec } from './pair.ts';
+
+/** What `aperture-depth estimate` does, as options (the CLI only parses arguments into this). */
+export interface EstimateOptions {
+  /** The pair description (`pair.json`). */
+  pair: string;
+  /** Output folder (created). */
+  outDir: string;
+  /** Diffusers folder or known model name. @default the embedded default model (`core/pipeline/default-model.ts`) */
+  model?: string;
+  /** Overrides `optimizer.variant`. */
+  variant?: Variant;
+  /** Overrides `optimizer.iterations`. */
+  iterations?: number;
+  /** Overrides `optimizer.seed`. */
+  seed?: number;
+  /** Optimizer settings (from `--config`), under the three overrides above. */
+  optimizer?: OptimizerConfigInput;
+  /** Prior settings. */
+  prior?: { steps?: number; scheduler?: SchedulerKind; processingResolution?: number };
+  /**
+   * Optimize at a box-downsampled size whose long side is at most this (the pixel pitch grows by the same
+   * factor); depth is resized back to the input size. @default the input size
+   */
+  workingMaxSide?: number;
+  /** Continue from `outDir/checkpoint.json` when it exists. @default false */
+  resume?: boolean;
+  /** Checkpoint every N iterations. @default 10 */
+  checkpointEvery?: number;
+  /** @default 'auto' (a bar on stderr only when it is a TTY) */
+  progress?: boolean | 'auto';
+  hooks?: IterationHook[];
+  /** Informational lines (fallbacks, search result, resume). @default none */
+  log?: (line: string) => void;
+  /** Recorded in run.json. */
+  configFile?: string;
+}
+
+/** The files an estimate writes. */
+export interface EstimateFiles {
+  depthNpy: string;
+  depthMmPng: string;
+  depthPng: string;
+  resultH5: string;
+  runJson: string;
+  metricsJson?: string;
+  checkpoint: string;
+}
+
+export interface EstimateResult {
+  outDir: string;
+  files: EstimateFiles;
+  /** Metric depth, metres, `[height * width]` row-major at the input size. */
+  depth: Float32Array;
+  width: number;
+  height: number;
+  variant: Variant;
+  /** The prior used (`marigold`, `pixel`, `fixed`), and why it differs from the request, if it does. */
+  prior: { name: string; model: string | null; fallback: string | null };
+  scale: number;
+  shift: number;
+  lossHistory: number[];
+  finalLoss: number;
+  iterations: number;
+  metrics: DepthMetrics | null;
+  /** The run record as written to run.json. */
+  record: Record<string, unknown>;
+}
+
+/** Box-downsamples `[H, W, C]` by an integer factor. */
+function downsample(x: tf.Tensor3D, k: number): tf.Tensor3D {
+  return k > 1 ? (tf.avgPool(x, k, k, 'valid') as tf.Tensor3D) : x.clone();
+}
+
+/**
+ * The gain that equalizes the blurred image's energy to the AIF's when the exposure times are unknown: blur
+ * only moves light around, so the ratio of sums over pixels unsaturated in both images (and away from the
+ * border, where light leaves the frame) estimates it without knowing depth.
+ */
+export function fitEnergyGain(aif: tf.Tensor3D, blurred: tf.Tensor3D, saturation = 0.99): number {
+  return tf.tidy(() => {
+    const [H, W] = aif.shape;
+    const b = Math.min(Math.floor(Math.min(H, W) / 8), 16);
+    const crop = (x: tf.Tensor3D) => tf.slice(x, [b, b, 0], [H - 2 * b, W - 2 * b, -1]);
+    const a = crop(aif);
+    const o = crop(blurred);
+    const ok = tf.cast(tf.logicalAnd(tf.less(tf.max(a, 2, true), saturation), tf.less(tf.max(o, 2, true), saturation)), 'float32');
+    const num = tf.sum(tf.mul(a, ok)).dataSync()[0];
+    const den = tf.sum(tf.mul(o, ok)).dataSync()[0];
+    return den > 0 && num > 0 ? num / den : 1;
+  });
+}
+
+function ndarray(t: tf.Tensor): NdArray {
+  return { shape: t.shape.slice(), dtype: 'float32', data: (t.dataSync() as Float32Array).slice() };
+}
+
+/**
+ * The estimate pipeline: pair -> radiometry -> prior -> optimization -> files.
+ * 1. Load and validate pair.json; linearize; equalize exposure (times given) or fit a gain (not given).
+ * 2. Optionally downsample to a working size (the camera's pixel pitch grows with it).
+ * 3. Build the prior: the Marigold model (or the embedded default) for full / scale-shift / oracle, the
+ *    pixel prior for pixel (and as the fallback, with a message, while no default model exists).
+ * 4. Optimize (checkpoints in `outDir/checkpoint.json`, resumable).
+ * 5. Write depth.npy, depth_mm.png, depth.png, result.h5, run.json and (with ground truth) metrics.json,
+ *    each atomically.
+ */
+export async function estimate(options: EstimateOptions): Promise<EstimateResult> {
+  const t0 = performance.now();
+  const log = options.log ?? (() => {});
+  const outDir = resolve(options.outDir);
+  mkdirSync(outDir, { recursive: true });
+
+  // 1. The pair, linear; blurred equalized to the AIF's energy. [H, W, 3]
+  const spec: PairSpec = loadPairSpec(options.pair);
+  const images = readPairImages(spec);
+  const { width: W, height: H } = images;
+  const timed = spec.exposureTimeAifS !== null && spec.exposureTimeBlurredS !== null;
+  const gain = timed
+    ? exposureFactor({
+        exposureTimeAifS: spec.exposureTimeAifS!,
+        exposureTimeBlurredS: spec.exposureTimeBlurredS!,
+        fNumberAif: spec.fNumberAif,
+        fNumberBlurred: spec.fNumberBlurred,
+      })
+    : fitEnergyGain(images.aif, images.blurred);
+  const observedFull = tf.tidy(() => tf.mul(images.blurred, gain) as tf.Tensor3D);
+  images.blurred.dispose();
+
+  // 2. Working size.
+  const maxSide = options.workingMaxSide;
+  check(maxSide === undefined || (Number.isInteger(maxSide) && maxSide >= 8), () => `must be an integer >= 8, got ${maxSide}`, {
+    key: 'workingMaxSide',
+  });
+  const k = maxSide ? Math.max(1, Math.ceil(Math.max(H, W) / maxSide)) : 1;
+  const aif = downsample(images.aif, k); // [h, w, 3]
+  const observed = downsample(observedFull, k); // [h, w, 3]
+  tf.dispose([images.aif, observedFull]);
+  const [h, w] = aif.shape;
+  const camera =
+    k > 1
+      ? new ThinLensCamera({
+          focalLengthMm: spec.camera.focalLengthMm,
+          pixelPitchUm: spec.camera.pixelPitchUm * k,
+          focusDistanceM: spec.camera.focusDistanceM,
+        })
+      : spec.camera;
+
+  // 3. The prior.
+  const optimizerInput: OptimizerConfigInput = {
+    ...options.optimizer,
+    ...(options.variant !== undefined ? { variant: options.variant } : {}),
+    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  };
+  let variant = resolveOptimizerConfig(optimizerInput).variant;
+  let fallback: string | null = null;
+  let modelPath: string | null = null;
+  let prior: DepthPrior;
+  let model: MarigoldPrior | undefined;
+  const requested = options.model && options.model !== 'default' ? options.model : undefined;
+  if (variant !== 'pixel') {
+    modelPath = requested ?? defaultModelPath() ?? null;
+    if (!modelPath) {
+      fallback =
+        `the default model (${DEFAULT_MODEL_DIR}) is not installed and no --model was given: running the ` +
+        `prior-free pixel variant instead of "${variant}"; pass --model DIR (a Marigold checkpoint) for the diffusion prior`;
+      log(fallback);
+      variant = 'pixel';
+    }
+  }
+  if (variant === 'pixel') {
+    prior = new PixelPrior(h, w);
+  } else {
+    model = await MarigoldPrior.load(modelPath!, {
+      steps: options.prior?.steps,
+      scheduler: options.prior?.scheduler,
+      processingResolution: options.prior?.processingResolution,
+    });
+    for (const note of model.notes) log(`prior: ${note}`);
+    const srgb = tf.tidy(() => linearToSrgb(tf.clipByValue(aif, 0, 1)) as tf.Tensor3D); // [h, w, 3]
+    prior = MarigoldDepthPrior.create(model, srgb, { processingResolution: options.prior?.processingResolution });
+    srgb.dispose();
+  }
+  const config = resolveOptimizerConfig({ ...optimizerInput, variant });
+  const depthGtWork =
+    images.depthGt && variant === 'oracle'
+      ? tf.tidy(() => {
+          // Ground truth at the working size: block means of the valid pixels.
+          if (k === 1) return images.depthGt!.clone();
+          const g = tf.expandDims(images.depthGt!, 2) as tf.Tensor3D;
+          const valid = tf.cast(tf.logicalNot(tf.isNaN(g)), 'float32');
+          const sum = tf.avgPool(tf.where(tf.isNaN(g), tf.zerosLike(g), g) as tf.Tensor3D, k, k, 'valid');
+          const cnt = tf.avgPool(valid as tf.Tensor3D, k, k, 'valid');
+          return tf.squeeze(tf.where(tf.greater(cnt, 0), tf.div(sum, tf.maximum(cnt, 1e-12)), tf.fill(cnt.shape, Number.NaN)), [2]) as tf.Tensor2D;
+        })
+      : undefined;
+
+  // 4. Optimize.
+  const files: EstimateFiles = {
+    depthNpy: join(outDir, 'depth.npy'),
+    depthMmPng: join(outDir, 'depth_mm.png'),
+    depthPng: join(outDir, 'depth.png'),
+    resultH5: join(outDir, 'result.h5'),
+    runJson: join(outDir, 'run.json'),
+    checkpoint: join(outDir, 'checkpoint.json'),
+  };
+  let result: OptimizeResult;
+  try {
+    result = await optimizeDepth(
+      { aif, observed, camera, fNumberAif: spec.fNumberAif, fNumberBlurred: spec.fNumberBlurred, prior, depthGt: depthGtWork },
+      config,
+      {
+        checkpointPath: files.checkpoint,
+        checkpointEvery: options.checkpointEvery ?? 10,
+        resume: options.resume ?? false,
+        progress: options.progress ?? 'auto',
+        hooks: options.hooks,
+        log,
+      },
+    );
+  } catch (err) {
+    tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
+    prior.dispose();
+    model?.dispose();
+    throw err;
+  }
+
+  // 5. Outputs at the input size.
+  const depthFull = tf.tidy(() =>
+    k > 1 || h !== H || w !== W
+      ? (tf.squeeze(tf.image.resizeBilinear(tf.expandDims(result.depth, 2) as tf.Tensor3D, [H, W]), [2]) as tf.Tensor2D)
+      : result.depth.clone(),
+  );
+  const depth = (depthFull.dataSync() as Float32Array).slice();
+  depthFull.dispose();
+  writeNpy(files.depthNpy, { shape: [H, W], dtype: 'float32', data: depth });
+  const mm = new Uint16Array(depth.length);
+  for (let i = 0; i < depth.length; i++) {
+    const v = depth[i] * 1000;
+    mm[i] = Number.isFinite(v) ? Math.min(65535, Math.max(1, Math.round(v))) : 0;
+  }
+  writePng(files.depthMmPng, { width: W, height: H, channels: 1, bitDepth: 16, data: mm });
+  const [lo, hi] = robustRange(depth);
+  const preview = colorize(depth, W, H, lo, hi, turbo);
+  writePng(files.depthPng, { width: W, height: H, channels: 3, bitDepth: 8, data: preview.data });
+
+  let metrics: DepthMetrics | null = null;
+  if (images.depthGt) {
+    metrics = computeDepthMetrics(depth, images.depthGt.dataSync(), images.evalMask);
+    files.metricsJson = join(outDir, 'metrics.json');
+    writeFileAtomic(files.metricsJson, `${JSON.stringify(metrics, null, 2)}\n`);
+  }
+
+  const seed = config.seed;
+  const vers = versions();
+  const configJson = configToJson(result.config);
+  const residual = tf.tidy(() => tf.sub(result.rendered, observed));
+  const datasets: Record<string, NdArray> = {
+    depth: { shape: [H, W], dtype: 'float32', data: depth },
+    depth_working: ndarray(result.depth),
+    relative_depth: ndarray(result.relativeDepth),
+    rendered: ndarray(result.rendered),
+    observed: ndarray(observed),
+    aif: ndarray(aif),
+    residual: ndarray(residual),
+    mask: ndarray(result.mask),
+  };
+  residual.dispose();
+  if (result.lossHistory.length > 0) {
+    datasets.loss_history = { shape: [result.lossHistory.length], dtype: 'float64', data: Float64Array.from(result.lossHistory) };
+  }
+  if (result.initialLatent.size > 0) {
+    datasets.initial_latent = ndarray(result.initialLatent);
+    datasets.final_latent = ndarray(result.finalLatent);
+  }
+  await writeHdf5(files.resultH5, {
+    datasets,
+    attrs: {
+      scale: result.scale,
+      shift: result.shift,
+      final_loss: result.finalLoss,
+      iterations: result.iterations,
+      seed,
+      variant,
+      prior: prior.name,
+      model: modelPath ?? '',
+      gain,
+      working_downscale: k,
+      config: JSON.stringify(configJson),
+      versions: JSON.stringify(vers),
+    },
+  });
+
+  const timings = { ...result.timings, estimateMs: performance.now() - t0 };
+  const record: Record<string, unknown> = {
+    pair: spec.file,
+    out: outDir,
+    config_file: options.configFile ?? null,
+    variant,
+    requested_variant: resolveOptimizerConfig(optimizerInput).variant,
+    prior: { name: prior.name, model: modelPath, fallback, latent_shape: [...prior.latentShape] },
+    seed,
+    optimizer: configJson,
+    radiometry: { encoding: spec.encoding, gain, gain_source: timed ? 'exposure times' : 'fitted (energy ratio)' },
+    working: { downscale: k, width: w, height: h, pixel_pitch_um: camera.pixelPitchUm },
+    camera: spec.camera.toJson(),
+    f_number_aif: spec.fNumberAif,
+    f_number_blurred: spec.fNumberBlurred,
+    model_f_number: result.modelFNumber,
+    scale: result.scale,
+    shift: result.shift,
+    grid_init: result.gridInit,
+    border_px: result.borderPx,
+    edge_radius_px: result.edgeRadiusPx,
+    iterations: result.iterations,
+    stopped_early: result.stoppedEarly,
+    resumed_from: result.resumedFrom ?? null,
+    initial_loss: result.lossHistory[0] ?? null,
+    final_loss: result.finalLoss,
+    metrics,
+    timings_ms: timings,
+    versions: vers,
+    files: Object.fromEntries(Object.entries(files).map(([k2, v]) => [k2, v])),
+  };
+  writeFileAtomic(files.runJson, `${JSON.stringify(record, null, 2)}\n`);
+
+  const out: EstimateResult = {
+    outDir,
+    files,
+    depth,
+    width: W,
+    height: H,
+    variant,
+    prior: { name: prior.name, model: modelPath, fallback },
+    scale: result.scale,
+    shift: result.shift,
+    lossHistory: result.lossHistory,
+    finalLoss: result.finalLoss,
+    iterations: result.iterations,
+    metrics,
+    record,
+  };
+  result.dispose();
+  tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
+  prior.dispose();
+  model?.dispose();
+  return out;
+}

@@ -1,0 +1,68 @@
+import test from 'ava';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { loadConfig } from '../../../core/config/load.ts';
+import { readYamlFile } from '../../../core/config/yaml-file.ts';
+
+const CONFIGS = join(import.meta.dirname, '../../../experiments/configs');
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? yamlFiles(p) : n.endsWith('.yaml') ? [p] : [];
+    });
+}
+
+test('every shipped experiment config loads and validates; base pieces are valid YAML', (t) => {
+  const files = yamlFiles(CONFIGS);
+  t.true(files.length >= 10);
+  for (const f of files) {
+    const rel = relative(CONFIGS, f);
+    if (rel.startsWith('base/')) {
+      t.notThrows(() => readYamlFile(f), rel);
+      continue;
+    }
+    const { config, variants } = loadConfig(f);
+    t.true(variants.length >= 1, rel);
+    t.is(config.data.name, 'middlebury2014', rel);
+  }
+});
+
+test('paper-table3: f/22 and f/8, layered simulation, scale-shift vs full with the paper optimizer', (t) => {
+  const { config, variants } = loadConfig(join(CONFIGS, 'paper-table3.yaml'));
+  t.is(config.optics.f_number_aif, 22);
+  t.is(config.optics.f_number_blurred, 8);
+  t.is(config.optics.renderer, 'layered');
+  t.is(config.optimizer.renderer, 'scatter');
+  t.is(config.optimizer.iterations, 200);
+  t.is(config.optimizer.lr?.latent, 1.5e-3);
+  t.is(config.optimizer.loss?.kind, 'l2');
+  t.deepEqual(
+    variants.map((v) => [v.name, v.type]),
+    [
+      ['scale-shift', 'scale-shift'],
+      ['full', 'full'],
+    ],
+  );
+});
+
+test('ablations change what they name and nothing else', (t) => {
+  const paper = loadConfig(join(CONFIGS, 'paper-table3.yaml')).config;
+  const psf = loadConfig(join(CONFIGS, 'ablations/psf.yaml'));
+  t.deepEqual(
+    psf.variants.map((v) => v.optimizer.psf),
+    ['disc', 'gaussian'],
+  );
+  t.deepEqual(psf.config.optics, paper.optics);
+  const f4 = loadConfig(join(CONFIGS, 'ablations/aperture-f4.yaml')).config;
+  t.is(f4.optics.f_number_blurred, 4);
+  t.deepEqual({ ...f4.optics, f_number_blurred: 8 }, paper.optics);
+  const steps = loadConfig(join(CONFIGS, 'ablations/denoising-steps.yaml'));
+  t.deepEqual(
+    steps.variants.map((v) => v.prior.steps),
+    [1, 4],
+  );
+  t.is(loadConfig(join(CONFIGS, 'ablations/noise-0.01.yaml')).config.optics.noise.sigma, 0.01);
+});
