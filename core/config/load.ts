@@ -72,16 +72,21 @@ function finish(
 ): LoadedConfig {
   const cwd = options.cwd ?? process.cwd();
   let srcs = sources;
-  // `--set variants.1.name=x` must find a mapping where the file wrote the shorthand `- full`.
-  if (Array.isArray(value.variants)) {
-    value.variants = value.variants.map((v) => (typeof v === 'string' ? { type: v } : v));
-  }
+  // Variants in one form (`- full` is `- {type: full}`), so `--set variants.1.name=x` finds a mapping and
+  // configs that say the same thing compare equal.
+  const canonicalVariants = () => {
+    if (Array.isArray(value.variants)) {
+      value.variants = value.variants.map((v) => (typeof v === 'string' ? { type: v } : v));
+    }
+  };
+  canonicalVariants();
   for (const text of options.set ?? []) {
     const o = parseOverride(text);
     o.value = resolvePathsIn(o.value, o.path, cwd, OVERRIDE_ORIGIN);
     applyOverride(value, o);
     srcs = mergeSources(srcs, new Map([[o.path.join('.'), OVERRIDE_ORIGIN]]));
   }
+  canonicalVariants();
   const origin = { file, sources: srcs };
   const config = validateConfig(value, origin);
   const variants = resolveVariants(config, origin);

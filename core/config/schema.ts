@@ -347,9 +347,9 @@ export const optimizerSchema = z
     loss: lossSchema.optional(),
     grid: gridSchema.optional(),
     renderer: z
-      .enum(['scatter', 'gather'])
+      .enum(['scatter', 'gather', 'layered'])
       .optional()
-      .describe('forward model inside the loop: scatter (paper eq. 6) or gather (default by variant)'),
+      .describe('forward model inside the loop: scatter (paper eq. 6), gather or layered (default by variant)'),
     psf: z.enum(PSF_NAMES).optional().describe('PSF of the forward model (paper and default: disc)'),
     relative_blur: z
       .boolean()
@@ -449,19 +449,21 @@ export const outputSchema = z
       .default(true)
       .describe('image | ground truth | prediction | error tiles and loss curves'),
     report: z.boolean().default(true).describe('report.html'),
-    save_pair: z
-      .boolean()
-      .default(true)
-      .describe('keep the simulated pair of each scene (aif.png, blurred.png, ...)'),
   })
   .describe('what a run writes');
 export type OutputConfig = z.infer<typeof outputSchema>;
 
 export const limitsSchema = z
   .strictObject({
+    working_max_side: z
+      .number()
+      .int()
+      .min(8)
+      .optional()
+      .describe('optimize at a box-downsampled size whose long side is at most this; depth is resized back'),
     max_tensor_bytes: positive()
       .optional()
-      .describe('refuse up front when one image at processing resolution would need more (bytes)'),
+      .describe('refuse a scene up front when its working image ([H, W, 3] float32) would need more bytes'),
   })
   .describe('resource limits');
 export type LimitsConfig = z.infer<typeof limitsSchema>;

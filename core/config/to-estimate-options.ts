@@ -1,120 +1,44 @@
-import type { OptimizerConfigInput } from '../../optimizers/config.ts';
-import type { ScheduleSpec } from '../../optimizers/schedules.ts';
-import type { ExperimentConfig, OptimizerConfig, PriorConfig, ResolvedVariant } from './schema.ts';
+import type { EstimateOptions } from '../pipeline/estimate.ts';
+import { optimizerInputFromSection } from '../pipeline/estimate-config.ts';
+import type { ExperimentConfig, PriorConfig, ResolvedVariant } from './schema.ts';
 
-/** The prior settings as the estimate pipeline names them (unset = the checkpoint's own). */
-export interface PriorOptions {
-  /** Unset: the estimate pipeline's default model. */
-  model?: string;
-  scheduler?: 'lcm' | 'ddim';
-  steps?: number;
-  processingResolution?: number;
-}
+/** The estimate options an experiment config fixes for one variant (the pair, folder and run flags aside). */
+export type VariantEstimateOptions = Pick<
+  EstimateOptions,
+  'model' | 'variant' | 'seed' | 'optimizer' | 'prior' | 'checkpointEvery' | 'workingMaxSide'
+>;
 
-/** Everything one estimate of one variant needs from an experiment config, in the library's camelCase. */
-export interface VariantEstimateOptions {
-  optimizer: OptimizerConfigInput;
-  prior: PriorOptions;
-  /** PSF of the forward model (unset: the renderer's default, disc). */
-  psf?: 'disc' | 'gaussian';
-  /** Checkpoint every N iterations (0 = never; unset: the estimate pipeline's default). */
-  checkpointEvery?: number;
-  /** Refuse up front above this many bytes per tensor. */
-  maxTensorBytes?: number;
-}
-
-function scheduleOf(s: NonNullable<OptimizerConfig['schedule']>): ScheduleSpec {
-  switch (s.kind) {
-    case 'cosine':
-      return { kind: 'cosine', ...defined({ minFactor: s.min_factor, warmup: s.warmup }) };
-    case 'step':
-      return { kind: 'step', every: s.every!, ...defined({ gamma: s.gamma }) };
-    default:
-      return { kind: 'constant' };
-  }
-}
-
-/** `obj` without its undefined entries (so the library's defaults apply), or undefined when none is left. */
-function defined<T extends Record<string, unknown>>(obj: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
-
-function definedOrUndefined<T extends Record<string, unknown>>(obj: T): Partial<T> | undefined {
-  const d = defined(obj);
-  return Object.keys(d).length ? d : undefined;
-}
-
-/** The prior section in camelCase. */
-export function priorOptions(p: PriorConfig): PriorOptions {
-  return {
-    ...(p.model !== undefined ? { model: p.model } : {}),
-    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}),
-    ...(p.steps !== undefined ? { steps: p.steps } : {}),
-    ...(p.processing_resolution !== undefined ? { processingResolution: p.processing_resolution } : {}),
-  };
+/** The prior section in the estimate pipeline's names (unset keys: the checkpoint's own). */
+export function priorOptions(p: PriorConfig): Pick<EstimateOptions, 'model' | 'prior'> {
+  const prior: NonNullable<EstimateOptions['prior']> = {};
+  if (p.scheduler !== undefined) prior.scheduler = p.scheduler;
+  if (p.steps !== undefined) prior.steps = p.steps;
+  if (p.processing_resolution !== undefined) prior.processingResolution = p.processing_resolution;
+  return { ...(p.model !== undefined ? { model: p.model } : {}), prior };
 }
 
 /**
- * Maps a variant of a validated experiment config (snake_case YAML) onto the typed options of the estimate
- * pipeline and the optimizer. The one place where config names meet library names: a key added to the
- * schema is wired here. Keys left unset keep the library's variant-dependent defaults (e.g. the pixel
- * prior's larger latent learning rate and its TV weight).
+ * Maps one variant of a validated experiment config (snake_case YAML) onto the typed options of
+ * `estimate()`. The `optimizer` section goes through the same function `estimate --config` uses
+ * (`optimizerInputFromSection`), so the two commands read optimizer keys identically; keys left unset keep
+ * the optimizer's own, variant-dependent defaults.
+ *
+ * @example
+ * const { config, variants } = loadConfig('experiments/configs/paper-table3.yaml');
+ * toEstimateOptions(config, variants[1]); // { variant: 'full', seed: 0, model: 'marigold-depth-lcm-v1-0', optimizer: { iterations: 200, ... }, ... }
  */
-export function toEstimateOptions(
-  config: ExperimentConfig,
-  variant: ResolvedVariant,
-): VariantEstimateOptions {
-  const o = variant.optimizer;
-  const optimizer = defined({
+export function toEstimateOptions(config: ExperimentConfig, variant: ResolvedVariant, file = 'config'): VariantEstimateOptions {
+  const { input, checkpointEvery } = optimizerInputFromSection(
+    JSON.parse(JSON.stringify(variant.optimizer)) as Record<string, unknown>,
+    file,
+    'optimizer',
+  );
+  return {
     variant: variant.type,
     seed: config.seed,
-    iterations: o.iterations,
-    mapping: o.mapping?.kind,
-    mappingInit: o.mapping?.init,
-    bounds: definedOrUndefined({ sMin: o.mapping?.s_min, sMax: o.mapping?.s_max }),
-    lr: definedOrUndefined({ latent: o.lr?.latent, scaleShift: o.lr?.scale_shift }),
-    adam: definedOrUndefined({ beta1: o.adam?.beta1, beta2: o.adam?.beta2, epsilon: o.adam?.epsilon }),
-    schedule: o.schedule && scheduleOf(o.schedule),
-    earlyStopping:
-      o.early_stop &&
-      (o.early_stop.enabled
-        ? defined({
-            patience: o.early_stop.patience,
-            minRelDelta: o.early_stop.min_rel_delta,
-            minIterations: o.early_stop.min_iterations,
-          })
-        : null),
-    loss: o.loss?.kind,
-    tvWeight: o.loss?.tv_weight,
-    masks: definedOrUndefined({
-      saturation: o.loss?.saturation,
-      border: o.loss?.border,
-      depthEdges:
-        o.loss?.depth_edges === null
-          ? null
-          : o.loss?.depth_edges &&
-            defined({ threshold: o.loss.depth_edges.threshold, radius: o.loss.depth_edges.radius }),
-    }),
-    renderer: o.renderer,
-    relativeBlur: o.relative_blur,
-    sceneSide: o.scene_side,
-    grid: definedOrUndefined({
-      maxSide: o.grid?.max_side,
-      levelsPx: o.grid?.levels_px && [...o.grid.levels_px],
-      refineRounds: o.grid?.refine_rounds,
-    }),
-    pixelInit: o.pixel_init,
-    oracleAlignment: o.oracle_alignment,
-  }) as OptimizerConfigInput;
-  return {
-    optimizer,
-    prior: priorOptions(variant.prior),
-    ...defined({
-      psf: o.psf,
-      checkpointEvery: o.checkpoint_every,
-      maxTensorBytes: config.limits.max_tensor_bytes,
-    }),
+    optimizer: input,
+    ...priorOptions(variant.prior),
+    ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+    ...(config.limits.working_max_side !== undefined ? { workingMaxSide: config.limits.working_max_side } : {}),
   };
 }

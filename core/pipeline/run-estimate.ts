@@ -1,7 +1,33 @@
-import { ApertureDepthError } from '../errors.ts';
+import { toEstimateOptions } from '../config/to-estimate-options.ts';
+import { estimate } from './estimate.ts';
 import type { SceneEstimateOutput, SceneEstimateRequest } from './run-experiment.ts';
 
-/** Placeholder until core/pipeline/estimate.ts lands. */
+/**
+ * One scene x variant of an experiment through the estimate pipeline: the variant's settings mapped onto
+ * `estimate()` options, outputs written where `estimate` writes them (depth.npy, depth_mm.png, depth.png,
+ * result.h5, run.json, metrics.json, checkpoint.json) in the scene's folder.
+ */
 export async function estimateScene(request: SceneEstimateRequest): Promise<SceneEstimateOutput> {
-  throw new ApertureDepthError('the estimate pipeline is not available yet', { file: request.pairFile });
+  const options = toEstimateOptions(request.config, request.variant, request.configFile);
+  const result = await estimate({
+    ...options,
+    seed: request.seed,
+    pair: request.pairFile,
+    outDir: request.outDir,
+    resume: request.resume,
+    progress: request.progress,
+    log: request.log,
+    configFile: request.configFile,
+  });
+  return {
+    depthM: result.depth,
+    width: result.width,
+    height: result.height,
+    lossHistory: result.lossHistory,
+    iterations: result.iterations,
+    finalLoss: result.finalLoss,
+    scale: result.scale,
+    shift: result.shift,
+    note: result.prior.fallback ?? undefined,
+  };
 }

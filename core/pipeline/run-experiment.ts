@@ -43,6 +43,10 @@ export interface SceneEstimateRequest {
   resume: boolean;
   /** Iteration progress bar on stderr. */
   progress: boolean | 'auto';
+  /** Informational lines (fallbacks, search result, resume point). */
+  log?: (line: string) => void;
+  /** The config file, recorded in the scene's run record. */
+  configFile?: string;
 }
 
 /** What the runner needs back to evaluate and draw a scene. */
@@ -56,6 +60,8 @@ export interface SceneEstimateOutput {
   finalLoss: number | null;
   scale: number | null;
   shift: number | null;
+  /** Something the reader of the results must know (e.g. a fallback to another prior). */
+  note?: string;
 }
 
 /** Runs the estimate pipeline on one pair (the default calls `core/pipeline/estimate.ts`). */
@@ -162,6 +168,27 @@ function pairFiles(pairFile: string): PairFiles {
     depthGt: spec.depthGt ?? undefined,
     evalMask: spec.evalMask ?? undefined,
   };
+}
+
+/**
+ * `limits.max_tensor_bytes`: refuses a scene whose working image (`[H, W, 3]` float32, after
+ * `limits.working_max_side`) would exceed the limit, naming the largest working size that fits.
+ */
+export function checkTensorLimit(aifFile: string, config: ExperimentConfig): void {
+  const max = config.limits.max_tensor_bytes;
+  if (max === undefined) return;
+  const img = readImage(aifFile);
+  const side = config.limits.working_max_side;
+  const k = side ? Math.max(1, Math.ceil(Math.max(img.width, img.height) / side)) : 1;
+  const [w, h] = [Math.floor(img.width / k), Math.floor(img.height / k)];
+  const bytes = w * h * 3 * 4;
+  if (bytes <= max) return;
+  const fit = Math.floor(Math.max(w, h) * Math.sqrt(max / bytes));
+  throw new ApertureDepthError(
+    `the working image ${w}x${h}x3 float32 needs ${bytes} bytes, over limits.max_tensor_bytes = ${max}; ` +
+      `set limits.working_max_side to at most ${fit} (or raise the limit)`,
+    { file: aifFile, key: 'limits.max_tensor_bytes' },
+  );
 }
 
 function displayImage(files: PairFiles): Rgb8 {
@@ -316,6 +343,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
       check(scene.kind === 'pair', () => `scene ${ref.id} did not become a pair`, { key: 'data' });
       pairFile = scene.pairFile;
       files = pairFiles(pairFile);
+      checkTensorLimit(files.aif, config);
       gt = files.depthGt ? readDepthFile(files.depthGt, 'depth_gt') : undefined;
       mask = files.evalMask ? readMaskFile(files.evalMask).data : undefined;
     } catch (err) {
@@ -339,6 +367,8 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
           seed: config.seed,
           resume,
           progress: options.progress ?? 'auto',
+          log: (line) => log(`    ${line}`),
+          configFile: loaded.file,
         });
         const runtime = (performance.now() - t0) / 1000;
         const pred: DepthMap = { width: est.width, height: est.height, data: est.depthM };
@@ -380,6 +410,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
           scale: est.scale,
           shift: est.shift,
           dir,
+          ...(est.note ? { note: est.note } : {}),
         };
         writeDoneMarker(outDir, row);
         rows.push(row);

@@ -39,6 +39,8 @@ export interface SceneResult {
   dir: string;
   /** The error message of a failed scene. */
   error?: string;
+  /** What the estimate reported that changes how to read the row (e.g. a fallback to the pixel prior). */
+  note?: string;
 }
 
 export const DONE_MARKER = 'done.json';
@@ -103,6 +105,7 @@ export function resultsCsv(rows: SceneResult[]): string {
     'shift',
     'dir',
     'error',
+    'note',
   ];
   const lines = rows.map((r) =>
     [
@@ -119,6 +122,7 @@ export function resultsCsv(rows: SceneResult[]): string {
       fmt(r.shift),
       r.dir,
       r.error ?? '',
+      r.note ?? '',
     ]
       .map(csvField)
       .join(','),

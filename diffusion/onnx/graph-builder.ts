@@ -45,8 +45,18 @@ export interface Initializer {
   /** Shape as stored (after `transform`). */
   readonly shape: readonly number[];
   readonly data: Float32Array | BigInt64Array;
-  /** Permutation applied on write: stored[i...] = data transposed by `perm` from `sourceShape`. */
-  readonly transform?: { readonly perm: readonly number[]; readonly sourceShape: readonly number[] };
+  /** Layout change applied on write (see `WeightTransform`). */
+  readonly transform?: WeightTransform;
+}
+
+/**
+ * stored = transpose(data as `sourceShape`, `perm`), then reversed along the stored axes in `flip`
+ * (a convolution's backward kernel is its forward kernel flipped spatially with in/out swapped).
+ */
+export interface WeightTransform {
+  readonly perm: readonly number[];
+  readonly sourceShape: readonly number[];
+  readonly flip?: readonly number[];
 }
 
 export const attr = {

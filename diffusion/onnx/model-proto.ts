@@ -47,12 +47,20 @@ export function isExternal(init: Initializer): boolean {
 /** The bytes of an initializer as stored (layout transform applied; shares memory when there is none). */
 export function initializerBytes(init: Initializer): Uint8Array {
   let data = init.data;
-  if (init.transform) data = transposeF32(data as Float32Array, init.transform.sourceShape, init.transform.perm);
+  if (init.transform) data = transposeF32(data as Float32Array, init.transform.sourceShape, init.transform.perm, init.transform.flip);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Row-major transpose of a float32 array: out shape = perm.map(p => shape[p]). */
-export function transposeF32(data: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+/**
+ * Row-major transpose of a float32 array: out shape = perm.map(p => shape[p]); output axes listed in
+ * `flip` are then reversed.
+ */
+export function transposeF32(
+  data: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+  flip: readonly number[] = [],
+): Float32Array {
   const rank = shape.length;
   const outShape = perm.map((p) => shape[p]);
   const inStrides = new Array<number>(rank);
@@ -61,22 +69,24 @@ export function transposeF32(data: Float32Array, shape: readonly number[], perm:
     inStrides[i] = acc;
     acc *= shape[i];
   }
-  const stridesInOutOrder = perm.map((p) => inStrides[p]);
+  // Source step per output axis; a flipped axis starts at its far end and steps backwards.
+  const steps = perm.map((p, a) => (flip.includes(a) ? -inStrides[p] : inStrides[p]));
+  let src = 0;
+  flip.forEach((a) => (src += (outShape[a] - 1) * inStrides[perm[a]]));
   const out = new Float32Array(data.length);
   const idx = new Array<number>(rank).fill(0);
-  let src = 0;
   const last = rank - 1;
-  const lastStride = stridesInOutOrder[last];
+  const lastStep = steps[last];
   const lastDim = outShape[last];
   for (let o = 0; o < out.length; o += lastDim) {
     let s = src;
-    for (let j = 0; j < lastDim; j++, s += lastStride) out[o + j] = data[s];
+    for (let j = 0; j < lastDim; j++, s += lastStep) out[o + j] = data[s];
     // advance the multi-index over all but the last output axis
     for (let a = last - 1; a >= 0; a--) {
       idx[a]++;
-      src += stridesInOutOrder[a];
+      src += steps[a];
       if (idx[a] < outShape[a]) break;
-      src -= stridesInOutOrder[a] * outShape[a];
+      src -= steps[a] * outShape[a];
       idx[a] = 0;
     }
   }

@@ -62,10 +62,8 @@ export class OnnxOps implements Ops<SymbolicTensor> {
 
   /** Marks `x` (in logical layout unless `perm` says otherwise) as a graph output named `name`. */
   output(x: SymbolicTensor, name: string, perm: readonly number[] = identity(x.rank)): string {
-    const phys = this.physical(x, perm);
-    const out = this.graph.op('Identity', [phys]);
-    // Rename by emitting a named Identity: graph outputs keep stable names across rebuilds.
-    const named = this.graph.node('Identity', [out], {}, 1, [name])[0];
+    // A named Identity: graph outputs keep stable names across rebuilds.
+    const named = this.graph.node('Identity', [this.physical(x, perm)], {}, 1, [name])[0];
     this.graph.addOutput(named);
     return named;
   }

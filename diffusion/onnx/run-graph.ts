@@ -118,6 +118,7 @@ export class OnnxNetwork {
       optimization: options.optimization,
       providers: options.providers,
       cpuArena: options.cpuArena,
+      spinning: options.spinning,
     };
     if (options.wrt !== undefined) {
       check(trace.inputs.some((i) => i.name === options.wrt), () => `wrt "${options.wrt}" is not an input of ${trace.name}`, {

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { ApertureDepthError } from '../../core/errors.ts';
 
 /**
- * onnxruntime session creation with this project's defaults: every graph optimization, a configurable
+ * onnxruntime session creation with this project's defaults: extended graph optimizations, a configurable
  * thread count, CPU unless another execution provider is named. The only place that creates sessions.
  */
 
@@ -10,6 +10,10 @@ export interface SessionSettings {
   /** Intra-op threads (0 = onnxruntime's default, all cores). @default 0 */
   readonly threads?: number;
   /** @default 'all' */
+  /**
+   * onnxruntime graph optimization level. `extended` runs the UNet as fast as `all` here (the NCHWc
+   * layout pass of `all` gained < 2 %) and opens sessions several times faster. @default 'extended'
+   */
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * Execution providers in order of preference (`cpu`, `webgpu`, `cuda` where installed). @default ['cpu']
@@ -17,6 +21,11 @@ export interface SessionSettings {
   readonly providers?: readonly string[];
   /** Memory arena of the CPU provider (faster reuse, keeps the peak). @default true */
   readonly cpuArena?: boolean;
+  /**
+   * Whether idle intra-op threads spin (onnxruntime's default: lower latency, but burns cores that other
+   * processes could use, and inflates CPU-time measurements). @default true
+   */
+  readonly spinning?: boolean;
 }
 
 /** A model to open: a file on disk (external data beside it) or bytes plus in-memory external data files. */
@@ -26,7 +35,7 @@ export type ModelSource =
 
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: settings.optimization ?? 'all',
+    graphOptimizationLevel: settings.optimization ?? 'extended',
     executionProviders: [...(settings.providers ?? ['cpu'])] as ort.InferenceSession.ExecutionProviderConfig[],
     enableCpuMemArena: settings.cpuArena ?? true,
     enableMemPattern: true,
@@ -34,6 +43,8 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     logSeverityLevel: 3,
   };
   if (settings.threads && settings.threads > 0) options.intraOpNumThreads = settings.threads;
+  // Nested keys are joined with '.' by the Node binding: session.intra_op.allow_spinning.
+  if (settings.spinning === false) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
   return options;
 }
 

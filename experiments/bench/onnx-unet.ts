@@ -9,7 +9,7 @@
  * weights (866M parameters, ~3.5 GB float32). Every result line ends with the command that reruns it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createUNet, loadUNet, type UNet2DConditionModel } from '../../diffusion/models/index.ts';
@@ -50,6 +50,8 @@ const { values: args } = parseArgs({
     'conv-grad': { type: 'string', default: 'conv' },
     'cache-dir': { type: 'string', default: '' },
     'no-vjp': { type: 'boolean', default: false },
+    optimization: { type: 'string', default: 'extended' },
+    'no-spin': { type: 'boolean', default: false },
   },
 });
 
@@ -60,11 +62,14 @@ const reps = Number(args.reps);
 const checkpointBytes = Number(args['checkpoint-mb']) * 2 ** 20;
 const convGrad = args['conv-grad'] as 'conv' | 'convTranspose';
 const withVjp = !args['no-vjp'];
+const optimization = args.optimization as 'basic' | 'extended' | 'all';
 const rerun =
   `npx tsx experiments/bench/onnx-unet.ts --model ${model} --latent ${lw}x${lh} --threads ${threads} --reps ${reps}` +
   (checkpointBytes ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
   (convGrad !== 'conv' ? ` --conv-grad ${convGrad}` : '') +
-  (withVjp ? '' : ' --no-vjp');
+  (withVjp ? '' : ' --no-vjp') +
+  (optimization !== 'extended' ? ` --optimization ${optimization}` : '') +
+  (args['no-spin'] ? ' --no-spin' : '');
 const line = (s: string) => console.log(`${s}    # ${rerun}`);
 
 const ownCache = !args['cache-dir'];
@@ -72,6 +77,18 @@ const cacheDir = args['cache-dir'] || mkdtempSync(join(tmpdir(), 'aperture-depth
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 const gib = (b: number) => (b / 2 ** 30).toFixed(2);
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
+/** Process CPU seconds (all threads): robust to other processes sharing the cores. */
+const cpuS = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+/** Wall and CPU time of `f`. */
+async function timed<R>(f: () => Promise<R>): Promise<{ wallMs: number; cpuS: number; result: R }> {
+  const t0 = performance.now();
+  const c0 = cpuS();
+  const result = await f();
+  return { wallMs: performance.now() - t0, cpuS: cpuS() - c0, result };
+}
 
 function random(n: number, seed: number): Float32Array {
   const next = mulberry32(seed);
@@ -91,6 +108,8 @@ async function main(): Promise<void> {
   const options: OnnxNetworkOptions = {
     cacheDir,
     threads,
+    optimization,
+    spinning: !args['no-spin'],
     wrt: withVjp ? 'sample' : undefined,
     checkpointBytes,
     vjpOptions: { convGrad },
@@ -111,62 +130,63 @@ async function main(): Promise<void> {
   };
 
   // 1. cold: weights, trace + VJP + serialization, sessions
-  let t0 = performance.now();
+  const t0 = performance.now();
   unet = await makeUNet();
   const weightsMs = performance.now() - t0;
   const params = unet.parameterCount();
   const net = await OnnxNetwork.load(trace, options);
   unet.dispose(); // the host weights are on disk now
   unet = undefined;
-  t0 = performance.now();
-  await net.prepare({ forward: true, vjp: withVjp });
-  const sessionMs = performance.now() - t0;
+  const fwdSession = await timed(() => net.prepare({ forward: true }));
+  const vjpSession = withVjp ? await timed(() => net.prepare({ vjp: true })) : undefined;
+  const sessionText = (f: typeof fwdSession, v: typeof vjpSession) =>
+    `sessions: forward ${seconds(f.wallMs)} s (${f.cpuS.toFixed(1)} cpu-s)` + (v ? `, vjp ${seconds(v.wallMs)} s (${v.cpuS.toFixed(1)} cpu-s)` : '');
   line(
     `onnx unet ${model} ${lw}x${lh}: ${(params / 1e6).toFixed(1)}M params, ${net.stats.nodes} nodes, ${net.stats.segments} segment(s); ` +
-      `cold: weights ${seconds(weightsMs)} s, build ${seconds(net.stats.buildMs)} s, sessions ${seconds(sessionMs)} s`,
+      `cold: weights ${seconds(weightsMs)} s, build ${seconds(net.stats.buildMs)} s, ${sessionText(fwdSession, vjpSession)} [${optimization}]`,
   );
 
-  // 2. runs
+  // 2. runs: min over reps of wall time, and of process CPU time (GFLOP per cpu-second = per-core rate)
   const sample = random(sampleShape.reduce((a, b) => a * b, 1), 1);
   const context = random(ctxShape.reduce((a, b) => a * b, 1), 2);
   const upstream = random(lh * lw * 4, 3);
   const time = async (f: () => Promise<unknown>) => {
     await f(); // warm-up
-    const ts: number[] = [];
+    let wall = Infinity;
+    let cpu = Infinity;
     for (let r = 0; r < reps; r++) {
-      const s = performance.now();
-      await f();
-      ts.push(performance.now() - s);
+      const t = await timed(f);
+      wall = Math.min(wall, t.wallMs);
+      cpu = Math.min(cpu, t.cpuS);
     }
-    ts.sort((a, b) => a - b);
-    return { min: ts[0], median: ts[Math.floor(ts.length / 2)] };
+    return { wall, cpu };
   };
+  const rate = (flops: number, t: { wall: number; cpu: number }) =>
+    `${(flops / 1e6 / t.wall).toFixed(0)} GFLOP/s wall (${threads} threads), ${(flops / 1e9 / t.cpu).toFixed(0)} GFLOP per cpu-s`;
   const fwd = await time(() => net.forward({ sample, context }));
   line(
-    `onnx unet ${model} ${lw}x${lh} forward: ${seconds(fwd.min)} s min, ${seconds(fwd.median)} s median, ` +
-      `${(net.stats.forwardFlops / 1e9).toFixed(1)} GFLOP, ${(net.stats.forwardFlops / 1e6 / fwd.min).toFixed(0)} GFLOP/s (${threads} threads)`,
+    `onnx unet ${model} ${lw}x${lh} forward: ${seconds(fwd.wall)} s wall, ${fwd.cpu.toFixed(2)} cpu-s, ` +
+      `${(net.stats.forwardFlops / 1e9).toFixed(1)} GFLOP, ${rate(net.stats.forwardFlops, fwd)}; load ${loadavg()[0].toFixed(1)}`,
   );
   if (withVjp) {
     const vjp = await time(() => net.vjp({ sample, context }, upstream));
     line(
-      `onnx unet ${model} ${lw}x${lh} forward+input-gradient: ${seconds(vjp.min)} s min, ${seconds(vjp.median)} s median, ` +
-        `${(net.stats.vjpFlops / 1e9).toFixed(1)} GFLOP, ${(net.stats.vjpFlops / 1e6 / vjp.min).toFixed(0)} GFLOP/s, ` +
-        `${(vjp.min / fwd.min).toFixed(2)}x forward`,
+      `onnx unet ${model} ${lw}x${lh} forward+input-gradient: ${seconds(vjp.wall)} s wall, ${vjp.cpu.toFixed(2)} cpu-s, ` +
+        `${(net.stats.vjpFlops / 1e9).toFixed(1)} GFLOP, ${rate(net.stats.vjpFlops, vjp)}, ${(vjp.cpu / fwd.cpu).toFixed(2)}x forward cpu; ` +
+        `load ${loadavg()[0].toFixed(1)}`,
     );
   }
   await net.dispose();
 
   // 3. from the cache: no weights, no tracing
   traced = false;
-  t0 = performance.now();
-  const again = await OnnxNetwork.load(trace, options);
-  const loadMs = performance.now() - t0;
-  t0 = performance.now();
-  await again.prepare({ forward: true, vjp: withVjp });
-  const cachedSessionMs = performance.now() - t0;
+  const load = await timed(() => OnnxNetwork.load(trace, options));
+  const again = load.result;
+  const fwdAgain = await timed(() => again.prepare({ forward: true }));
+  const vjpAgain = withVjp ? await timed(() => again.prepare({ vjp: true })) : undefined;
   line(
-    `onnx unet ${model} ${lw}x${lh} from cache: hit ${again.stats.fromCache && !traced}, load ${seconds(loadMs)} s, ` +
-      `sessions ${seconds(cachedSessionMs)} s; peak RSS ${gib(peakRss())} GiB`,
+    `onnx unet ${model} ${lw}x${lh} from cache: hit ${again.stats.fromCache && !traced}, load ${seconds(load.wallMs)} s, ` +
+      `${sessionText(fwdAgain, vjpAgain)}; peak RSS ${gib(peakRss())} GiB`,
   );
   await again.dispose();
   if (ownCache) rmSync(cacheDir, { recursive: true, force: true });

@@ -69,16 +69,25 @@ const counter = countingOps(tfjsOps);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** Runs `fn` 1 + reps times (the first with the FLOP-counting executor); returns the timed runs. */
+/** CPU milliseconds of this process per timed run (the machine may be shared: wall time overstates). */
+const cpuMs: Record<string, number[]> = {};
 function time(label: string, fn: (ops: typeof tfjsOps) => tf.Tensor): number[] {
   const ms: number[] = [];
+  cpuMs[label] = [];
   for (let i = 0; i <= Math.max(reps, 0); i++) {
     const s = performance.now();
+    const c0 = process.cpuUsage();
     const out = tf.tidy(() => fn(i === 0 ? counter.ops : tfjsOps));
     out.dataSync();
     out.dispose();
     const dt = performance.now() - s;
-    if (i === 0) say(`${label}: first call (operator setup, kernel caches) ${dt.toFixed(0)} ms`);
-    if (i > 0 || reps === 0) ms.push(dt);
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1000;
+    if (i === 0) say(`${label}: first call (operator setup, kernel caches) ${dt.toFixed(0)} ms (cpu ${cpu.toFixed(0)} ms)`);
+    if (i > 0 || reps === 0) {
+      ms.push(dt);
+      cpuMs[label]!.push(cpu);
+    }
   }
   return ms;
 }
@@ -90,7 +99,8 @@ const { forward: fwdFlops, inputGrad: gradFlops } = { ...counter.count };
 const fwdMs = median(fwd);
 say(
   `forward: median ${fwdMs.toFixed(0)} ms over ${fwd.length} (${fwd.map((x) => x.toFixed(0)).join(', ')}); ` +
-    `${(fwdFlops / 1e9).toPrecision(3)} GFLOP -> ${(fwdFlops / 1e6 / fwdMs).toPrecision(3)} GFLOP/s`,
+    `${(fwdFlops / 1e9).toPrecision(3)} GFLOP -> ${(fwdFlops / 1e6 / fwdMs).toPrecision(3)} GFLOP/s wall, ` +
+    `${(fwdFlops / 1e6 / median(cpuMs.forward!)).toPrecision(3)} GFLOP per cpu-second`,
 );
 
 if (!skipGrad) {
@@ -101,7 +111,8 @@ if (!skipGrad) {
   const total = fwdFlops + gradFlops;
   say(
     `forward+input-grad: median ${gMs.toFixed(0)} ms over ${g.length} (${g.map((x) => x.toFixed(0)).join(', ')}); ` +
-      `${(total / 1e9).toPrecision(3)} GFLOP -> ${(total / 1e6 / gMs).toPrecision(3)} GFLOP/s; ratio to forward ${(gMs / fwdMs).toFixed(2)}`,
+      `${(total / 1e9).toPrecision(3)} GFLOP -> ${(total / 1e6 / gMs).toPrecision(3)} GFLOP/s wall, ` +
+      `${(total / 1e6 / median(cpuMs['forward+input-grad']!)).toPrecision(3)} GFLOP per cpu-second; ratio to forward ${(gMs / fwdMs).toFixed(2)}`,
   );
 }
 const mem = tf.memory();

@@ -38,6 +38,7 @@ const CASES: OpCase[] = [
     shapes: [[1, 6, 8, 3]],
     fn: (o, x) => o.conv2d(x, o.param(w3), o.param(b4), { stride: 2, padding: [0, 1, 0, 1] }),
   },
+  { name: 'conv2d with a computed (non-initializer) kernel', shapes: [[1, 4, 3, 3]], fn: (o, x) => o.conv2d(x, o.scale(o.param(w3), 2), null, { padding: 1 }) },
   { name: 'conv2d 1x1', shapes: [[1, 4, 3, 3]], fn: (o, x) => o.conv2d(x, o.param(w1), null) },
   { name: 'linear 3-D', shapes: [[2, 3, 6]], fn: (o, x) => o.linear(x, o.param(wl), o.param(bl)) },
   { name: 'matMul 2-D', shapes: [[4, 6], [6, 3]], fn: (o, x, c) => o.matMul(x, c) },
@@ -133,12 +134,13 @@ for (const c of CASES) {
   });
 }
 
-const STRIDED: OpCase[] = CASES.filter((c) => c.name.startsWith('conv2d'));
-for (const c of STRIDED) {
-  test(`onnx ${c.name}: ConvTranspose input gradient equals tfjs too`, async (t) => {
-    const r = await parity(c, { vjpOptions: { convGrad: 'convTranspose' } });
-    t.true(r.forwardRel < 1e-5 && r.gradRel < 1e-4, `forward ${r.forwardRel}, grad ${r.gradRel}`);
-  });
+for (const c of CASES.filter((k) => k.name.startsWith('conv2d'))) {
+  for (const convGrad of ['conv', 'convTranspose'] as const) {
+    test(`onnx ${c.name}: input gradient by ${convGrad} equals tfjs too`, async (t) => {
+      const r = await parity(c, { vjpOptions: { convGrad } });
+      t.true(r.forwardRel < 1e-5 && r.gradRel < 1e-4, `forward ${r.forwardRel}, grad ${r.gradRel}`);
+    });
+  }
 }
 
 test('onnx: a VJP that nothing reaches is zeros; unused inputs are fine', async (t) => {

@@ -10,13 +10,71 @@
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../../../core/errors.ts';
 import { conv2dWithGrad } from '../../../diffusion/ops/grad/conv2d.ts';
-import { conv2dInputGrad } from '../../../diffusion/ops/grad/conv2d-input-grad.ts';
+import { dilate } from '../../../diffusion/ops/grad/conv2d-input-grad.ts';
 import { matMul2d } from '../../../diffusion/ops/grad/matmul.ts';
 import { isFrozenWeight } from '../../../diffusion/ops/grad/weight-cache.ts';
 import { explicitPadding, type Conv2dOptions, type Ops } from '../../../diffusion/ops/ops.ts';
 import { tfjsOps } from '../../../diffusion/ops/tfjs-ops.ts';
 
 type Save = (tensors: tf.Tensor[]) => void;
+
+const antiIdentities = new Map<number, tf.Tensor2D>();
+
+/** The n x n matrix that reverses row order (kept for the process; exact: products with 0 and 1). */
+function antiIdentity(n: number): tf.Tensor2D {
+  let m = antiIdentities.get(n);
+  if (!m) {
+    const data = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) data[i * n + (n - 1 - i)] = 1;
+    m = tf.keep(tf.tensor2d(data, [n, n]));
+    antiIdentities.set(n, m);
+  }
+  return m;
+}
+
+/**
+ * Input gradient of an NHWC convolution for a TRAINABLE filter: the stride-1 correlation of the
+ * (stride-dilated) upstream gradient with the spatially flipped, in/out-swapped kernel, as
+ * `conv2dInputGrad` computes it; the flip is a product with an anti-identity over the kh*kw taps (wasm's
+ * Reverse, Gather and Slice kernels are 5x slower here, and a trainable kernel cannot be flipped once and
+ * cached).
+ */
+export function conv2dInputGradTrainable(
+  dy: tf.Tensor4D, // [N, Ho, Wo, Co]
+  w: tf.Tensor4D, // [kh, kw, Ci, Co]
+  inputShape: readonly [number, number, number, number],
+  stride: number,
+  pad: readonly [number, number, number, number],
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, ci, co] = w.shape;
+    const [, h, wd] = inputShape;
+    const [pt, , pl] = pad;
+    const flipped = tf.reshape(tf.matMul(antiIdentity(kh * kw), tf.reshape(w, [kh * kw, ci * co])), [kh, kw, ci, co]);
+    const wFlip = tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, Co, Ci]
+    let g: tf.Tensor4D = stride === 1 ? dy : dilate(dy, stride);
+    const lenH = g.shape[1];
+    const lenW = g.shape[2];
+    const top = kh - 1 - pt;
+    const bottom = h + pt - lenH;
+    const left = kw - 1 - pl;
+    const right = wd + pl - lenW;
+    check(top >= 0 && bottom >= 0 && left >= 0 && right >= 0, () => `padding [${pad}] larger than the kernel`, {
+      key: 'conv2dInputGradTrainable',
+    });
+    const padArg =
+      top || bottom || left || right
+        ? ([
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ] as tf.backend_util.ExplicitPadding)
+        : 'valid';
+    g = tf.conv2d(g, wFlip, 1, padArg);
+    return g;
+  });
+}
 
 /**
  * Filter gradient of an NHWC convolution as ONE convolution (what TensorFlow's Conv2DBackpropFilter does):
@@ -77,7 +135,7 @@ export function conv2dSaved(
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
         return [
-          conv2dInputGrad(dy, ws, xs.shape, stride, pad),
+          conv2dInputGradTrainable(dy, ws, xs.shape, stride, pad),
           conv2dFilterGradByConv(xs, dy, ws.shape, stride, pad),
         ];
       },

@@ -65,8 +65,8 @@ test('an out-of-range value names the bound', (t) => {
 });
 
 test('an unknown enum value and an unknown dataset name list the choices', (t) => {
-  let { err } = fails(t, { 'x.yaml': `${DATA}optimizer: {renderer: layered}\n` }, 'x.yaml');
-  t.regex(err.message, /optimizer\.renderer: expected one of "scatter", "gather", got "layered"/);
+  let { err } = fails(t, { 'x.yaml': `${DATA}optimizer: {psf: airy}\n` }, 'x.yaml');
+  t.regex(err.message, /optimizer\.psf: expected one of "disc", "gaussian", got "airy"/);
   ({ err } = fails(t, { 'x.yaml': 'data: {name: kitti}\n' }, 'x.yaml'));
   t.regex(
     err.message,

@@ -36,7 +36,7 @@ test('the JSON Schema describes every section, forbids unknown keys, keeps enums
   t.is(optimizer.properties!.iterations!.type, 'integer');
   t.is(optimizer.properties!.iterations!.maximum, 1_000_000);
   t.is((s.properties.seed as { default?: number }).default, 0);
-  t.deepEqual(optimizer.properties!.renderer!.enum, ['scatter', 'gather']);
+  t.deepEqual(optimizer.properties!.psf!.enum, ['disc', 'gaussian']);
   const text = JSON.stringify(s);
   t.true(text.includes('"middlebury2014"'));
   t.true(text.includes('"nyuv2-labeled"'));

@@ -85,6 +85,9 @@ test('--set overrides parse YAML scalars and win over every file', (t) => {
     variants.map((v) => v.name),
     ['full', 'ss'],
   );
+  // A list set on the command line takes the same canonical form as one from a file.
+  const listed = loadConfig(join(dir, 'x.yaml'), { set: ['variants=[oracle, {type: full, name: f}]'] });
+  t.deepEqual(listed.config.variants, [{ type: 'oracle' }, { type: 'full', name: 'f' }]);
   const rooted = loadConfig(join(dir, 'x.yaml'), { set: ['data.root=mb'], cwd: '/work/here' });
   t.is((rooted.config.data as { root: string }).root, '/work/here/mb');
 });
