@@ -61,8 +61,12 @@ export class Adam {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
-    check(this.beta1 >= 0 && this.beta1 < 1, () => `beta1 must lie in [0, 1), got ${this.beta1}`, { key: 'adam.beta1' });
-    check(this.beta2 >= 0 && this.beta2 < 1, () => `beta2 must lie in [0, 1), got ${this.beta2}`, { key: 'adam.beta2' });
+    check(this.beta1 >= 0 && this.beta1 < 1, () => `beta1 must lie in [0, 1), got ${this.beta1}`, {
+      key: 'adam.beta1',
+    });
+    check(this.beta2 >= 0 && this.beta2 < 1, () => `beta2 must lie in [0, 1), got ${this.beta2}`, {
+      key: 'adam.beta2',
+    });
     check(this.epsilon > 0, () => `epsilon must be > 0, got ${this.epsilon}`, { key: 'adam.epsilon' });
     const names = new Set<string>();
     for (const g of groups) {
@@ -108,7 +112,10 @@ export class Adam {
         () => `gradient shape [${g.shape}] differs from parameter shape [${p.shape}]`,
         { key: `adam.step(${group.name})` },
       );
-      const prev = this.moments.get(group.name) ?? { m: tf.keep(tf.zerosLike(p)), v: tf.keep(tf.zerosLike(p)) };
+      const prev = this.moments.get(group.name) ?? {
+        m: tf.keep(tf.zerosLike(p)),
+        v: tf.keep(tf.zerosLike(p)),
+      };
       const lr = group.lr * lrFactor;
       const [m, v, next] = tf.tidy(() => {
         const m = tf.add(tf.mul(prev.m, this.beta1), tf.mul(g, 1 - this.beta1));
@@ -147,11 +154,14 @@ export class Adam {
 
   /** Restores a snapshot from {@link Adam.getState}; groups are matched by name. */
   setState(state: AdamState): void {
-    check(Number.isInteger(state.step) && state.step >= 0, () => `bad step count ${state.step}`, { key: 'adam.step' });
+    check(Number.isInteger(state.step) && state.step >= 0, () => `bad step count ${state.step}`, {
+      key: 'adam.step',
+    });
     for (const g of state.groups) {
       check(
         this.groups.some((own) => own.name === g.name),
-        () => `saved state has group "${g.name}", this optimizer has ${this.groups.map((x) => x.name).join(', ')}`,
+        () =>
+          `saved state has group "${g.name}", this optimizer has ${this.groups.map((x) => x.name).join(', ')}`,
         { key: 'adam.groups' },
       );
     }

@@ -66,7 +66,10 @@ export function writeCheckpoint(path: string, state: OptimizerState): void {
     },
     rng: state.rng,
     loss_history: state.lossHistory,
-    stopper: state.stopper && { ...state.stopper, best: Number.isFinite(state.stopper.best) ? state.stopper.best : null },
+    stopper: state.stopper && {
+      ...state.stopper,
+      best: Number.isFinite(state.stopper.best) ? state.stopper.best : null,
+    },
     stopped_early: state.stoppedEarly,
     border_px: state.borderPx,
     edge_radius_px: state.edgeRadiusPx,
@@ -83,12 +86,19 @@ export function readCheckpoint(path: string): OptimizerState | undefined {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ApertureDepthError(`not a readable checkpoint: ${(err as Error).message}`, { file: path, cause: err });
+    throw new ApertureDepthError(`not a readable checkpoint: ${(err as Error).message}`, {
+      file: path,
+      cause: err,
+    });
   }
-  check(json && json.format === FORMAT, () => `not an optimizer checkpoint (format ${JSON.stringify(json?.format)})`, {
-    file: path,
-    key: 'format',
-  });
+  check(
+    json && json.format === FORMAT,
+    () => `not an optimizer checkpoint (format ${JSON.stringify(json?.format)})`,
+    {
+      file: path,
+      key: 'format',
+    },
+  );
   check(json.version === VERSION, () => `checkpoint version ${json.version}, this build reads ${VERSION}`, {
     file: path,
     key: 'version',

@@ -103,7 +103,9 @@ export interface OptimizerConfig {
 }
 
 /** A partial config: any subset, nested objects partial too. */
-export type OptimizerConfigInput = Partial<Omit<OptimizerConfig, 'lr' | 'adam' | 'masks' | 'grid' | 'bounds'>> & {
+export type OptimizerConfigInput = Partial<
+  Omit<OptimizerConfig, 'lr' | 'adam' | 'masks' | 'grid' | 'bounds'>
+> & {
   lr?: Partial<OptimizerConfig['lr']>;
   adam?: Partial<OptimizerConfig['adam']>;
   masks?: Partial<Omit<OptimizerConfig['masks'], 'depthEdges'>> & {
@@ -125,15 +127,24 @@ function variantDefaults(
   mapping: MappingName,
 ): { lrLatent: number; lrScaleShift: number; tvWeight: number; renderer: string } {
   if (variant === 'pixel') return { lrLatent: 0.05, lrScaleShift: 0, tvWeight: 1e-3, renderer: 'gather' };
-  return { lrLatent: 1.5e-3, lrScaleShift: mapping === 'free' ? 0.02 : 5e-3, tvWeight: 0, renderer: 'scatter' };
+  return {
+    lrLatent: 1.5e-3,
+    lrScaleShift: mapping === 'free' ? 0.02 : 5e-3,
+    tvWeight: 0,
+    renderer: 'scatter',
+  };
 }
 
 /** Fills every default and validates the values (errors name the key). */
 export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): OptimizerConfig {
   const variant = input.variant ?? 'full';
-  check((VARIANTS as readonly string[]).includes(variant), () => `unknown variant "${variant}"; expected one of ${VARIANTS.join(', ')}`, {
-    key: 'variant',
-  });
+  check(
+    (VARIANTS as readonly string[]).includes(variant),
+    () => `unknown variant "${variant}"; expected one of ${VARIANTS.join(', ')}`,
+    {
+      key: 'variant',
+    },
+  );
   const mapping = input.mapping ?? 'free';
   const vd = variantDefaults(variant, mapping);
   const config: OptimizerConfig = {
@@ -144,7 +155,11 @@ export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): Optimi
     mappingInit: input.mappingInit ?? (mapping === 'free' ? 'grid' : 'default'),
     bounds: { sMin: input.bounds?.sMin ?? 1.49, sMax: input.bounds?.sMax ?? 3.5 },
     lr: { latent: input.lr?.latent ?? vd.lrLatent, scaleShift: input.lr?.scaleShift ?? vd.lrScaleShift },
-    adam: { beta1: input.adam?.beta1 ?? 0.9, beta2: input.adam?.beta2 ?? 0.999, epsilon: input.adam?.epsilon ?? 1e-8 },
+    adam: {
+      beta1: input.adam?.beta1 ?? 0.9,
+      beta2: input.adam?.beta2 ?? 0.999,
+      epsilon: input.adam?.epsilon ?? 1e-8,
+    },
     schedule: input.schedule ?? { kind: 'constant' },
     earlyStopping: input.earlyStopping ?? null,
     loss: input.loss ?? 'l2',
@@ -173,40 +188,68 @@ export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): Optimi
     pixelInit: input.pixelInit ?? 'search',
     oracleAlignment: input.oracleAlignment ?? 'scale-shift',
   };
-  check(Number.isInteger(config.iterations) && config.iterations >= 0, () => `must be an integer >= 0, got ${config.iterations}`, {
-    key: 'iterations',
-  });
+  check(
+    Number.isInteger(config.iterations) && config.iterations >= 0,
+    () => `must be an integer >= 0, got ${config.iterations}`,
+    {
+      key: 'iterations',
+    },
+  );
   check(Number.isInteger(config.seed), () => `must be an integer, got ${config.seed}`, { key: 'seed' });
-  check(['free', 'bounded'].includes(config.mapping), () => `unknown mapping "${config.mapping}"; expected free or bounded`, {
-    key: 'mapping',
-  });
-  check(['grid', 'default'].includes(config.mappingInit), () => `expected grid or default, got "${config.mappingInit}"`, {
-    key: 'mappingInit',
-  });
+  check(
+    ['free', 'bounded'].includes(config.mapping),
+    () => `unknown mapping "${config.mapping}"; expected free or bounded`,
+    {
+      key: 'mapping',
+    },
+  );
+  check(
+    ['grid', 'default'].includes(config.mappingInit),
+    () => `expected grid or default, got "${config.mappingInit}"`,
+    {
+      key: 'mappingInit',
+    },
+  );
   for (const k of ['latent', 'scaleShift'] as const) {
     const v = config.lr[k];
     check(Number.isFinite(v) && v >= 0, () => `must be a finite number >= 0, got ${v}`, { key: `lr.${k}` });
   }
-  check(['disc', 'gaussian'].includes(config.psf), () => `expected disc or gaussian, got "${config.psf}"`, { key: 'psf' });
+  check(['disc', 'gaussian'].includes(config.psf), () => `expected disc or gaussian, got "${config.psf}"`, {
+    key: 'psf',
+  });
   check(config.tvWeight >= 0, () => `must be >= 0, got ${config.tvWeight}`, { key: 'tvWeight' });
   const b = config.masks.border;
-  check(b === 'auto' || (typeof b === 'number' && b >= 0), () => `must be 'auto' or a number >= 0, got ${b}`, {
-    key: 'masks.border',
-  });
+  check(
+    b === 'auto' || (typeof b === 'number' && b >= 0),
+    () => `must be 'auto' or a number >= 0, got ${b}`,
+    {
+      key: 'masks.border',
+    },
+  );
   const s = config.masks.saturation;
   check(s === null || (typeof s === 'number' && s > 0), () => `must be null or a number > 0, got ${s}`, {
     key: 'masks.saturation',
   });
   const de = config.masks.depthEdges;
-  check(de === null || (de.threshold > 0 && (de.radius === 'auto' || de.radius >= 0)), () => `must be null or { threshold > 0, radius: 'auto' | number >= 0 }, got ${JSON.stringify(de)}`, {
-    key: 'masks.depthEdges',
-  });
+  check(
+    de === null || (de.threshold > 0 && (de.radius === 'auto' || de.radius >= 0)),
+    () => `must be null or { threshold > 0, radius: 'auto' | number >= 0 }, got ${JSON.stringify(de)}`,
+    {
+      key: 'masks.depthEdges',
+    },
+  );
   check(config.grid.maxSide >= 8, () => `must be >= 8, got ${config.grid.maxSide}`, { key: 'grid.maxSide' });
-  check(config.grid.levelsPx.length > 0 && config.grid.levelsPx.every((x) => x > 0), () => 'must be positive numbers', {
-    key: 'grid.levelsPx',
-  });
+  check(
+    config.grid.levelsPx.length > 0 && config.grid.levelsPx.every((x) => x > 0),
+    () => 'must be positive numbers',
+    {
+      key: 'grid.levelsPx',
+    },
+  );
   if (!['scale', 'scale-shift'].includes(config.oracleAlignment)) {
-    throw new ApertureDepthError(`expected scale or scale-shift, got "${config.oracleAlignment}"`, { key: 'oracleAlignment' });
+    throw new ApertureDepthError(`expected scale or scale-shift, got "${config.oracleAlignment}"`, {
+      key: 'oracleAlignment',
+    });
   }
   return config;
 }

@@ -5,11 +5,22 @@
 export type { DepthPrior } from './priors/depth-prior.ts';
 export { PixelPrior, type PixelPriorOptions } from './priors/pixel-prior.ts';
 export { FixedPrior } from './priors/fixed-prior.ts';
-export { MarigoldDepthPrior, type LatentDepthModel, type MarigoldDepthPriorOptions } from './priors/marigold-depth-prior.ts';
+export {
+  MarigoldDepthPrior,
+  type LatentDepthModel,
+  type MarigoldDepthPriorOptions,
+} from './priors/marigold-depth-prior.ts';
 export * from './mappings/index.ts';
 export * from './losses/index.ts';
 export { Adam, type AdamOptions, type AdamState, type ParamGroupSpec } from './adam.ts';
-export { createSchedule, constantSchedule, cosineSchedule, stepSchedule, type Schedule, type ScheduleSpec } from './schedules.ts';
+export {
+  createSchedule,
+  constantSchedule,
+  cosineSchedule,
+  stepSchedule,
+  type Schedule,
+  type ScheduleSpec,
+} from './schedules.ts';
 export { PlateauStopper, type PlateauOptions, type PlateauState } from './early-stopping.ts';
 export { readCheckpoint, writeCheckpoint, type OptimizerState } from './checkpoint.ts';
 export { ProgressBar, type ProgressBarOptions } from './progress.ts';

@@ -7,7 +7,12 @@ import { getRenderer, type Renderer } from '../physics/renderers/index.ts';
 import { ThinLensCamera } from '../physics/thin-lens-camera.ts';
 import { Adam, type ParamGroupSpec } from './adam.ts';
 import { readCheckpoint, writeCheckpoint, type OptimizerState } from './checkpoint.ts';
-import { configToJson, resolveOptimizerConfig, type OptimizerConfig, type OptimizerConfigInput } from './config.ts';
+import {
+  configToJson,
+  resolveOptimizerConfig,
+  type OptimizerConfig,
+  type OptimizerConfigInput,
+} from './config.ts';
 import { PlateauStopper } from './early-stopping.ts';
 import {
   borderMask,
@@ -20,7 +25,12 @@ import {
   type LossContext,
   type LossFn,
 } from './losses/index.ts';
-import { candidateDepths, createMapping, gridSearchScaleShift, type MetricMapping } from './mappings/index.ts';
+import {
+  candidateDepths,
+  createMapping,
+  gridSearchScaleShift,
+  type MetricMapping,
+} from './mappings/index.ts';
 import type { DepthPrior } from './priors/depth-prior.ts';
 import { localSearchLogits } from './pixel-init.ts';
 import { ProgressBar } from './progress.ts';
@@ -164,7 +174,9 @@ function checkProblem(problem: DepthProblem): [number, number, number] {
     () => `prior ${prior.name} predicts [${prior.outputShape}] but the images are [${H}, ${W}]`,
     { key: 'problem.prior' },
   );
-  check(problem.camera instanceof ThinLensCamera, () => 'camera must be a ThinLensCamera', { key: 'problem.camera' });
+  check(problem.camera instanceof ThinLensCamera, () => 'camera must be a ThinLensCamera', {
+    key: 'problem.camera',
+  });
   for (const k of ['fNumberAif', 'fNumberBlurred'] as const) {
     const v = problem[k];
     check(Number.isFinite(v) && v > 0, () => `must be a positive number, got ${v}`, { key: `problem.${k}` });
@@ -180,7 +192,11 @@ function checkProblem(problem: DepthProblem): [number, number, number] {
 }
 
 /** The fingerprint a checkpoint must match to be resumed. */
-function fingerprintOf(problem: DepthProblem, config: OptimizerConfig, trainLatent: boolean): Record<string, unknown> {
+function fingerprintOf(
+  problem: DepthProblem,
+  config: OptimizerConfig,
+  trainLatent: boolean,
+): Record<string, unknown> {
   return {
     variant: config.variant,
     seed: config.seed,
@@ -228,7 +244,10 @@ export interface DefocusObjectiveParts {
  * `latent` (unless fixed) and `scale_shift`: the objective of METHOD.md, exposed so that its gradients can be
  * checked against finite differences and scripts can evaluate it.
  */
-export function createDefocusObjective(problem: DepthProblem, parts: DefocusObjectiveParts): DefocusObjective {
+export function createDefocusObjective(
+  problem: DepthProblem,
+  parts: DefocusObjectiveParts,
+): DefocusObjective {
   const { mapping, renderer, fNumber, lossFn, mask, fixedLatent, frozenRelative } = parts;
   const renderOptions = { psf: parts.psf ?? 'disc' };
   const forward: DefocusObjective['forward'] = (p) => {
@@ -268,11 +287,16 @@ export function searchScaleShift(
   });
   const aifS = tf.keep(downsample(problem.aif, factor)); // [h, w, C]
   const obsS = tf.keep(downsample(problem.observed, factor)); // [h, w, C]
-  const relS = tf.keep(tf.tidy(() => tf.squeeze(downsample(tf.expandDims(relative, 2) as tf.Tensor3D, factor), [2]))); // [h, w]
+  const relS = tf.keep(
+    tf.tidy(() => tf.squeeze(downsample(tf.expandDims(relative, 2) as tf.Tensor3D, factor), [2])),
+  ); // [h, w]
   // Saturation and (at this coarse scale, a 1-pixel radius) depth-edge masks.
   const maskS = tf.tidy(() => {
-    const sat = config.masks.saturation === null ? undefined : saturationMask([aifS, obsS], config.masks.saturation);
-    const edges = config.masks.depthEdges ? depthEdgeMask(relS as tf.Tensor2D, 1, config.masks.depthEdges.threshold) : undefined;
+    const sat =
+      config.masks.saturation === null ? undefined : saturationMask([aifS, obsS], config.masks.saturation);
+    const edges = config.masks.depthEdges
+      ? depthEdgeMask(relS as tf.Tensor2D, 1, config.masks.depthEdges.threshold)
+      : undefined;
     const m = combineMasks(sat, edges);
     // A mask that leaves almost nothing is worse than none.
     return m && tf.mean(m).dataSync()[0] >= 0.1 ? m : sat;
@@ -336,7 +360,10 @@ export async function optimizeDepth(
   const { prior, camera } = problem;
   const log = run.log ?? (() => {});
   const dataLoss = resolveLoss(config.loss);
-  const regularizers = [...(config.tvWeight > 0 ? [tvRegularizer({ weight: config.tvWeight })] : []), ...config.regularizers];
+  const regularizers = [
+    ...(config.tvWeight > 0 ? [tvRegularizer({ weight: config.tvWeight })] : []),
+    ...config.regularizers,
+  ];
   const lossFn = composeLoss(dataLoss, regularizers);
 
   // 1. Seeded initial latent; on a sphere when the prior says so. [latentShape]
@@ -344,7 +371,8 @@ export async function optimizeDepth(
   const initialLatent = tf.keep(prior.sphericalLatent ? projectToSphere(rawLatent) : rawLatent.clone());
   rawLatent.dispose();
 
-  if (config.variant === 'oracle') return runOracle(problem, config, renderer, fModel, lossFn, initialLatent, t0);
+  if (config.variant === 'oracle')
+    return runOracle(problem, config, renderer, fModel, lossFn, initialLatent, t0);
 
   const trainLatent = (config.variant === 'full' || config.variant === 'pixel') && prior.trainable;
   const mapping: MetricMapping = createMapping(config.mapping, config.bounds);
@@ -359,7 +387,8 @@ export async function optimizeDepth(
       for (const [k, v] of Object.entries(fingerprint)) {
         check(
           JSON.stringify(state.fingerprint[k]) === JSON.stringify(v),
-          () => `checkpoint was made with ${k} = ${JSON.stringify(state!.fingerprint[k])}, this run has ${JSON.stringify(v)}`,
+          () =>
+            `checkpoint was made with ${k} = ${JSON.stringify(state!.fingerprint[k])}, this run has ${JSON.stringify(v)}`,
           { file: run.checkpointPath, key: k },
         );
       }
@@ -377,7 +406,9 @@ export async function optimizeDepth(
   let mappingParams0 = mapping.initialParams();
   if (!state && config.mappingInit === 'grid') {
     if (config.variant === 'pixel' && config.sceneSide === 'both') {
-      log('note: a flat start cannot tell the two sides of the focus plane apart; set sceneSide if it is known');
+      log(
+        'note: a flat start cannot tell the two sides of the focus plane apart; set sceneSide if it is known',
+      );
     }
     const rel0 = frozenRelative ?? prior.predict(initialLatent);
     const found = searchScaleShift(problem, rel0, config, renderer, fModel, dataLoss);
@@ -414,19 +445,26 @@ export async function optimizeDepth(
       ) / 2,
     );
     borderPx =
-      config.masks.border === 'auto' ? Math.min(halfCoc, Math.floor((Math.min(H, W) - 1) / 4)) : config.masks.border;
+      config.masks.border === 'auto'
+        ? Math.min(halfCoc, Math.floor((Math.min(H, W) - 1) / 4))
+        : config.masks.border;
     const de = config.masks.depthEdges;
     if (de) edgeRadiusPx = de.radius === 'auto' ? Math.max(1, halfCoc) : de.radius;
   }
   const mask = tf.keep(
     tf.tidy(() => {
       const sat =
-        config.masks.saturation === null ? undefined : saturationMask([problem.aif, problem.observed], config.masks.saturation);
+        config.masks.saturation === null
+          ? undefined
+          : saturationMask([problem.aif, problem.observed], config.masks.saturation);
       const border = borderPx > 0 ? borderMask(H, W, borderPx) : undefined;
       const base = combineMasks(sat, border) ?? (tf.ones([H, W]) as tf.Tensor2D);
       if (edgeRadiusPx === null) return base;
       const rel0 = frozenRelative ?? prior.predict(initialLatent);
-      const withEdges = tf.mul(base, depthEdgeMask(rel0, edgeRadiusPx, config.masks.depthEdges?.threshold)) as tf.Tensor2D;
+      const withEdges = tf.mul(
+        base,
+        depthEdgeMask(rel0, edgeRadiusPx, config.masks.depthEdges?.threshold),
+      ) as tf.Tensor2D;
       const kept = tf.mean(withEdges).dataSync()[0];
       if (kept >= 0.1) return withEdges;
       log(`depth-edge mask would keep ${(kept * 100).toFixed(1)} % of the pixels; not using it`);
@@ -449,7 +487,10 @@ export async function optimizeDepth(
   if (state) {
     for (const g of groups) {
       const stored = state.params[g.name];
-      check(stored, () => `checkpoint has no parameter group "${g.name}"`, { file: run.checkpointPath, key: 'params' });
+      check(stored, () => `checkpoint has no parameter group "${g.name}"`, {
+        file: run.checkpointPath,
+        key: 'params',
+      });
       params[g.name] = tf.keep(tf.tensor(stored.data, stored.shape, 'float32'));
     }
     adam.setState(state.adam);
@@ -457,9 +498,18 @@ export async function optimizeDepth(
   } else if (config.variant === 'pixel' && config.pixelInit === 'search' && trainLatent) {
     // Classical depth from defocus per pixel as the start (the seeded flat start is kept as `initialLatent`).
     params[LATENT_GROUP] = tf.keep(
-      localSearchLogits(problem.aif, problem.observed, camera, fModel, renderer, mapping.scaleShift(mappingParams0), mask, {
-        psf: config.psf,
-      }),
+      localSearchLogits(
+        problem.aif,
+        problem.observed,
+        camera,
+        fModel,
+        renderer,
+        mapping.scaleShift(mappingParams0),
+        mask,
+        {
+          psf: config.psf,
+        },
+      ),
     );
     params[SCALE_SHIFT_GROUP] = tf.keep(tf.tensor1d(mappingParams0));
   } else {
@@ -484,7 +534,10 @@ export async function optimizeDepth(
   const snapshot = (iteration: number): OptimizerState => ({
     iteration,
     params: Object.fromEntries(
-      names.map((n) => [n, { shape: params[n].shape.slice(), data: (params[n].dataSync() as Float32Array).slice() }]),
+      names.map((n) => [
+        n,
+        { shape: params[n].shape.slice(), data: (params[n].dataSync() as Float32Array).slice() },
+      ]),
     ),
     adam: adam.getState(),
     rng: rng.state(),
@@ -497,9 +550,13 @@ export async function optimizeDepth(
     fingerprint,
   });
   const checkpointEvery = run.checkpointEvery ?? 10;
-  check(Number.isInteger(checkpointEvery) && checkpointEvery > 0, () => `must be a positive integer, got ${checkpointEvery}`, {
-    key: 'checkpointEvery',
-  });
+  check(
+    Number.isInteger(checkpointEvery) && checkpointEvery > 0,
+    () => `must be a positive integer, got ${checkpointEvery}`,
+    {
+      key: 'checkpointEvery',
+    },
+  );
   if (run.checkpointPath && !state) writeCheckpoint(run.checkpointPath, snapshot(0));
 
   const tLoop = performance.now();
@@ -516,7 +573,9 @@ export async function optimizeDepth(
         )(paramList),
       );
       const loss = value.dataSync()[0];
-      const badGroups = names.filter((_, i) => tf.tidy(() => tf.all(tf.isFinite(grads[i])).dataSync()[0]) !== 1);
+      const badGroups = names.filter(
+        (_, i) => tf.tidy(() => tf.all(tf.isFinite(grads[i])).dataSync()[0]) !== 1,
+      );
       if (!Number.isFinite(loss) || badGroups.length > 0) {
         tf.dispose([value, ...grads]);
         let saved = '';
@@ -526,7 +585,9 @@ export async function optimizeDepth(
         }
         const what = [
           ...(Number.isFinite(loss) ? [] : [`loss is ${loss}`]),
-          ...(badGroups.length ? [`non-finite gradient in parameter group ${badGroups.map((g) => `"${g}"`).join(', ')}`] : []),
+          ...(badGroups.length
+            ? [`non-finite gradient in parameter group ${badGroups.map((g) => `"${g}"`).join(', ')}`]
+            : []),
         ].join(' and ');
         throw new ApertureDepthError(`${what} at iteration ${iteration}${saved}`, {
           key: badGroups[0] ? `optimizer.${badGroups[0]}` : 'optimizer.loss',
@@ -623,7 +684,8 @@ export async function optimizeDepth(
       totalMs: performance.now() - t0,
       msPerIteration: done > 0 ? loopMs / done : 0,
     },
-    dispose: () => tf.dispose([out.depth, out.relativeDepth, out.rendered, mask, initialLatent, out.finalLatent]),
+    dispose: () =>
+      tf.dispose([out.depth, out.relativeDepth, out.rendered, mask, initialLatent, out.finalLatent]),
   };
   return result;
 }
@@ -649,7 +711,9 @@ function runOracle(
   const a = alignToGroundTruth(relativeDepth, problem.depthGt, config.oracleAlignment);
   // An affine fit may dip below zero where the relative depth is small; depth must stay positive.
   const minDepth = 1.01 * camera.focalLengthM;
-  const depth = tf.tidy(() => tf.maximum(tf.add(tf.mul(relativeDepth, a.scale), a.shift), minDepth)) as tf.Tensor2D;
+  const depth = tf.tidy(() =>
+    tf.maximum(tf.add(tf.mul(relativeDepth, a.scale), a.shift), minDepth),
+  ) as tf.Tensor2D;
   const rendered = renderer.render(problem.aif, depth, camera, fModel, { psf: config.psf });
   const [H, W] = depth.shape;
   const mask = tf.keep(
@@ -657,8 +721,17 @@ function runOracle(
       ? (tf.ones([H, W]) as tf.Tensor2D)
       : saturationMask([problem.aif, problem.observed], config.masks.saturation),
   );
-  const finalLoss = tf.tidy(() =>
-    lossFn({ rendered, observed: problem.observed, depth, relativeDepth, latent: initialLatent, iteration: 0, mask }).dataSync()[0],
+  const finalLoss = tf.tidy(
+    () =>
+      lossFn({
+        rendered,
+        observed: problem.observed,
+        depth,
+        relativeDepth,
+        latent: initialLatent,
+        iteration: 0,
+        mask,
+      }).dataSync()[0],
   );
   const totalMs = performance.now() - t0;
   const finalLatent = initialLatent.clone();

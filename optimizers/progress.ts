@@ -15,7 +15,9 @@ function formatSeconds(s: number): string {
   const t = Math.max(0, Math.round(s));
   const m = Math.floor(t / 60);
   const sec = t % 60;
-  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
+  return m >= 60
+    ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+    : `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }
 
 /**

@@ -349,7 +349,9 @@ export const optimizerSchema = z
     renderer: z
       .enum(['scatter', 'gather', 'layered'])
       .optional()
-      .describe('forward model inside the loop: scatter (paper eq. 6), gather or layered (default by variant)'),
+      .describe(
+        'forward model inside the loop: scatter (paper eq. 6), gather or layered (default by variant)',
+      ),
     psf: z.enum(PSF_NAMES).optional().describe('PSF of the forward model (paper and default: disc)'),
     relative_blur: z
       .boolean()

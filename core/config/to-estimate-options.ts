@@ -27,7 +27,11 @@ export function priorOptions(p: PriorConfig): Pick<EstimateOptions, 'model' | 'p
  * const { config, variants } = loadConfig('experiments/configs/paper-table3.yaml');
  * toEstimateOptions(config, variants[1]); // { variant: 'full', seed: 0, model: 'marigold-depth-lcm-v1-0', optimizer: { iterations: 200, ... }, ... }
  */
-export function toEstimateOptions(config: ExperimentConfig, variant: ResolvedVariant, file = 'config'): VariantEstimateOptions {
+export function toEstimateOptions(
+  config: ExperimentConfig,
+  variant: ResolvedVariant,
+  file = 'config',
+): VariantEstimateOptions {
   const { input, checkpointEvery } = optimizerInputFromSection(
     JSON.parse(JSON.stringify(variant.optimizer)) as Record<string, unknown>,
     file,
@@ -39,6 +43,8 @@ export function toEstimateOptions(config: ExperimentConfig, variant: ResolvedVar
     optimizer: input,
     ...priorOptions(variant.prior),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
-    ...(config.limits.working_max_side !== undefined ? { workingMaxSide: config.limits.working_max_side } : {}),
+    ...(config.limits.working_max_side !== undefined
+      ? { workingMaxSide: config.limits.working_max_side }
+      : {}),
   };
 }

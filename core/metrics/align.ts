@@ -61,7 +61,10 @@ export function alignToGroundTruth(
 }
 
 /** `scale * pred + shift`, as a new Float32Array. */
-export function applyAlignment(pred: DepthValues, alignment: Pick<Alignment, 'scale' | 'shift'>): Float32Array {
+export function applyAlignment(
+  pred: DepthValues,
+  alignment: Pick<Alignment, 'scale' | 'shift'>,
+): Float32Array {
   const { p } = pairedValues(pred, pred, undefined, 'applyAlignment');
   const out = new Float32Array(p.length);
   for (let i = 0; i < p.length; i++) out[i] = alignment.scale * p[i] + alignment.shift;

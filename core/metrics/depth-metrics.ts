@@ -27,7 +27,12 @@ export interface DepthMetrics {
 }
 
 /** Indices of pixels valid in both maps (finite, > 0, mask non-zero). */
-export function validIndices(pred: DepthValues, gt: DepthValues, mask?: DepthValues, fn = 'validIndices'): number[] {
+export function validIndices(
+  pred: DepthValues,
+  gt: DepthValues,
+  mask?: DepthValues,
+  fn = 'validIndices',
+): number[] {
   const { p, g, m } = pairedValues(pred, gt, mask, fn);
   const out: number[] = [];
   for (let i = 0; i < p.length; i++) {

@@ -6,7 +6,9 @@ export type DepthValues = ArrayLike<number> | tf.Tensor;
 
 /** Flat values of a map (a tensor is read synchronously). */
 export function valuesOf(x: DepthValues): ArrayLike<number> {
-  return typeof (x as tf.Tensor).dataSync === 'function' ? ((x as tf.Tensor).dataSync() as Float32Array) : (x as ArrayLike<number>);
+  return typeof (x as tf.Tensor).dataSync === 'function'
+    ? ((x as tf.Tensor).dataSync() as Float32Array)
+    : (x as ArrayLike<number>);
 }
 
 /** The flat arrays of pred, gt and mask, checked to have one length. */
@@ -19,7 +21,11 @@ export function pairedValues(
   const p = valuesOf(pred);
   const g = valuesOf(gt);
   const m = mask === undefined ? undefined : valuesOf(mask);
-  check(p.length === g.length, () => `pred has ${p.length} values, gt ${g.length}`, { key: `${fn}(pred, gt)` });
-  check(!m || m.length === p.length, () => `mask has ${m!.length} values, pred ${p.length}`, { key: `${fn}(mask)` });
+  check(p.length === g.length, () => `pred has ${p.length} values, gt ${g.length}`, {
+    key: `${fn}(pred, gt)`,
+  });
+  check(!m || m.length === p.length, () => `mask has ${m!.length} values, pred ${p.length}`, {
+    key: `${fn}(mask)`,
+  });
   return { p, g, m };
 }

@@ -62,7 +62,10 @@ class Section {
   boolean(k: string): boolean | undefined {
     if (!this.has(k)) return undefined;
     const v = this.obj[k];
-    check(typeof v === 'boolean', () => `expected true or false, got ${JSON.stringify(v)}`, { file: this.file, key: this.key(k) });
+    check(typeof v === 'boolean', () => `expected true or false, got ${JSON.stringify(v)}`, {
+      file: this.file,
+      key: this.key(k),
+    });
     return v;
   }
 
@@ -74,26 +77,35 @@ class Section {
   section(k: string): Section | undefined {
     if (!this.has(k)) return undefined;
     const v = this.obj[k];
-    check(isPlainObject(v), () => `expected a mapping, got ${JSON.stringify(v)}`, { file: this.file, key: this.key(k) });
+    check(isPlainObject(v), () => `expected a mapping, got ${JSON.stringify(v)}`, {
+      file: this.file,
+      key: this.key(k),
+    });
     return new Section(v, this.key(k), this.file);
   }
 
   /** Throws on any key not read. */
   done(): void {
     for (const k of Object.keys(this.obj)) {
-      if (!this.used.has(k)) throw new ApertureDepthError('unknown key', { file: this.file, key: this.key(k) });
+      if (!this.used.has(k))
+        throw new ApertureDepthError('unknown key', { file: this.file, key: this.key(k) });
     }
   }
 }
 
-const drop = <T extends Obj>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+const drop = <T extends Obj>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 /**
  * Maps the `optimizer` section (snake_case, the experiment config's layout) onto {@link OptimizerConfigInput}.
  * Only keys present are set, so the optimizer's own defaults (which depend on the variant and mapping) stay
  * in force for the rest. Unknown keys are errors naming the file and the key path.
  */
-export function optimizerInputFromSection(obj: Obj, file: string, path = 'optimizer'): { input: OptimizerConfigInput; checkpointEvery?: number } {
+export function optimizerInputFromSection(
+  obj: Obj,
+  file: string,
+  path = 'optimizer',
+): { input: OptimizerConfigInput; checkpointEvery?: number } {
   const s = new Section(obj, path, file);
   const input: OptimizerConfigInput = {};
   input.iterations = s.number('iterations');
@@ -106,7 +118,11 @@ export function optimizerInputFromSection(obj: Obj, file: string, path = 'optimi
   }
   const adam = s.section('adam');
   if (adam) {
-    input.adam = drop({ beta1: adam.number('beta1'), beta2: adam.number('beta2'), epsilon: adam.number('epsilon') });
+    input.adam = drop({
+      beta1: adam.number('beta1'),
+      beta2: adam.number('beta2'),
+      epsilon: adam.number('epsilon'),
+    });
     adam.done();
   }
   const schedule = s.section('schedule');
@@ -152,18 +168,26 @@ export function optimizerInputFromSection(obj: Obj, file: string, path = 'optimi
     const masks: NonNullable<OptimizerConfigInput['masks']> = {};
     if (loss.has('saturation')) {
       const v = loss.raw('saturation');
-      check(v === null || (typeof v === 'number' && v > 0), () => `expected a number > 0 or null, got ${JSON.stringify(v)}`, {
-        file,
-        key: `${path}.loss.saturation`,
-      });
+      check(
+        v === null || (typeof v === 'number' && v > 0),
+        () => `expected a number > 0 or null, got ${JSON.stringify(v)}`,
+        {
+          file,
+          key: `${path}.loss.saturation`,
+        },
+      );
       masks.saturation = v as number | null;
     }
     if (loss.has('border')) {
       const v = loss.raw('border');
-      check(v === 'auto' || (typeof v === 'number' && v >= 0), () => `expected auto or a number >= 0, got ${JSON.stringify(v)}`, {
-        file,
-        key: `${path}.loss.border`,
-      });
+      check(
+        v === 'auto' || (typeof v === 'number' && v >= 0),
+        () => `expected auto or a number >= 0, got ${JSON.stringify(v)}`,
+        {
+          file,
+          key: `${path}.loss.border`,
+        },
+      );
       masks.border = v as number | 'auto';
     }
     if (loss.has('depth_edges')) {
@@ -187,11 +211,19 @@ export function optimizerInputFromSection(obj: Obj, file: string, path = 'optimi
   const grid = s.section('grid');
   if (grid) {
     const levels = grid.raw('levels_px');
-    check(levels === undefined || (Array.isArray(levels) && levels.every((x) => typeof x === 'number')), () => 'expected a list of numbers', {
-      file,
-      key: `${path}.grid.levels_px`,
+    check(
+      levels === undefined || (Array.isArray(levels) && levels.every((x) => typeof x === 'number')),
+      () => 'expected a list of numbers',
+      {
+        file,
+        key: `${path}.grid.levels_px`,
+      },
+    );
+    input.grid = drop({
+      maxSide: grid.number('max_side'),
+      levelsPx: levels as number[] | undefined,
+      refineRounds: grid.number('refine_rounds'),
     });
-    input.grid = drop({ maxSide: grid.number('max_side'), levelsPx: levels as number[] | undefined, refineRounds: grid.number('refine_rounds') });
     grid.done();
   }
   input.renderer = s.string('renderer', ['scatter', 'gather', 'layered'] as const);
@@ -213,7 +245,9 @@ export function optimizerInputFromSection(obj: Obj, file: string, path = 'optimi
 export function readEstimateConfig(file: string): EstimateFileConfig {
   const top = new Section(readYamlFile(file), '', file);
   const opt = top.section('optimizer');
-  const { input, checkpointEvery } = opt ? optimizerInputFromSection(opt.obj, file) : { input: {}, checkpointEvery: undefined };
+  const { input, checkpointEvery } = opt
+    ? optimizerInputFromSection(opt.obj, file)
+    : { input: {}, checkpointEvery: undefined };
   const prior: EstimatePriorSettings = {};
   const p = top.section('prior');
   if (p) {

@@ -13,7 +13,12 @@ import { versions } from '../run-record/versions.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import { exposureFactor, linearToSrgb } from '../../physics/radiometry.ts';
 import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
-import { configToJson, resolveOptimizerConfig, type OptimizerConfigInput, type Variant } from '../../optimizers/config.ts';
+import {
+  configToJson,
+  resolveOptimizerConfig,
+  type OptimizerConfigInput,
+  type Variant,
+} from '../../optimizers/config.ts';
 import { optimizeDepth, type IterationHook, type OptimizeResult } from '../../optimizers/optimize-depth.ts';
 import type { DepthPrior } from '../../optimizers/priors/depth-prior.ts';
 import { MarigoldDepthPrior } from '../../optimizers/priors/marigold-depth-prior.ts';
@@ -105,7 +110,10 @@ export function fitEnergyGain(aif: tf.Tensor3D, blurred: tf.Tensor3D, saturation
     const crop = (x: tf.Tensor3D) => tf.slice(x, [b, b, 0], [H - 2 * b, W - 2 * b, -1]);
     const a = crop(aif);
     const o = crop(blurred);
-    const ok = tf.cast(tf.logicalAnd(tf.less(tf.max(a, 2, true), saturation), tf.less(tf.max(o, 2, true), saturation)), 'float32');
+    const ok = tf.cast(
+      tf.logicalAnd(tf.less(tf.max(a, 2, true), saturation), tf.less(tf.max(o, 2, true), saturation)),
+      'float32',
+    );
     const num = tf.sum(tf.mul(a, ok)).dataSync()[0];
     const den = tf.sum(tf.mul(o, ok)).dataSync()[0];
     return den > 0 && num > 0 ? num / den : 1;
@@ -150,9 +158,13 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
 
   // 2. Working size.
   const maxSide = options.workingMaxSide;
-  check(maxSide === undefined || (Number.isInteger(maxSide) && maxSide >= 8), () => `must be an integer >= 8, got ${maxSide}`, {
-    key: 'workingMaxSide',
-  });
+  check(
+    maxSide === undefined || (Number.isInteger(maxSide) && maxSide >= 8),
+    () => `must be an integer >= 8, got ${maxSide}`,
+    {
+      key: 'workingMaxSide',
+    },
+  );
   const k = maxSide ? Math.max(1, Math.ceil(Math.max(H, W) / maxSide)) : 1;
   const aif = downsample(images.aif, k); // [h, w, 3]
   const observed = downsample(observedFull, k); // [h, w, 3]
@@ -200,7 +212,9 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     });
     for (const note of model.notes) log(`prior: ${note}`);
     const srgb = tf.tidy(() => linearToSrgb(tf.clipByValue(aif, 0, 1)) as tf.Tensor3D); // [h, w, 3]
-    prior = MarigoldDepthPrior.create(model, srgb, { processingResolution: options.prior?.processingResolution });
+    prior = MarigoldDepthPrior.create(model, srgb, {
+      processingResolution: options.prior?.processingResolution,
+    });
     srgb.dispose();
   }
   const config = resolveOptimizerConfig({ ...optimizerInput, variant });
@@ -213,7 +227,10 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
           const valid = tf.cast(tf.logicalNot(tf.isNaN(g)), 'float32');
           const sum = tf.avgPool(tf.where(tf.isNaN(g), tf.zerosLike(g), g) as tf.Tensor3D, k, k, 'valid');
           const cnt = tf.avgPool(valid as tf.Tensor3D, k, k, 'valid');
-          return tf.squeeze(tf.where(tf.greater(cnt, 0), tf.div(sum, tf.maximum(cnt, 1e-12)), tf.fill(cnt.shape, Number.NaN)), [2]) as tf.Tensor2D;
+          return tf.squeeze(
+            tf.where(tf.greater(cnt, 0), tf.div(sum, tf.maximum(cnt, 1e-12)), tf.fill(cnt.shape, Number.NaN)),
+            [2],
+          ) as tf.Tensor2D;
         })
       : undefined;
 
@@ -229,7 +246,15 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   let result: OptimizeResult;
   try {
     result = await optimizeDepth(
-      { aif, observed, camera, fNumberAif: spec.fNumberAif, fNumberBlurred: spec.fNumberBlurred, prior, depthGt: depthGtWork },
+      {
+        aif,
+        observed,
+        camera,
+        fNumberAif: spec.fNumberAif,
+        fNumberBlurred: spec.fNumberBlurred,
+        prior,
+        depthGt: depthGtWork,
+      },
       config,
       {
         checkpointPath: files.checkpoint,
@@ -241,7 +266,12 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       },
     );
   } catch (err) {
-    tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
+    tf.dispose([
+      aif,
+      observed,
+      ...(depthGtWork ? [depthGtWork] : []),
+      ...(images.depthGt ? [images.depthGt] : []),
+    ]);
     prior.dispose();
     model?.dispose();
     throw err;
@@ -250,7 +280,10 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   // 5. Outputs at the input size.
   const depthFull = tf.tidy(() =>
     k > 1 || h !== H || w !== W
-      ? (tf.squeeze(tf.image.resizeBilinear(tf.expandDims(result.depth, 2) as tf.Tensor3D, [H, W]), [2]) as tf.Tensor2D)
+      ? (tf.squeeze(
+          tf.image.resizeBilinear(tf.expandDims(result.depth, 2) as tf.Tensor3D, [H, W]),
+          [2],
+        ) as tf.Tensor2D)
       : result.depth.clone(),
   );
   const depth = (depthFull.dataSync() as Float32Array).slice();
@@ -289,7 +322,11 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   };
   residual.dispose();
   if (result.lossHistory.length > 0) {
-    datasets.loss_history = { shape: [result.lossHistory.length], dtype: 'float64', data: Float64Array.from(result.lossHistory) };
+    datasets.loss_history = {
+      shape: [result.lossHistory.length],
+      dtype: 'float64',
+      data: Float64Array.from(result.lossHistory),
+    };
   }
   if (result.initialLatent.size > 0) {
     datasets.initial_latent = ndarray(result.initialLatent);
@@ -323,7 +360,11 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     prior: { name: prior.name, model: modelPath, fallback, latent_shape: [...prior.latentShape] },
     seed,
     optimizer: configJson,
-    radiometry: { encoding: spec.encoding, gain, gain_source: timed ? 'exposure times' : 'fitted (energy ratio)' },
+    radiometry: {
+      encoding: spec.encoding,
+      gain,
+      gain_source: timed ? 'exposure times' : 'fitted (energy ratio)',
+    },
     working: { downscale: k, width: w, height: h, pixel_pitch_um: camera.pixelPitchUm },
     camera: spec.camera.toJson(),
     f_number_aif: spec.fNumberAif,
@@ -363,7 +404,12 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     record,
   };
   result.dispose();
-  tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
+  tf.dispose([
+    aif,
+    observed,
+    ...(depthGtWork ? [depthGtWork] : []),
+    ...(images.depthGt ? [images.depthGt] : []),
+  ]);
   prior.dispose();
   model?.dispose();
   return out;

@@ -65,7 +65,10 @@ export function loadPairSpec(file: string): PairSpec {
       check(!required, () => 'missing (a path relative to the pair.json is required)', { file: path, key });
       return null;
     }
-    check(typeof v === 'string' && v.length > 0, () => `expected a path (string), got ${describe(v)}`, { file: path, key });
+    check(typeof v === 'string' && v.length > 0, () => `expected a path (string), got ${describe(v)}`, {
+      file: path,
+      key,
+    });
     const p = resolve(dir, v);
     check(existsSync(p), () => `file ${p} does not exist`, { file: path, key });
     return p;
@@ -76,10 +79,14 @@ export function loadPairSpec(file: string): PairSpec {
       check(!required, () => 'missing (a positive number is required)', { file: path, key });
       return null;
     }
-    check(typeof v === 'number' && Number.isFinite(v) && v > 0, () => `expected a positive number, got ${describe(v)}`, {
-      file: path,
-      key,
-    });
+    check(
+      typeof v === 'number' && Number.isFinite(v) && v > 0,
+      () => `expected a positive number, got ${describe(v)}`,
+      {
+        file: path,
+        key,
+      },
+    );
     return v;
   };
   const encoding = obj.encoding ?? 'srgb';
@@ -88,16 +95,21 @@ export function loadPairSpec(file: string): PairSpec {
     () => `expected one of ${PAIR_ENCODINGS.join(', ')}, got ${describe(encoding)}`,
     { file: path, key: 'encoding' },
   );
-  check(obj.camera !== undefined, () => 'missing (an object with focal_length_mm, pixel_pitch_um, focus_distance_m)', {
-    file: path,
-    key: 'camera',
-  });
+  check(
+    obj.camera !== undefined,
+    () => 'missing (an object with focal_length_mm, pixel_pitch_um, focus_distance_m)',
+    {
+      file: path,
+      key: 'camera',
+    },
+  );
   const camera = ThinLensCamera.fromJson(obj.camera, path, 'camera.');
   const fNumberAif = positive('f_number_aif', true)!;
   const fNumberBlurred = positive('f_number_blurred', true)!;
   check(
     fNumberAif > fNumberBlurred,
-    () => `the all-in-focus image needs the smaller aperture: f_number_aif (${fNumberAif}) must exceed f_number_blurred (${fNumberBlurred})`,
+    () =>
+      `the all-in-focus image needs the smaller aperture: f_number_aif (${fNumberAif}) must exceed f_number_blurred (${fNumberBlurred})`,
     { file: path, key: 'f_number_aif' },
   );
   const tA = positive('exposure_time_aif_s', false);
@@ -144,37 +156,59 @@ function rgbTensor(img: FloatImage): tf.Tensor3D {
 }
 
 /** Reads ground-truth depth in metres (NaN where invalid), by extension; see {@link PairSpec.depthGt}. */
-export function readDepthGt(path: string, pairFile: string): { data: Float32Array; width: number; height: number } {
+export function readDepthGt(
+  path: string,
+  pairFile: string,
+): { data: Float32Array; width: number; height: number } {
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') {
     const arr = readNpy(path);
-    check(arr.shape.length === 2 || (arr.shape.length === 3 && arr.shape[2] === 1), () => `depth must be [H, W], got [${arr.shape}]`, {
+    check(
+      arr.shape.length === 2 || (arr.shape.length === 3 && arr.shape[2] === 1),
+      () => `depth must be [H, W], got [${arr.shape}]`,
+      {
+        file: path,
+        key: 'depth_gt',
+      },
+    );
+    check(arr.dtype !== 'int64', () => 'depth must be a float or small integer array', {
       file: path,
       key: 'depth_gt',
     });
-    check(arr.dtype !== 'int64', () => 'depth must be a float or small integer array', { file: path, key: 'depth_gt' });
-    const data = Float32Array.from(arr.data as ArrayLike<number>, (v) => (Number.isFinite(v) && v > 0 ? v : Number.NaN));
+    const data = Float32Array.from(arr.data as ArrayLike<number>, (v) =>
+      Number.isFinite(v) && v > 0 ? v : Number.NaN,
+    );
     return { data, width: arr.shape[1], height: arr.shape[0] };
   }
   if (ext === '.pfm') {
     const arr = readPfm(path);
-    check(arr.shape.length === 2, () => `depth must be a grey PFM, got [${arr.shape}]`, { file: path, key: 'depth_gt' });
+    check(arr.shape.length === 2, () => `depth must be a grey PFM, got [${arr.shape}]`, {
+      file: path,
+      key: 'depth_gt',
+    });
     const data = Float32Array.from(arr.data, (v) => (Number.isFinite(v) && v > 0 ? v : Number.NaN));
     return { data, width: arr.shape[1], height: arr.shape[0] };
   }
   if (ext === '.png') {
     const img = readImage(path);
-    check(img.channels === 1 && img.bitDepth === 16, () => 'a depth PNG must be 16-bit grey (millimetres, 0 = invalid)', {
-      file: path,
-      key: 'depth_gt',
-    });
+    check(
+      img.channels === 1 && img.bitDepth === 16,
+      () => 'a depth PNG must be 16-bit grey (millimetres, 0 = invalid)',
+      {
+        file: path,
+        key: 'depth_gt',
+      },
+    );
     const data = Float32Array.from(img.data, (v) => (v > 0 ? v / 1000 : Number.NaN));
     return { data, width: img.width, height: img.height };
   }
-  throw new ApertureDepthError(`unknown depth format "${ext}"; expected .npy (metres), .pfm (metres) or 16-bit .png (mm)`, {
-    file: pairFile,
-    key: 'depth_gt',
-  });
+  throw new ApertureDepthError(
+    `unknown depth format "${ext}"; expected .npy (metres), .pfm (metres) or 16-bit .png (mm)`,
+    {
+      file: pairFile,
+      key: 'depth_gt',
+    },
+  );
 }
 
 /**
@@ -205,10 +239,14 @@ export function readPairImages(spec: PairSpec): PairImages {
   let evalMask: Uint8Array | undefined;
   if (spec.evalMask) {
     const m = readImage(spec.evalMask);
-    check(m.width === width && m.height === height, () => `eval mask is ${m.width}x${m.height}, the images are ${width}x${height}`, {
-      file: spec.file,
-      key: 'eval_mask',
-    });
+    check(
+      m.width === width && m.height === height,
+      () => `eval mask is ${m.width}x${m.height}, the images are ${width}x${height}`,
+      {
+        file: spec.file,
+        key: 'eval_mask',
+      },
+    );
     evalMask = new Uint8Array(width * height);
     for (let i = 0; i < evalMask.length; i++) evalMask[i] = m.data[i * m.channels] ? 1 : 0;
   }

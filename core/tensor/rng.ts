@@ -39,7 +39,9 @@ export class Rng {
   /** An Rng that continues from `state` (as returned by {@link Rng.state}). */
   static fromState(state: RngState): Rng {
     check(
-      Array.isArray(state) && state.length === 4 && state.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32),
+      Array.isArray(state) &&
+        state.length === 4 &&
+        state.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32),
       () => `rng state must be four unsigned 32-bit integers, got ${JSON.stringify(state)}`,
       { key: 'rng' },
     );

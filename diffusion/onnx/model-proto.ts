@@ -61,33 +61,27 @@ export function transposeF32(
   perm: readonly number[],
   flip: readonly number[] = [],
 ): Float32Array {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const inStrides = new Array<number>(rank);
-  let acc = 1;
-  for (let i = rank - 1; i >= 0; i--) {
-    inStrides[i] = acc;
-    acc *= shape[i];
-  }
+  check(shape.length <= 4, () => `transposeF32 handles rank <= 4, got [${shape}]`, { key: 'onnx weights' });
+  // Pad to rank 4 with leading unit axes, so one 4-deep loop nest serves every case.
+  const pad = 4 - shape.length;
+  const s4 = [...Array<number>(pad).fill(1), ...shape];
+  const p4 = [...Array.from({ length: pad }, (_, i) => i), ...perm.map((p) => p + pad)];
+  const f4 = new Set(flip.map((a) => a + pad));
+  const inStrides = [s4[1] * s4[2] * s4[3], s4[2] * s4[3], s4[3], 1];
+  const dims = p4.map((p) => s4[p]);
   // Source step per output axis; a flipped axis starts at its far end and steps backwards.
-  const steps = perm.map((p, a) => (flip.includes(a) ? -inStrides[p] : inStrides[p]));
-  let src = 0;
-  flip.forEach((a) => (src += (outShape[a] - 1) * inStrides[perm[a]]));
+  const st = p4.map((p, a) => (f4.has(a) ? -inStrides[p] : inStrides[p]));
+  let base = 0;
+  for (const a of f4) base += (dims[a] - 1) * inStrides[p4[a]];
   const out = new Float32Array(data.length);
-  const idx = new Array<number>(rank).fill(0);
-  const last = rank - 1;
-  const lastStep = steps[last];
-  const lastDim = outShape[last];
-  for (let o = 0; o < out.length; o += lastDim) {
-    let s = src;
-    for (let j = 0; j < lastDim; j++, s += lastStep) out[o + j] = data[s];
-    // advance the multi-index over all but the last output axis
-    for (let a = last - 1; a >= 0; a--) {
-      idx[a]++;
-      src += steps[a];
-      if (idx[a] < outShape[a]) break;
-      src -= steps[a] * outShape[a];
-      idx[a] = 0;
+  const [d0, d1, d2, d3] = dims;
+  const [t0, t1, t2, t3] = st;
+  let o = 0;
+  for (let i0 = 0, b0 = base; i0 < d0; i0++, b0 += t0) {
+    for (let i1 = 0, b1 = b0; i1 < d1; i1++, b1 += t1) {
+      for (let i2 = 0, b2 = b1; i2 < d2; i2++, b2 += t2) {
+        for (let i3 = 0, b3 = b2; i3 < d3; i3++, b3 += t3) out[o++] = data[b3];
+      }
     }
   }
   return out;

@@ -22,9 +22,12 @@ export function resolveLoss(loss: LossName | LossFn): LossFn {
   if (typeof loss === 'function') return loss;
   const make = (LOSSES as Record<string, (() => LossFn) | undefined>)[loss];
   if (!make) {
-    throw new ApertureDepthError(`unknown loss "${loss}"; expected one of ${Object.keys(LOSSES).join(', ')}`, {
-      key: 'loss',
-    });
+    throw new ApertureDepthError(
+      `unknown loss "${loss}"; expected one of ${Object.keys(LOSSES).join(', ')}`,
+      {
+        key: 'loss',
+      },
+    );
   }
   return make();
 }

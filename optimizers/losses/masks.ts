@@ -20,9 +20,13 @@ export function saturationMask(images: readonly tf.Tensor3D[], threshold = 0.99)
  */
 export function borderMask(height: number, width: number, borderPx: number): tf.Tensor2D {
   const b = Math.max(0, Math.ceil(borderPx));
-  check(2 * b < Math.min(height, width), () => `border ${b} px leaves no pixel of a ${height}x${width} image`, {
-    key: 'borderMask(borderPx)',
-  });
+  check(
+    2 * b < Math.min(height, width),
+    () => `border ${b} px leaves no pixel of a ${height}x${width} image`,
+    {
+      key: 'borderMask(borderPx)',
+    },
+  );
   const values = new Float32Array(height * width);
   for (let y = b; y < height - b; y++) values.fill(1, y * width + b, y * width + width - b);
   return tf.tensor2d(values, [height, width]);

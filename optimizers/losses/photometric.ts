@@ -10,7 +10,8 @@ export function l2Loss(): LossFn {
 
 /** Mean absolute error: less weight on large residuals (occlusion edges, specularities). */
 export function l1Loss(): LossFn {
-  return ({ rendered, observed, mask }) => tf.tidy(() => maskedMean(tf.abs(tf.sub(rendered, observed)), mask));
+  return ({ rendered, observed, mask }) =>
+    tf.tidy(() => maskedMean(tf.abs(tf.sub(rendered, observed)), mask));
 }
 
 /** Options of {@link charbonnierLoss}. */
@@ -24,7 +25,9 @@ export function charbonnierLoss(options: CharbonnierOptions = {}): LossFn {
   const eps = options.eps ?? 1e-3;
   check(eps > 0, () => `eps must be > 0, got ${eps}`, { key: 'loss.eps' });
   return ({ rendered, observed, mask }) =>
-    tf.tidy(() => maskedMean(tf.sub(tf.sqrt(tf.add(tf.square(tf.sub(rendered, observed)), eps * eps)), eps), mask));
+    tf.tidy(() =>
+      maskedMean(tf.sub(tf.sqrt(tf.add(tf.square(tf.sub(rendered, observed)), eps * eps)), eps), mask),
+    );
 }
 
 /** Options of {@link gradientLoss}. */

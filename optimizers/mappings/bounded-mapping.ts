@@ -30,8 +30,12 @@ export class BoundedMapping implements MetricMapping {
   constructor(options: BoundedMappingOptions = {}) {
     this.sMax = options.sMax ?? 3.5;
     this.sMin = options.sMin ?? 1.49;
-    check(this.sMax > 0 && Number.isFinite(this.sMax), () => `sMax must be > 0, got ${this.sMax}`, { key: 'mapping.sMax' });
-    check(this.sMin > 0 && Number.isFinite(this.sMin), () => `sMin must be > 0, got ${this.sMin}`, { key: 'mapping.sMin' });
+    check(this.sMax > 0 && Number.isFinite(this.sMax), () => `sMax must be > 0, got ${this.sMax}`, {
+      key: 'mapping.sMax',
+    });
+    check(this.sMin > 0 && Number.isFinite(this.sMin), () => `sMin must be > 0, got ${this.sMin}`, {
+      key: 'mapping.sMin',
+    });
   }
 
   initialParams(): Float32Array {
@@ -54,6 +58,9 @@ export class BoundedMapping implements MetricMapping {
   /** Clamped into the bounds (a target outside them is out of this mapping's reach). */
   paramsFor(target: ScaleShift): Float32Array {
     const clampP = (p: number): number => Math.min(1 - 1e-4, Math.max(1e-4, p));
-    return new Float32Array([logit(clampP(target.scale / this.sMax)), logit(clampP(target.shift / this.sMin))]);
+    return new Float32Array([
+      logit(clampP(target.scale / this.sMax)),
+      logit(clampP(target.shift / this.sMin)),
+    ]);
   }
 }

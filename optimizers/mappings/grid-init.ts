@@ -33,7 +33,9 @@ export type SceneSide = 'both' | 'behind' | 'front';
  */
 export function candidateDepths(options: CandidateDepthsOptions): number[] {
   const { focusDistanceM: F, focalLengthM: f, cocAtInfinityPx: cInf } = options;
-  check(F > 0 && Number.isFinite(F), () => `focusDistanceM must be > 0, got ${F}`, { key: 'candidateDepths' });
+  check(F > 0 && Number.isFinite(F), () => `focusDistanceM must be > 0, got ${F}`, {
+    key: 'candidateDepths',
+  });
   check(f > 0 && f < F, () => `focalLengthM must lie in (0, F), got ${f}`, { key: 'candidateDepths' });
   check(cInf > 0 && Number.isFinite(cInf), () => `cocAtInfinityPx must be > 0, got ${cInf}`, {
     key: 'candidateDepths',
@@ -105,7 +107,9 @@ export function gridSearchScaleShift(
     if (options.includeConstant) tryPair(depths[i], depths[i]);
     for (let j = i + 1; j < depths.length; j++) tryPair(depths[i], depths[j]);
   }
-  check(best, () => 'the defocus loss was not finite at any candidate scale/shift', { key: 'gridSearchScaleShift' });
+  check(best, () => 'the defocus loss was not finite at any candidate scale/shift', {
+    key: 'gridSearchScaleShift',
+  });
   // 2. Fine: a 5 x 5 grid in log(near), log(far) around the best pair, shrinking each round.
   let span = options.refineSpan ?? 0.3;
   for (let round = 0; round < (options.refineRounds ?? 2); round++) {

@@ -37,7 +37,9 @@ export class FixedPrior implements DepthPrior {
           hi = Math.max(hi, x);
         }
       }
-      check(Number.isFinite(lo), () => 'depth map has no finite positive pixel', { key: 'FixedPrior.fromMetricDepth' });
+      check(Number.isFinite(lo), () => 'depth map has no finite positive pixel', {
+        key: 'FixedPrior.fromMetricDepth',
+      });
       const span = hi > lo ? hi - lo : 1;
       return tf.where(valid, tf.div(tf.sub(depthM, lo), span), tf.fill(depthM.shape, 0.5)) as tf.Tensor2D;
     });

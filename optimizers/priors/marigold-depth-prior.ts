@@ -15,7 +15,10 @@ export interface LatentDepthModel<Image = unknown> {
   /** A seeded standard-normal latent of `latentShape`. */
   sampleLatent(seed: number): tf.Tensor;
   /** Relative depth `[H, W]` in [0, 1] at the input resolution, differentiable in the latent. */
-  predictDepth(noiseLatent: tf.Tensor, options?: { steps?: number; noiseSeed?: number; image?: Image }): tf.Tensor2D;
+  predictDepth(
+    noiseLatent: tf.Tensor,
+    options?: { steps?: number; noiseSeed?: number; image?: Image },
+  ): tf.Tensor2D;
   dispose(): void;
 }
 

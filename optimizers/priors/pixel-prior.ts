@@ -39,8 +39,12 @@ export class PixelPrior implements DepthPrior {
     });
     this.init = options.init ?? 0.5;
     this.initNoise = options.initNoise ?? 0.01;
-    check(this.init > 0 && this.init < 1, () => `init must lie in (0, 1), got ${this.init}`, { key: 'PixelPrior.init' });
-    check(this.initNoise >= 0, () => `initNoise must be >= 0, got ${this.initNoise}`, { key: 'PixelPrior.initNoise' });
+    check(this.init > 0 && this.init < 1, () => `init must lie in (0, 1), got ${this.init}`, {
+      key: 'PixelPrior.init',
+    });
+    check(this.initNoise >= 0, () => `initNoise must be >= 0, got ${this.initNoise}`, {
+      key: 'PixelPrior.initNoise',
+    });
     this.latentShape = [height, width];
     this.outputShape = [height, width];
   }

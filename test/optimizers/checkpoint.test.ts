@@ -10,13 +10,24 @@ test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 
 const state: OptimizerState = {
   iteration: 7,
-  params: { latent: { shape: [1, 2], data: new Float32Array([0.1, -Math.PI]) }, scale_shift: { shape: [2], data: new Float32Array([1e-30, 3]) } },
+  params: {
+    latent: { shape: [1, 2], data: new Float32Array([0.1, -Math.PI]) },
+    scale_shift: { shape: [2], data: new Float32Array([1e-30, 3]) },
+  },
   adam: {
     step: 7,
     beta1: 0.9,
     beta2: 0.999,
     epsilon: 1e-8,
-    groups: [{ name: 'latent', lr: 0.01, shape: [1, 2], m: new Float32Array([1 / 3, 2]), v: new Float32Array([5e-9, 7]) }],
+    groups: [
+      {
+        name: 'latent',
+        lr: 0.01,
+        shape: [1, 2],
+        m: new Float32Array([1 / 3, 2]),
+        v: new Float32Array([5e-9, 7]),
+      },
+    ],
   },
   rng: [1, 2, 3, 4294967295],
   lossHistory: [0.1 + 0.2, 1e-7],
@@ -40,7 +51,13 @@ test('missing file is undefined; a corrupt or foreign file is an error naming it
   t.is(readCheckpoint(join(tmp, 'none.json')), undefined);
   const bad = join(tmp, 'bad.json');
   writeFileSync(bad, '{"format": "x"');
-  t.throws(() => readCheckpoint(bad), { instanceOf: ApertureDepthError, message: /bad\.json: not a readable checkpoint/ });
+  t.throws(() => readCheckpoint(bad), {
+    instanceOf: ApertureDepthError,
+    message: /bad\.json: not a readable checkpoint/,
+  });
   writeFileSync(bad, '{"format": "something-else"}');
-  t.throws(() => readCheckpoint(bad), { instanceOf: ApertureDepthError, message: /bad\.json: format: not an optimizer checkpoint/ });
+  t.throws(() => readCheckpoint(bad), {
+    instanceOf: ApertureDepthError,
+    message: /bad\.json: format: not an optimizer checkpoint/,
+  });
 });

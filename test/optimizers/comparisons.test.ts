@@ -22,7 +22,14 @@ test.after.always(() => prior?.dispose());
 
 async function absRel(config: OptimizerConfigInput): Promise<number> {
   const r = await optimizeDepth(
-    { aif: scene.aif, observed: scene.blurred, camera: scene.camera, fNumberAif: 22, fNumberBlurred: 8, prior },
+    {
+      aif: scene.aif,
+      observed: scene.blurred,
+      camera: scene.camera,
+      fNumberAif: 22,
+      fNumberBlurred: 8,
+      prior,
+    },
     { variant: 'scale-shift', iterations: 200, ...config },
   );
   const m = computeDepthMetrics(r.depth, scene.depthGt);
@@ -30,17 +37,23 @@ async function absRel(config: OptimizerConfigInput): Promise<number> {
   return m.abs_rel;
 }
 
-test.serial('free mapping with the grid start beats the paper\u2019s bounded mapping (the default is free)', async (t) => {
-  const free = await absRel({ mapping: 'free' });
-  const bounded = await absRel({ mapping: 'bounded' });
-  t.log(`abs_rel: free + grid ${free.toFixed(4)}, bounded (a = b = 0) ${bounded.toFixed(4)}`);
-  t.true(free < bounded);
-  t.true(free < 0.03);
-});
+test.serial(
+  'free mapping with the grid start beats the paper\u2019s bounded mapping (the default is free)',
+  async (t) => {
+    const free = await absRel({ mapping: 'free' });
+    const bounded = await absRel({ mapping: 'bounded' });
+    t.log(`abs_rel: free + grid ${free.toFixed(4)}, bounded (a = b = 0) ${bounded.toFixed(4)}`);
+    t.true(free < bounded);
+    t.true(free < 0.03);
+  },
+);
 
-test.serial('the relative-blur model (the small-aperture image blurred too) helps on this scene', async (t) => {
-  const withRb = await absRel({ relativeBlur: true });
-  const sharp = await absRel({ relativeBlur: false });
-  t.log(`abs_rel: relative blur ${withRb.toFixed(4)}, sharp AIF (paper) ${sharp.toFixed(4)}`);
-  t.true(withRb < sharp);
-});
+test.serial(
+  'the relative-blur model (the small-aperture image blurred too) helps on this scene',
+  async (t) => {
+    const withRb = await absRel({ relativeBlur: true });
+    const sharp = await absRel({ relativeBlur: false });
+    t.log(`abs_rel: relative blur ${withRb.toFixed(4)}, sharp AIF (paper) ${sharp.toFixed(4)}`);
+    t.true(withRb < sharp);
+  },
+);

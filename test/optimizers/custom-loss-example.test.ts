@@ -3,7 +3,13 @@ import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
 import { loadArtlScene } from './helpers/artl-scene.ts';
 // The README example, verbatim but for the import paths (the package root re-exports these).
-import { optimizeDepth, FixedPrior, l1Loss, tvRegularizer, type LossContext } from '../../optimizers/index.ts';
+import {
+  optimizeDepth,
+  FixedPrior,
+  l1Loss,
+  tvRegularizer,
+  type LossContext,
+} from '../../optimizers/index.ts';
 
 test('README example: a custom loss through the library runs and is called every iteration', async (t) => {
   await setupEngine();
@@ -22,12 +28,26 @@ test('README example: a custom loss through the library runs and is called every
       return tf.add(l1Loss()(ctx), tf.mul(0.1, tf.mean(tf.abs(dx)))) as tf.Scalar;
     });
   const result = await optimizeDepth(
-    { aif: scene.aif, observed: scene.blurred, camera: scene.camera, fNumberAif: 22, fNumberBlurred: 8, prior },
-    { variant: 'scale-shift', iterations: 30, loss: edgeAwareL1, regularizers: [tvRegularizer({ weight: 0 })] },
+    {
+      aif: scene.aif,
+      observed: scene.blurred,
+      camera: scene.camera,
+      fNumberAif: 22,
+      fNumberBlurred: 8,
+      prior,
+    },
+    {
+      variant: 'scale-shift',
+      iterations: 30,
+      loss: edgeAwareL1,
+      regularizers: [tvRegularizer({ weight: 0 })],
+    },
   );
   // --- end of example ---
 
-  t.log(`scale ${result.scale.toFixed(3)} m, shift ${result.shift.toFixed(3)} m, loss ${result.lossHistory[0].toExponential(3)} -> ${result.finalLoss.toExponential(3)}`);
+  t.log(
+    `scale ${result.scale.toFixed(3)} m, shift ${result.shift.toFixed(3)} m, loss ${result.lossHistory[0].toExponential(3)} -> ${result.finalLoss.toExponential(3)}`,
+  );
   t.true(result.finalLoss < result.lossHistory[0]);
   t.true(calls.includes(0) && calls.includes(29));
   result.dispose();

@@ -25,7 +25,15 @@ function ctx(mask?: tf.Tensor2D): LossContext {
   const rendered = tf.tensor3d([1, 0, 2, 3], [2, 2, 1]);
   const observed = tf.tensor3d([0, 2, 2, 0], [2, 2, 1]);
   const depth = tf.tensor2d([1, 2, 3, 4], [2, 2]);
-  return { rendered, observed, depth, relativeDepth: tf.div(depth, 4) as tf.Tensor2D, latent: tf.zeros([0]), iteration: 0, mask };
+  return {
+    rendered,
+    observed,
+    depth,
+    relativeDepth: tf.div(depth, 4) as tf.Tensor2D,
+    latent: tf.zeros([0]),
+    iteration: 0,
+    mask,
+  };
 }
 
 const value = (s: tf.Scalar): number => {
@@ -52,9 +60,16 @@ test('mask weights pixels and normalizes by the masked count', (t) => {
 
 test('gradient loss ignores a constant offset and sees edges', (t) => {
   const img = tf.tensor3d([0, 1, 0, 1, 0, 1, 0, 1, 0], [3, 3, 1]);
-  const base = { depth: tf.ones([3, 3]) as tf.Tensor2D, relativeDepth: tf.ones([3, 3]) as tf.Tensor2D, latent: tf.zeros([0]), iteration: 0 };
+  const base = {
+    depth: tf.ones([3, 3]) as tf.Tensor2D,
+    relativeDepth: tf.ones([3, 3]) as tf.Tensor2D,
+    latent: tf.zeros([0]),
+    iteration: 0,
+  };
   t.true(value(gradientLoss()({ ...base, rendered: img, observed: tf.add(img, 0.3) as tf.Tensor3D })) < 1e-7);
-  t.true(value(gradientLoss()({ ...base, rendered: img, observed: tf.zeros([3, 3, 1]) as tf.Tensor3D })) > 0.5);
+  t.true(
+    value(gradientLoss()({ ...base, rendered: img, observed: tf.zeros([3, 3, 1]) as tf.Tensor3D })) > 0.5,
+  );
 });
 
 test('TV regularizer: zero on a constant map, weight * mean |grad| on a ramp', (t) => {
@@ -90,7 +105,13 @@ test.serial('losses are differentiable and leak nothing', async (t) => {
   const c = ctx(tf.tensor2d([1, 1, 0, 1], [2, 2]));
   for (const loss of [l2Loss(), l1Loss(), charbonnierLoss(), gradientLoss(), tvRegularizer()]) {
     const leaked = await leakedTensors(() => {
-      const g = tf.grad((r: tf.Tensor) => loss({ ...c, rendered: r as tf.Tensor3D, relativeDepth: tf.mul(c.relativeDepth, tf.mean(r)) as tf.Tensor2D }))(c.rendered);
+      const g = tf.grad((r: tf.Tensor) =>
+        loss({
+          ...c,
+          rendered: r as tf.Tensor3D,
+          relativeDepth: tf.mul(c.relativeDepth, tf.mean(r)) as tf.Tensor2D,
+        }),
+      )(c.rendered);
       t.true(g.dataSync().every(Number.isFinite));
       g.dispose();
     });

@@ -33,13 +33,18 @@ test('free mapping: any positive scale and shift, exactly', (t) => {
   const d = m.apply(tf.tensor2d([0, 0.5, 1], [1, 3]), tf.tensor1d(p)).dataSync();
   t.true(Math.abs(d[0] - 0.3) < 1e-5 && Math.abs(d[1] - 12.8) < 1e-4 && Math.abs(d[2] - 25.3) < 1e-4);
   t.true(new FreeMapping().scaleShift(new FreeMapping().initialParams()).scale === 1);
-  t.throws(() => createMapping('nope' as never), { instanceOf: ApertureDepthError, message: /free, bounded/ });
+  t.throws(() => createMapping('nope' as never), {
+    instanceOf: ApertureDepthError,
+    message: /free, bounded/,
+  });
 });
 
 test('mappings are differentiable in their parameters', (t) => {
   const rel = tf.tensor2d([0, 0.5, 1], [1, 3]);
   for (const m of [new BoundedMapping(), new FreeMapping()]) {
-    const g = tf.grad((p: tf.Tensor) => tf.sum(m.apply(rel, p as tf.Tensor1D)))(tf.tensor1d(m.initialParams()));
+    const g = tf.grad((p: tf.Tensor) => tf.sum(m.apply(rel, p as tf.Tensor1D)))(
+      tf.tensor1d(m.initialParams()),
+    );
     t.true(g.dataSync().every((x) => Number.isFinite(x) && x > 0));
   }
 });
@@ -52,7 +57,10 @@ test('candidate depths cover both sides of the focus plane at the same blur', (t
     [1.3333, 2, 4],
   );
   // a blur level beyond c_inf exists only in front of the focus plane
-  t.is(candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 2, levelsPx: [4] }).length, 2);
+  t.is(
+    candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 2, levelsPx: [4] }).length,
+    2,
+  );
 });
 
 test('grid search finds the minimum of a two-basin loss and refines it', (t) => {

@@ -73,7 +73,9 @@ test.serial('gradient of the full objective with respect to the latent matches f
   const autodiff = tf.tidy(() => tf.sum(tf.mul(g, v)).dataSync()[0]);
   const h = 1e-2;
   const at = (e: number): number =>
-    tf.tidy(() => loss({ [LATENT_GROUP]: tf.add(z, tf.mul(v, e)), [SCALE_SHIFT_GROUP]: ss }, 0).dataSync()[0]);
+    tf.tidy(
+      () => loss({ [LATENT_GROUP]: tf.add(z, tf.mul(v, e)), [SCALE_SHIFT_GROUP]: ss }, 0).dataSync()[0],
+    );
   const fd = (at(h) - at(-h)) / (2 * h);
   t.log(`directional derivative: autodiff ${autodiff.toExponential(4)}, central FD ${fd.toExponential(4)}`);
   t.true(Math.abs(autodiff - fd) <= 0.05 * Math.abs(fd), `${autodiff} vs ${fd}`);
@@ -93,7 +95,9 @@ test.serial('full variant with sd2-tiny runs end to end and the loss decreases',
     t.true(Math.abs(tf.tidy(() => tf.norm(r.finalLatent).dataSync()[0]) - Math.sqrt(48)) < 1e-3);
     t.notDeepEqual(Array.from(r.finalLatent.dataSync()), Array.from(r.initialLatent.dataSync()));
     t.true(r.depth.dataSync().every((x) => Number.isFinite(x) && x > 0));
-    t.log(`loss ${losses.map((x) => x.toExponential(3)).join(' ')} -> ${finalLoss.toExponential(3)}; ${r.timings.msPerIteration.toFixed(0)} ms/it`);
+    t.log(
+      `loss ${losses.map((x) => x.toExponential(3)).join(' ')} -> ${finalLoss.toExponential(3)}; ${r.timings.msPerIteration.toFixed(0)} ms/it`,
+    );
     r.dispose();
   });
   t.true(finalLoss < losses[0]);

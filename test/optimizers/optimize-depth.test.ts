@@ -83,7 +83,11 @@ test.serial('gradient of the objective with respect to scale and shift matches f
   const f = (p: ArrayLike<number>): number =>
     tf.tidy(() => loss({ [SCALE_SHIFT_GROUP]: tf.tensor1d(Array.from(p)) }, 0).dataSync()[0]);
   const g = tf.tidy(() =>
-    Array.from(tf.grad((p: tf.Tensor) => loss({ [SCALE_SHIFT_GROUP]: p }, 0))(tf.tensor1d(p0)).dataSync()),
+    Array.from(
+      tf
+        .grad((p: tf.Tensor) => loss({ [SCALE_SHIFT_GROUP]: p }, 0))(tf.tensor1d(p0))
+        .dataSync(),
+    ),
   );
   const h = 2e-3;
   for (let i = 0; i < 2; i++) {
@@ -92,7 +96,9 @@ test.serial('gradient of the objective with respect to scale and shift matches f
     plus[i] += h;
     minus[i] -= h;
     const fd = (f(plus) - f(minus)) / (2 * h);
-    t.log(`d loss / d ${mapping.paramNames[i]}: autodiff ${g[i].toExponential(4)}, central FD ${fd.toExponential(4)}`);
+    t.log(
+      `d loss / d ${mapping.paramNames[i]}: autodiff ${g[i].toExponential(4)}, central FD ${fd.toExponential(4)}`,
+    );
     t.true(Math.abs(g[i] - fd) <= 0.03 * Math.abs(fd) + 1e-9, `param ${i}: ${g[i]} vs ${fd}`);
   }
   prior.dispose();
@@ -100,12 +106,22 @@ test.serial('gradient of the objective with respect to scale and shift matches f
 
 test.serial('same seed gives identical depth; resume after a kill ends bit-identical', async (t) => {
   const [H, W] = scene.depthGt.shape;
-  const cfg = { variant: 'pixel' as const, iterations: 10, seed: 3, sceneSide: 'behind' as const, schedule: { kind: 'cosine' as const } };
+  const cfg = {
+    variant: 'pixel' as const,
+    iterations: 10,
+    seed: 3,
+    sceneSide: 'behind' as const,
+    schedule: { kind: 'cosine' as const },
+  };
   const run = async (opts: Parameters<typeof optimizeDepth>[2] = {}) => {
     const prior = new PixelPrior(H, W);
     try {
       const r = await optimizeDepth(problem(prior), cfg, opts);
-      const out = { depth: Array.from(r.depth.dataSync()), losses: r.lossHistory, resumedFrom: r.resumedFrom };
+      const out = {
+        depth: Array.from(r.depth.dataSync()),
+        losses: r.lossHistory,
+        resumedFrom: r.resumedFrom,
+      };
       r.dispose();
       return out;
     } finally {
@@ -148,54 +164,65 @@ test.serial('same seed gives identical depth; resume after a kill ends bit-ident
   prior.dispose();
 });
 
-test.serial('NaN in the gradient stops the run, naming the iteration and the group, and keeps a good checkpoint', async (t) => {
-  const [H, W] = scene.depthGt.shape;
-  const prior = new PixelPrior(H, W);
-  const ckpt = join(tmp, 'nan.json');
-  // value 0, gradient NaN (0 * d sqrt(x)/dx at x = 0) for the latent, from iteration 3 on
-  const poison = ({ latent, iteration }: LossContext) =>
-    tf.tidy(() =>
-      iteration >= 3 ? (tf.mul(0, tf.sum(tf.sqrt(tf.sub(latent, latent)))) as tf.Scalar) : tf.scalar(0),
+test.serial(
+  'NaN in the gradient stops the run, naming the iteration and the group, and keeps a good checkpoint',
+  async (t) => {
+    const [H, W] = scene.depthGt.shape;
+    const prior = new PixelPrior(H, W);
+    const ckpt = join(tmp, 'nan.json');
+    // value 0, gradient NaN (0 * d sqrt(x)/dx at x = 0) for the latent, from iteration 3 on
+    const poison = ({ latent, iteration }: LossContext) =>
+      tf.tidy(() =>
+        iteration >= 3 ? (tf.mul(0, tf.sum(tf.sqrt(tf.sub(latent, latent)))) as tf.Scalar) : tf.scalar(0),
+      );
+    const before = tf.memory().numTensors;
+    const err = await t.throwsAsync(
+      optimizeDepth(
+        problem(prior),
+        { variant: 'pixel', iterations: 10, sceneSide: 'behind', regularizers: [poison] },
+        { checkpointPath: ckpt, checkpointEvery: 100 },
+      ),
+      { instanceOf: ApertureDepthError },
     );
-  const before = tf.memory().numTensors;
-  const err = await t.throwsAsync(
-    optimizeDepth(
-      problem(prior),
-      { variant: 'pixel', iterations: 10, sceneSide: 'behind', regularizers: [poison] },
-      { checkpointPath: ckpt, checkpointEvery: 100 },
-    ),
-    { instanceOf: ApertureDepthError },
-  );
-  t.regex(err!.message, /non-finite gradient in parameter group "latent" at iteration 3/);
-  t.regex(err!.message, /last good state/);
-  t.is(tf.memory().numTensors, before);
-  const saved = readCheckpoint(ckpt)!;
-  t.is(saved.iteration, 3);
-  t.true(saved.params[LATENT_GROUP].data.every(Number.isFinite));
-  // a NaN loss names the loss
-  const nanLoss = ({ iteration }: LossContext) => tf.scalar(iteration >= 1 ? Number.NaN : 0);
-  const err2 = await t.throwsAsync(
-    optimizeDepth(problem(prior), { variant: 'pixel', iterations: 5, sceneSide: 'behind', regularizers: [nanLoss] }),
-    { instanceOf: ApertureDepthError },
-  );
-  t.regex(err2!.message, /loss is NaN.*at iteration 1/);
-  prior.dispose();
-});
+    t.regex(err!.message, /non-finite gradient in parameter group "latent" at iteration 3/);
+    t.regex(err!.message, /last good state/);
+    t.is(tf.memory().numTensors, before);
+    const saved = readCheckpoint(ckpt)!;
+    t.is(saved.iteration, 3);
+    t.true(saved.params[LATENT_GROUP].data.every(Number.isFinite));
+    // a NaN loss names the loss
+    const nanLoss = ({ iteration }: LossContext) => tf.scalar(iteration >= 1 ? Number.NaN : 0);
+    const err2 = await t.throwsAsync(
+      optimizeDepth(problem(prior), {
+        variant: 'pixel',
+        iterations: 5,
+        sceneSide: 'behind',
+        regularizers: [nanLoss],
+      }),
+      { instanceOf: ApertureDepthError },
+    );
+    t.regex(err2!.message, /loss is NaN.*at iteration 1/);
+    prior.dispose();
+  },
+);
 
-test.serial('oracle variant aligns the relative depth to ground truth; without ground truth it is an error', async (t) => {
-  const prior = FixedPrior.fromMetricDepth(scene.depthFilled);
-  const r = await optimizeDepth(problem(prior, true), { variant: 'oracle' });
-  const m = computeDepthMetrics(r.depth, scene.depthGt);
-  t.log(`oracle with the true relative depth: abs_rel ${m.abs_rel.toExponential(3)}`);
-  t.true(m.abs_rel < 1e-3);
-  t.is(r.iterations, 0);
-  r.dispose();
-  await t.throwsAsync(optimizeDepth(problem(prior), { variant: 'oracle' }), {
-    instanceOf: ApertureDepthError,
-    message: /depth_gt/,
-  });
-  prior.dispose();
-});
+test.serial(
+  'oracle variant aligns the relative depth to ground truth; without ground truth it is an error',
+  async (t) => {
+    const prior = FixedPrior.fromMetricDepth(scene.depthFilled);
+    const r = await optimizeDepth(problem(prior, true), { variant: 'oracle' });
+    const m = computeDepthMetrics(r.depth, scene.depthGt);
+    t.log(`oracle with the true relative depth: abs_rel ${m.abs_rel.toExponential(3)}`);
+    t.true(m.abs_rel < 1e-3);
+    t.is(r.iterations, 0);
+    r.dispose();
+    await t.throwsAsync(optimizeDepth(problem(prior), { variant: 'oracle' }), {
+      instanceOf: ApertureDepthError,
+      message: /depth_gt/,
+    });
+    prior.dispose();
+  },
+);
 
 test.serial('hooks run every N iterations and at the end; early stopping ends on a plateau', async (t) => {
   const prior = FixedPrior.fromMetricDepth(scene.depthFilled);
@@ -248,9 +275,18 @@ test('config: defaults and errors naming the key', (t) => {
   t.is(c.mapping, 'free');
   t.is(resolveOptimizerConfig({ mapping: 'bounded' }).lr.scaleShift, 5e-3);
   t.is(resolveOptimizerConfig({ variant: 'pixel' }).renderer, 'gather');
-  t.throws(() => resolveOptimizerConfig({ variant: 'nope' as never }), { instanceOf: ApertureDepthError, message: /variant/ });
-  t.throws(() => resolveOptimizerConfig({ lr: { latent: -1 } }), { instanceOf: ApertureDepthError, message: /lr\.latent/ });
-  t.throws(() => resolveOptimizerConfig({ iterations: 1.5 }), { instanceOf: ApertureDepthError, message: /iterations/ });
+  t.throws(() => resolveOptimizerConfig({ variant: 'nope' as never }), {
+    instanceOf: ApertureDepthError,
+    message: /variant/,
+  });
+  t.throws(() => resolveOptimizerConfig({ lr: { latent: -1 } }), {
+    instanceOf: ApertureDepthError,
+    message: /lr\.latent/,
+  });
+  t.throws(() => resolveOptimizerConfig({ iterations: 1.5 }), {
+    instanceOf: ApertureDepthError,
+    message: /iterations/,
+  });
 });
 
 test('sphere projection and the relative-blur f-number', (t) => {

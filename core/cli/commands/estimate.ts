@@ -21,24 +21,43 @@ interface EstimateArgs {
 
 const command: CommandModule<object, EstimateArgs> = {
   command: 'estimate',
-  describe: 'metric depth from an aperture pair (pair.json): optimize the prior and scale/shift through the defocus model',
+  describe:
+    'metric depth from an aperture pair (pair.json): optimize the prior and scale/shift through the defocus model',
   builder: (y) =>
     y
       .option('pair', { type: 'string', demandOption: true, describe: 'pair description (pair.json)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
-      .option('model', { type: 'string', describe: 'Marigold checkpoint folder or known name (default: the embedded model)' })
-      .option('config', { type: 'string', describe: 'YAML with `optimizer` and `prior` sections (experiment config layout)' })
+      .option('model', {
+        type: 'string',
+        describe: 'Marigold checkpoint folder or known name (default: the embedded model)',
+      })
+      .option('config', {
+        type: 'string',
+        describe: 'YAML with `optimizer` and `prior` sections (experiment config layout)',
+      })
       .option('iterations', { type: 'number', describe: 'Adam steps (default 200)' })
       .option('seed', { type: 'number', describe: 'seed of the initial latent (default 0)' })
-      .option('variant', { type: 'string', choices: [...VARIANTS], describe: 'what to optimize (default full)' })
+      .option('variant', {
+        type: 'string',
+        choices: [...VARIANTS],
+        describe: 'what to optimize (default full)',
+      })
       .option('resume', { type: 'boolean', describe: 'continue from OUT/checkpoint.json' })
-      .option('working-size', { type: 'number', describe: 'optimize at this long side (box-downsampled); outputs stay at input size' })
-      .option('progress', { type: 'boolean', describe: 'force the progress bar on or off (default: on a TTY)' }),
+      .option('working-size', {
+        type: 'number',
+        describe: 'optimize at this long side (box-downsampled); outputs stay at input size',
+      })
+      .option('progress', {
+        type: 'boolean',
+        describe: 'force the progress bar on or off (default: on a TTY)',
+      }),
   handler: async (argv) => {
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
     for (const key of ['iterations', 'seed', 'working-size'] as const) {
       const v = argv[key];
-      check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, { key: `--${key}` });
+      check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
+        key: `--${key}`,
+      });
     }
     const fileConfig = argv.config ? readEstimateConfig(argv.config) : undefined;
     const log = (line: string) => process.stderr.write(`aperture-depth: ${line}\n`);

@@ -9,7 +9,10 @@ const CONFIGS = join(import.meta.dirname, '../../../experiments/configs');
 
 test('the paper config maps onto estimate options the optimizer resolves', (t) => {
   const { config, variants } = loadConfig(join(CONFIGS, 'paper-table3.yaml'));
-  const full = toEstimateOptions(config, variants.find((v) => v.type === 'full')!);
+  const full = toEstimateOptions(
+    config,
+    variants.find((v) => v.type === 'full')!,
+  );
   t.is(full.variant, 'full');
   t.is(full.seed, 0);
   t.is(full.model, 'marigold-depth-lcm-v1-0');
@@ -26,7 +29,12 @@ test('the paper config maps onto estimate options the optimizer resolves', (t) =
   t.is(resolved.loss, 'l2');
   // Nothing set means nothing passed: the library's defaults apply.
   const bare = parseConfigObject({ data: { name: 'pairs', root: '/x' } });
-  t.deepEqual(toEstimateOptions(bare.config, bare.variants[0]!), { variant: 'scale-shift', seed: 0, optimizer: {}, prior: {} });
+  t.deepEqual(toEstimateOptions(bare.config, bare.variants[0]!), {
+    variant: 'scale-shift',
+    seed: 0,
+    optimizer: {},
+    prior: {},
+  });
 });
 
 test('every optimizer key reaches the library; unset keys keep variant defaults', (t) => {
@@ -52,7 +60,10 @@ test('every optimizer key reaches the library; unset keys keep variant defaults'
       pixel_init: 'flat',
       checkpoint_every: 5,
     },
-    variants: ['pixel', { type: 'full', name: 'f', optimizer: { schedule: { kind: 'step', every: 10, gamma: 0.3 } } }],
+    variants: [
+      'pixel',
+      { type: 'full', name: 'f', optimizer: { schedule: { kind: 'step', every: 10, gamma: 0.3 } } },
+    ],
   });
   const po = toEstimateOptions(config, variants[0]!);
   t.is(po.model, 'sd2-tiny');
@@ -71,7 +82,15 @@ test('every optimizer key reaches the library; unset keys keep variant defaults'
   t.like(pixel.masks, { saturation: null, border: 3, depthEdges: null });
   t.deepEqual(pixel.grid, { maxSide: 32, levelsPx: [1, 2], refineRounds: 1 });
   t.deepEqual(
-    [pixel.loss, pixel.renderer, pixel.psf, pixel.relativeBlur, pixel.sceneSide, pixel.oracleAlignment, pixel.pixelInit],
+    [
+      pixel.loss,
+      pixel.renderer,
+      pixel.psf,
+      pixel.relativeBlur,
+      pixel.sceneSide,
+      pixel.oracleAlignment,
+      pixel.pixelInit,
+    ],
     ['charbonnier', 'gather', 'gaussian', true, 'behind', 'scale', 'flat'],
   );
   const fo = toEstimateOptions(config, variants[1]!);

@@ -48,7 +48,11 @@ test.serial('a valid pair loads with absolute paths, linear images and metric gr
 const bad: [string, (o: Record<string, unknown>) => void, RegExp][] = [
   ['missing-aif', (o) => delete o.aif, /pair\.json: aif: missing/],
   ['bad-encoding', (o) => (o.encoding = 'gamma'), /encoding: expected one of linear, srgb/],
-  ['bad-camera', (o) => ((o.camera as Record<string, unknown>).focus_distance_m = -1), /camera\.focus_distance_m/],
+  [
+    'bad-camera',
+    (o) => ((o.camera as Record<string, unknown>).focus_distance_m = -1),
+    /camera\.focus_distance_m/,
+  ],
   ['missing-fnumber', (o) => delete o.f_number_blurred, /f_number_blurred: missing/],
   ['swapped-fnumbers', (o) => ((o.f_number_aif = 8), (o.f_number_blurred = 22)), /f_number_aif.*must exceed/],
   ['one-exposure', (o) => (o.exposure_time_aif_s = 0.1), /exposure_time_blurred_s: give both exposure times/],
@@ -66,7 +70,13 @@ for (const [name, edit, message] of bad) {
 test.serial('images of different sizes are an error naming both files', (t) => {
   const file = variant('sizes', () => {});
   const dir = join(tmp, 'sizes');
-  writePng(join(dir, 'blurred.png'), { width: 4, height: 3, channels: 3, bitDepth: 8, data: new Uint8Array(36) });
+  writePng(join(dir, 'blurred.png'), {
+    width: 4,
+    height: 3,
+    channels: 3,
+    bitDepth: 8,
+    data: new Uint8Array(36),
+  });
   const err = t.throws(() => readPairImages(loadPairSpec(file)), { instanceOf: ApertureDepthError });
   t.regex(err!.message, /differ in size: aif .*aif\.png is 32x24, blurred .*blurred\.png is 4x3/);
 });

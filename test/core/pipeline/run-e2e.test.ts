@@ -29,7 +29,16 @@ test('smoke config end to end through the estimate pipeline: simulated pair, ora
       ['Teddy', 'scale-shift', 'ok'],
     ],
   );
-  for (const f of ['depth.npy', 'depth_mm.png', 'result.h5', 'run.json', 'metrics.json', 'figure.png', 'loss.png', 'done.json']) {
+  for (const f of [
+    'depth.npy',
+    'depth_mm.png',
+    'result.h5',
+    'run.json',
+    'metrics.json',
+    'figure.png',
+    'loss.png',
+    'done.json',
+  ]) {
     t.true(existsSync(join(out, 'scenes/Teddy/scale-shift', f)), f);
   }
   const ss = r.rows[1]!;
@@ -43,7 +52,10 @@ test('smoke config end to end through the estimate pipeline: simulated pair, ora
   t.is(runJson.prior.name, 'marigold');
   const again = await runExperiment({ loaded, outDir: out, resume: true, progress: false });
   t.is(again.skipped, 2);
-  t.deepEqual(again.summary.variants.map((v) => v.metrics), r.summary.variants.map((v) => v.metrics));
+  t.deepEqual(
+    again.summary.variants.map((v) => v.metrics),
+    r.summary.variants.map((v) => v.metrics),
+  );
 });
 
 test('aperture-depth run and merge from the command line', async (t) => {
@@ -51,7 +63,20 @@ test('aperture-depth run and merge from the command line', async (t) => {
   const bin = join(ROOT, 'bin/aperture-depth.js');
   const { stdout } = await exec(
     process.execPath,
-    [bin, 'run', '--config', SMOKE, '--set', 'data.scenes=[ArtL, Teddy]', '--set', 'variants=[oracle]', '--shard', '1/2', '--out', join(out, 'shard-1')],
+    [
+      bin,
+      'run',
+      '--config',
+      SMOKE,
+      '--set',
+      'data.scenes=[ArtL, Teddy]',
+      '--set',
+      'variants=[oracle]',
+      '--shard',
+      '1/2',
+      '--out',
+      join(out, 'shard-1'),
+    ],
     { cwd: ROOT },
   );
   t.regex(stdout, /wrote .*shard-1: 1 scene x variant result/);
@@ -60,9 +85,22 @@ test('aperture-depth run and merge from the command line', async (t) => {
   const cfg = readFileSync(join(out, 'shard-1/config.yaml'), 'utf8');
   t.regex(cfg, /^# Resolved aperture-depth experiment config/);
   t.regex(cfg, /--set variants=\[oracle\]/);
-  const merged = await exec(process.execPath, [bin, 'merge', join(out, 'shard-1'), '--out', join(out, 'all')], { cwd: ROOT });
+  const merged = await exec(
+    process.execPath,
+    [bin, 'merge', join(out, 'shard-1'), '--out', join(out, 'all')],
+    { cwd: ROOT },
+  );
   t.regex(merged.stderr, /shard\(s\) 0 missing/);
   t.true(existsSync(join(out, 'all/report.html')));
-  const bad = await t.throwsAsync(() => exec(process.execPath, [bin, 'run', '--config', SMOKE, '--set', 'optimizer.iterations=-1', '--out', join(out, 'x')], { cwd: ROOT }));
-  t.regex(String((bad as { stderr?: string }).stderr), /aperture-depth: error: --set: optimizer\.iterations: expected a number >= 0, got -1/);
+  const bad = await t.throwsAsync(() =>
+    exec(
+      process.execPath,
+      [bin, 'run', '--config', SMOKE, '--set', 'optimizer.iterations=-1', '--out', join(out, 'x')],
+      { cwd: ROOT },
+    ),
+  );
+  t.regex(
+    String((bad as { stderr?: string }).stderr),
+    /aperture-depth: error: --set: optimizer\.iterations: expected a number >= 0, got -1/,
+  );
 });

@@ -222,3 +222,55 @@ test('a failing scene is recorded, the run goes on, and resume retries it', asyn
   t.is(again.failed, 0);
   t.is(again.summary.variants[0]!.evaluated, 2);
 });
+
+test('limits.max_tensor_bytes refuses a scene up front, naming a working size that fits', async (t) => {
+  const loaded = smallConfig({
+    data: {
+      name: 'middlebury2014',
+      root: join(import.meta.dirname, '../../data/middlebury2014-q'),
+      downscale: 8,
+      scenes: ['Teddy'],
+    },
+    variants: ['full'],
+    limits: { max_tensor_bytes: 10_000 },
+  });
+  const calls: SceneEstimateRequest[] = [];
+  const r = await runExperiment({ loaded, outDir: tempDir(), estimator: fakeEstimator(calls) });
+  t.is(calls.length, 0);
+  t.is(r.failed, 1);
+  t.regex(
+    r.rows[0]!.error!,
+    /limits\.max_tensor_bytes: the working image 56x46x3 float32 needs 30912 bytes.*working_max_side to at most 3\d/,
+  );
+});
+
+test('a pairs dataset runs as is (no simulation), ground truth from pair.json', async (t) => {
+  const sim = tempDir();
+  await runExperiment({
+    loaded: smallConfig({
+      data: {
+        name: 'middlebury2014',
+        root: join(import.meta.dirname, '../../data/middlebury2014-q'),
+        downscale: 8,
+        limit: 2,
+      },
+      variants: ['full'],
+    }),
+    outDir: sim,
+    estimator: fakeEstimator(),
+  });
+  const loaded = smallConfig({ data: { name: 'pairs', root: join(sim, 'scenes') }, variants: ['full'] });
+  const out = tempDir();
+  const calls: SceneEstimateRequest[] = [];
+  const r = await runExperiment({ loaded, outDir: out, estimator: fakeEstimator(calls) });
+  t.deepEqual(
+    r.rows.map((x) => x.scene),
+    ['Adirondack_pair', 'ArtL_pair'],
+  );
+  t.deepEqual(
+    calls.map((c) => c.pairFile),
+    [join(sim, 'scenes/Adirondack/pair/pair.json'), join(sim, 'scenes/ArtL/pair/pair.json')],
+  );
+  t.true(r.rows.every((x) => x.metrics !== null && x.metrics.count > 0));
+  t.false(existsSync(join(out, 'scenes/ArtL_pair/pair'))); // nothing simulated
+});

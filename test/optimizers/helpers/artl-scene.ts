@@ -30,7 +30,17 @@ export interface ArtlScene {
 }
 
 /** Box-average a `[H, W, C]` float array over `k x k` blocks of the crop at (y0, x0) of size (h*k, w*k). */
-function boxDown(data: ArrayLike<number>, W: number, C: number, y0: number, x0: number, h: number, w: number, k: number, valid?: (v: number) => boolean): Float32Array {
+function boxDown(
+  data: ArrayLike<number>,
+  W: number,
+  C: number,
+  y0: number,
+  x0: number,
+  h: number,
+  w: number,
+  k: number,
+  valid?: (v: number) => boolean,
+): Float32Array {
   const out = new Float32Array(h * w * C);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -59,7 +69,15 @@ function boxDown(data: ArrayLike<number>, W: number, C: number, y0: number, x0: 
  * `layered` renderer (not the optimizer's `scatter`), no noise.
  */
 export function loadArtlScene(
-  options: { noiseSigma?: number; seed?: number; width?: number; height?: number; factor?: number; camera?: Partial<typeof ARTL_CAMERA>; scene?: string } = {},
+  options: {
+    noiseSigma?: number;
+    seed?: number;
+    width?: number;
+    height?: number;
+    factor?: number;
+    camera?: Partial<typeof ARTL_CAMERA>;
+    scene?: string;
+  } = {},
 ): ArtlScene {
   const dir = options.scene ? `${MIDDLEBURY_DIR}${options.scene}/` : ARTL_DIR;
   const rgb = toFloat(readImage(`${dir}im0.png`));

@@ -19,12 +19,18 @@ function png16(t: tf.Tensor3D) {
  */
 export function writeArtlPair(dir: string, size: 64 | 32 = 64, extra: Record<string, unknown> = {}): string {
   const scene =
-    size === 64 ? loadArtlScene() : loadArtlScene({ width: 32, height: 24, factor: 10, camera: { pixelPitchUm: 50 } });
+    size === 64
+      ? loadArtlScene()
+      : loadArtlScene({ width: 32, height: 24, factor: 10, camera: { pixelPitchUm: 50 } });
   mkdirSync(dir, { recursive: true });
   const [h, w] = scene.depthGt.shape;
   writePng(join(dir, 'aif.png'), png16(scene.aif));
   writePng(join(dir, 'blurred.png'), png16(scene.blurred));
-  writeNpy(join(dir, 'depth_gt.npy'), { shape: [h, w], dtype: 'float32', data: scene.depthGt.dataSync() as Float32Array });
+  writeNpy(join(dir, 'depth_gt.npy'), {
+    shape: [h, w],
+    dtype: 'float32',
+    data: scene.depthGt.dataSync() as Float32Array,
+  });
   const pair = {
     aif: 'aif.png',
     blurred: 'blurred.png',
