@@ -381,7 +381,7 @@ export const optimizerSchema = z
       .describe('write the whole optimization state every N iterations (0 = never)'),
   })
   .describe('inference-time optimization; unset keys take the optimizer\u2019s defaults');
-export type OptimizerConfig = z.infer<typeof optimizerSchema>;
+export type OptimizerSection = z.infer<typeof optimizerSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
 // variants
@@ -516,5 +516,5 @@ export interface ResolvedVariant {
   name: string;
   type: VariantType;
   prior: PriorConfig;
-  optimizer: OptimizerConfig;
+  optimizer: OptimizerSection;
 }

@@ -73,14 +73,23 @@ export function transposeF32(
   const st = p4.map((p, a) => (f4.has(a) ? -inStrides[p] : inStrides[p]));
   let base = 0;
   for (const a of f4) base += (dims[a] - 1) * inStrides[p4[a]];
+  // Output strides; loop over output axes in order, except that the source-contiguous axis moves to
+  // second-innermost: reads then reuse cache lines across it while writes stay in short runs.
+  const outStrides = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+  const order = [0, 1, 2, 3];
+  const contiguous = p4.indexOf(3);
+  if (contiguous < 2 && dims[contiguous] > 1) {
+    order.splice(order.indexOf(contiguous), 1);
+    order.splice(2, 0, contiguous);
+  }
+  const [d0, d1, d2, d3] = order.map((a) => dims[a]);
+  const [t0, t1, t2, t3] = order.map((a) => st[a]);
+  const [w0, w1, w2, w3] = order.map((a) => outStrides[a]);
   const out = new Float32Array(data.length);
-  const [d0, d1, d2, d3] = dims;
-  const [t0, t1, t2, t3] = st;
-  let o = 0;
-  for (let i0 = 0, b0 = base; i0 < d0; i0++, b0 += t0) {
-    for (let i1 = 0, b1 = b0; i1 < d1; i1++, b1 += t1) {
-      for (let i2 = 0, b2 = b1; i2 < d2; i2++, b2 += t2) {
-        for (let i3 = 0, b3 = b2; i3 < d3; i3++, b3 += t3) out[o++] = data[b3];
+  for (let i0 = 0, b0 = base, o0 = 0; i0 < d0; i0++, b0 += t0, o0 += w0) {
+    for (let i1 = 0, b1 = b0, o1 = o0; i1 < d1; i1++, b1 += t1, o1 += w1) {
+      for (let i2 = 0, b2 = b1, o2 = o1; i2 < d2; i2++, b2 += t2, o2 += w2) {
+        for (let i3 = 0, b3 = b2, o3 = o2; i3 < d3; i3++, b3 += t3, o3 += w3) out[o3] = data[b3];
       }
     }
   }

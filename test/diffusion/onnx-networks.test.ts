@@ -59,7 +59,7 @@ function tfjsUNet(sample: tf.Tensor, ctx: tf.Tensor, w: Float32Array): { out: Fl
 const UNET_CASES: { label: string; sample: string; out: string; options: OnnxNetworkOptions }[] = [
   { label: 'joint graph, latent 8x6', sample: 'sample.npy', out: 'out_t999.npy', options: {} },
   { label: 'joint graph, odd latent 5x4', sample: 'sample_5x4.npy', out: 'out_5x4_t999.npy', options: {} },
-  { label: 'checkpointed segments, latent 8x6', sample: 'sample.npy', out: 'out_t999.npy', options: { checkpointBytes: 24_000 } },
+  { label: 'checkpointed segments, latent 8x6', sample: 'sample.npy', out: 'out_t999.npy', options: { checkpointBytes: 300_000 } },
 ];
 
 for (const c of UNET_CASES) {
