@@ -107,13 +107,33 @@ export function readCheckpoint(path: string): OptimizerState | undefined {
     file: path,
     key: 'iteration',
   });
+  const isObject = (x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x);
+  check(isObject(json.params ?? {}), () => 'expected an object of parameter groups', { file: path, key: 'params' });
+  check(isObject(json.adam) && Array.isArray(json.adam.groups) && json.adam.groups.every(isObject), () => 'expected { groups: [...] }', {
+    file: path,
+    key: 'adam',
+  });
+  check(Array.isArray(json.loss_history ?? []) && (json.loss_history ?? []).every((x: unknown) => typeof x === 'number'), () => 'expected a list of numbers', {
+    file: path,
+    key: 'loss_history',
+  });
   const params: Record<string, StoredArray> = {};
   for (const [k, v] of Object.entries<any>(json.params ?? {})) {
-    params[k] = { shape: v.shape, data: decodeF32(v.data, path, `params.${k}`) };
+    check(isObject(v), () => 'expected { shape, data }', { file: path, key: `params.${k}` });
+    const data = decodeF32(v.data, path, `params.${k}`);
+    // The shape must describe the data that is there: a shape claiming more is refused, not allocated.
+    check(
+      Array.isArray(v.shape) &&
+        v.shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0) &&
+        v.shape.reduce((a: number, b: number) => a * b, 1) === data.length,
+      () => `shape ${JSON.stringify(v.shape)?.slice(0, 80)} does not match the ${data.length} stored values`,
+      { file: path, key: `params.${k}.shape` },
+    );
+    params[k] = { shape: v.shape, data };
   }
   const adam: AdamState = {
     ...json.adam,
-    groups: (json.adam?.groups ?? []).map((g: any) => ({
+    groups: json.adam.groups.map((g: any) => ({
       ...g,
       m: decodeF32(g.m, path, `adam.${g.name}.m`),
       v: decodeF32(g.v, path, `adam.${g.name}.v`),

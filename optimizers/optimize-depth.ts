@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ApertureDepthError, check } from '../core/errors.ts';
+import { InterruptedError } from '../core/interrupt.ts';
 import { alignToGroundTruth } from '../core/metrics/align.ts';
 import { Rng } from '../core/tensor/rng.ts';
 import { cocScalePx, circleOfConfusionPxScalar } from '../physics/circle-of-confusion.ts';
@@ -93,6 +94,11 @@ export interface RunOptions {
   hooks?: IterationHook[];
   /** Informational messages (search result, resume point). @default none */
   log?: (message: string) => void;
+  /**
+   * When aborted (the CLI does on SIGINT), the loop writes a checkpoint at the end of the current iteration
+   * and throws an `InterruptedError`; `resume` continues from there as if nothing happened.
+   */
+  signal?: AbortSignal;
 }
 
 /** The outcome of {@link optimizeDepth}. The caller disposes it (`result.dispose()`). */
@@ -565,6 +571,16 @@ export async function optimizeDepth(
   try {
     // 7. The loop: loss and gradients, finiteness, Adam step per group, sphere projection, bookkeeping.
     while (iteration < config.iterations && !stoppedEarly) {
+      if (run.signal?.aborted) {
+        let saved = '';
+        if (run.checkpointPath) {
+          writeCheckpoint(run.checkpointPath, snapshot(iteration));
+          saved = `; the state is saved in ${run.checkpointPath}: rerun with --resume to continue`;
+        }
+        throw new InterruptedError(`interrupted (${String(run.signal.reason ?? 'abort')}) at iteration ${iteration} of ${config.iterations}${saved}`, {
+          key: 'optimizer',
+        });
+      }
       const lrFactor = schedule(iteration, config.iterations);
       const paramList = names.map((n) => params[n]);
       const { value, grads } = tf.tidy(() =>

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ApertureDepthError } from '../errors.ts';
+import { INTERRUPTED_EXIT_CODE, InterruptedError } from '../interrupt.ts';
 
 // Each file in commands/ default-exports one yargs CommandModule; adding a command is adding a file.
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
@@ -37,6 +38,10 @@ export async function main(argv: string[]): Promise<void> {
 const isEntry = process.argv[1] && /(?:main\.ts|aperture-depth(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
   main(hideBin(process.argv)).catch((err: unknown) => {
+    if (err instanceof InterruptedError) {
+      process.stderr.write(`aperture-depth: ${err.message}\n`);
+      process.exit(INTERRUPTED_EXIT_CODE);
+    }
     if (err instanceof ApertureDepthError) {
       process.stderr.write(`aperture-depth: error: ${err.message}\n`);
       process.exit(2);

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ApertureDepthError } from '../errors.ts';
 import { deepMerge, leafSources, mergeSources, type KeySources } from './merge.ts';
@@ -38,7 +39,20 @@ export function loadConfigTree(file: string, chain: readonly string[] = []): Raw
   let sources: KeySources = new Map();
   const files: string[] = [];
   for (const b of bases) {
-    const sub = loadConfigTree(resolve(dirname(abs), b), [...chain, abs]);
+    const basePath = resolve(dirname(abs), b);
+    // A base that is not there is this file's mistake: name it, and the key.
+    const problem = !existsSync(basePath)
+      ? 'does not exist'
+      : !statSync(basePath).isFile()
+        ? 'is not a regular file'
+        : undefined;
+    if (problem) {
+      throw new ApertureDepthError(`${basePath}: config file ${problem}`, {
+        file: abs,
+        key: BASE_KEY,
+      });
+    }
+    const sub = withBaseNote(abs, () => loadConfigTree(basePath, [...chain, abs]));
     value = deepMerge(value, sub.value);
     sources = mergeSources(sources, sub.sources);
     for (const f of sub.files) if (!files.includes(f)) files.push(f);
@@ -47,6 +61,18 @@ export function loadConfigTree(file: string, chain: readonly string[] = []): Raw
   sources = mergeSources(sources, leafSources(resolved, abs));
   files.push(abs);
   return { value, sources, files };
+}
+
+/** An error in a base file also says which config named it (a user may not know the chain). */
+function withBaseNote<T>(file: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ApertureDepthError) || err.message.includes(file)) throw err;
+    const prefix = [err.file, err.key].filter(Boolean).join(': ');
+    const reason = prefix && err.message.startsWith(`${prefix}: `) ? err.message.slice(prefix.length + 2) : err.message;
+    throw new ApertureDepthError(`${reason} (read as a base of ${file})`, { file: err.file, key: err.key, cause: err });
+  }
 }
 
 function baseList(v: unknown, file: string): string[] {

@@ -5,7 +5,7 @@ import type { ExperimentConfig, PriorConfig, ResolvedVariant } from './schema.ts
 /** The estimate options an experiment config fixes for one variant (the pair, folder and run flags aside). */
 export type VariantEstimateOptions = Pick<
   EstimateOptions,
-  'model' | 'variant' | 'seed' | 'optimizer' | 'prior' | 'checkpointEvery' | 'workingMaxSide'
+  'model' | 'variant' | 'seed' | 'optimizer' | 'prior' | 'checkpointEvery' | 'workingMaxSide' | 'maxTensorBytes'
 >;
 
 /** The prior section in the estimate pipeline's names (unset keys: the checkpoint's own). */
@@ -46,5 +46,6 @@ export function toEstimateOptions(
     ...(config.limits.working_max_side !== undefined
       ? { workingMaxSide: config.limits.working_max_side }
       : {}),
+    ...(config.limits.max_tensor_bytes !== undefined ? { maxTensorBytes: config.limits.max_tensor_bytes } : {}),
   };
 }

@@ -22,6 +22,8 @@ export function readYamlFile(path: string): Record<string, unknown> {
     const st = statSync(path);
     if (st.isDirectory())
       throw new ApertureDepthError('is a folder, expected a YAML config file', { file: path });
+    if (!st.isFile())
+      throw new ApertureDepthError('is not a regular file (a device or pipe?), expected a YAML config file', { file: path });
     if (st.size > MAX_CONFIG_BYTES) {
       throw new ApertureDepthError(`is ${st.size} bytes; a config file is at most ${MAX_CONFIG_BYTES}`, {
         file: path,
@@ -57,12 +59,41 @@ export function parseYamlText(text: string, origin: string): Record<string, unkn
     });
   }
   if (value === null || value === undefined) return {};
+  checkAcyclic(value, origin);
   if (!isPlainObject(value)) {
     throw new ApertureDepthError(`expected a mapping of keys at the top level, got ${describeValue(value)}`, {
       file: origin,
     });
   }
   return value;
+}
+
+/**
+ * A recursive alias (`a: &a [*a]`) becomes a cyclic object, which every later step would walk forever:
+ * refuse it here. Iterative, so a deep (but finite) tree cannot overflow the stack either.
+ */
+function checkAcyclic(root: unknown, origin: string): void {
+  const onPath = new Set<object>();
+  const stack: Array<{ node: object; children: unknown[]; i: number }> = [];
+  const enter = (v: unknown) => {
+    if (v === null || typeof v !== 'object') return;
+    if (onPath.has(v)) {
+      throw new ApertureDepthError('invalid YAML: an alias refers to a node that contains it (a cycle)', {
+        file: origin,
+      });
+    }
+    onPath.add(v);
+    stack.push({ node: v, children: Object.values(v), i: 0 });
+  };
+  enter(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i < top.children.length) enter(top.children[top.i++]);
+    else {
+      onPath.delete(top.node);
+      stack.pop();
+    }
+  }
 }
 
 function firstLine(s: string): string {

@@ -13,6 +13,8 @@ export function readFileBytes(path: string, what: string): Uint8Array {
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw new ApertureDepthError(`is a folder, expected a ${what} file`, { file: path });
+    // A device or a pipe (/dev/zero, a FIFO) has no size to check and may never end: refuse it.
+    if (!st.isFile()) throw new ApertureDepthError(`is not a regular file, expected a ${what} file`, { file: path });
     size = st.size;
   } catch (err) {
     if (err instanceof ApertureDepthError) throw err;

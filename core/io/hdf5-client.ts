@@ -55,7 +55,7 @@ export class Hdf5CallError extends Error {
 
 const FD_SLOTS = 256;
 /** Ordinary failures after which the worker is replaced anyway (h5wasm can leak handles on errors). */
-const MAX_FAILURES_PER_WORKER = 32;
+const MAX_FAILURES_PER_WORKER = Number(process.env.H5MAXF ?? 32);
 
 class Hdf5Worker {
   readonly worker: Worker;
@@ -146,7 +146,7 @@ export async function hdf5Call<K extends keyof Hdf5Ops>(op: K, args: Hdf5Ops[K][
   }
   if (!reply.ok) {
     w.failures++;
-    if (reply.trap) await replaceWorker();
+    if (reply.trap) { if (process.env.H5DBG) console.log('TRAP in', op); await replaceWorker(); }
     throw new Hdf5CallError(reply.message, reply.trap ? 'abort' : 'error');
   }
   return reply.result as Hdf5Ops[K]['result'];

@@ -1,9 +1,25 @@
-import h5wasmDefault from 'h5wasm/node';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { ApertureDepthError } from '../errors.ts';
 import { withAtomicPath } from './atomic.ts';
 import { errorText, fsReason } from './file-bytes.ts';
+import {
+  exclusive,
+  hdf5Call,
+  Hdf5CallError,
+  workerGeneration,
+  type Hdf5Entry,
+  type Hdf5Ops,
+  type Hdf5Selection,
+  type Hdf5WriteAttr,
+} from './hdf5-client.ts';
 import { checkNdArray, elementCount, float16ToNumber, type Dtype, type NdArray, type TypedArray } from './ndarray.ts';
+
+/**
+ * HDF5 files through h5wasm (libhdf5 in wasm). h5wasm's Node build opens real paths (no in-memory copy),
+ * so a slice reads only its bytes from disk, and files with a user block (MATLAB v7.3 `.mat`) open as
+ * they are. libhdf5 runs in a worker thread (`hdf5-client.ts`) so that a corrupt file that makes it
+ * hang or abort ends in an error, not a stuck process.
+ */
 
 /** An attribute value this module writes. Numbers are stored as float64, so they read back exactly. */
 export type Hdf5AttrValue = string | number | number[];
@@ -31,7 +47,15 @@ export interface Hdf5ReadResult {
 /** One dimension of a selection: elements `start, start + step, ...` below `end`. */
 export type Hdf5DimSlice = [start: number, end: number, step?: number];
 
-export interface Hdf5DatasetOptions {
+interface Hdf5CallOptions {
+  /**
+   * Longest one libhdf5 call may run before the worker is stopped and the read fails.
+   * @default 60000
+   */
+  timeoutMs?: number;
+}
+
+export interface Hdf5DatasetOptions extends Hdf5CallOptions {
   /** Per-dimension selection; `null` or a missing entry keeps the whole dimension. */
   slice?: (Hdf5DimSlice | null)[];
   /**
@@ -41,7 +65,7 @@ export interface Hdf5DatasetOptions {
   maxBytes?: number;
 }
 
-export interface Hdf5ReadOptions {
+export interface Hdf5ReadOptions extends Hdf5CallOptions {
   /**
    * Largest total of all datasets `readHdf5` loads, in bytes (use `readHdf5Dataset` with a slice beyond).
    * @default 2 ** 30
@@ -59,12 +83,13 @@ export interface Hdf5DatasetInfo {
   type: string;
 }
 
-type H5 = typeof h5wasmDefault;
-type H5Module = Awaited<H5['ready']>;
-type H5File = InstanceType<H5['File']>;
+type Meta = NonNullable<Hdf5Entry['meta']>;
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const DEFAULT_MAX_BYTES = 2 ** 30;
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** The wasm heap is 2 GiB; a selection and libhdf5's own buffers must fit in it. */
+const HEAP_LIMIT = 2 ** 30;
 const CLASS_INTEGER = 0;
 const CLASS_FLOAT = 1;
 const CLASS_NAMES: Record<number, string> = {
@@ -88,23 +113,11 @@ const DTYPE_FORMAT: Readonly<Record<Dtype, string>> = Object.freeze({
   float16: '<f', // h5wasm cannot write float16: stored widened to float32
 });
 
-let loaded: Promise<{ h5wasm: H5; Module: H5Module }> | undefined;
-
-/** Loads h5wasm once. Its Node build reads real paths directly (NODERAWFS), so a slice reads only its bytes. */
-function h5(): Promise<{ h5wasm: H5; Module: H5Module }> {
-  loaded ??= h5wasmDefault.ready.then((Module) => {
-    // Turn HDF5's stderr diagnostics into thrown errors, which are wrapped below.
-    Module.activate_throwing_error_handler();
-    return { h5wasm: h5wasmDefault, Module };
-  });
-  return loaded;
-}
-
 /**
  * Writes datasets and attributes to an HDF5 file, atomically (temp file, then rename).
  * float16 arrays are stored as float32 (h5wasm has no float16 writer).
  */
-export async function writeHdf5(path: string, content: Hdf5Content): Promise<void> {
+export async function writeHdf5(path: string, content: Hdf5Content, options: Hdf5CallOptions = {}): Promise<void> {
   const fail = (msg: string, key?: string, cause?: unknown) => new ApertureDepthError(msg, { file: path, key, cause });
   if (!content || typeof content !== 'object' || !content.datasets || typeof content.datasets !== 'object') {
     throw fail('expected { datasets, attrs }');
@@ -115,40 +128,28 @@ export async function writeHdf5(path: string, content: Hdf5Content): Promise<voi
   }
   checkAttrs(content.attrs ?? {}, path, 'attrs');
   for (const [name, attrs] of Object.entries(content.datasetAttrs ?? {})) {
-    if (!(name in content.datasets)) throw fail(`attributes given for a dataset that is not written`, `datasetAttrs.${name}`);
+    if (!(name in content.datasets)) throw fail('attributes given for a dataset that is not written', `datasetAttrs.${name}`);
     checkAttrs(attrs, path, `datasetAttrs.${name}`);
   }
-
-  const { h5wasm } = await h5();
-  await withAtomicPath(path, (tmp) => {
-    let file: H5File | undefined;
-    try {
-      file = new h5wasm.File(tmp, 'w');
-      for (const [k, v] of Object.entries(content.attrs ?? {})) writeAttr(file, k, v);
-      for (const [name, arr] of Object.entries(content.datasets)) {
-        const parts = name.split('/');
-        for (let i = 1; i < parts.length; i++) {
-          const group = parts.slice(0, i).join('/');
-          if (!file.get(group)) file.create_group(group);
-        }
-        const data = arr.dtype === 'float16' ? Float32Array.from(arr.data as Float32Array) : arr.data;
-        file.create_dataset({ name, data: data as never, shape: arr.shape, dtype: DTYPE_FORMAT[arr.dtype] });
-        const ds = file.get(name);
-        for (const [k, v] of Object.entries(content.datasetAttrs?.[name] ?? {})) writeAttr(ds as H5File, k, v);
+  const message = {
+    attrs: Object.entries(content.attrs ?? {}) as Hdf5WriteAttr[],
+    datasets: Object.entries(content.datasets).map(([name, arr]) => ({
+      name: name.replace(/^\//, ''),
+      shape: arr.shape,
+      format: DTYPE_FORMAT[arr.dtype],
+      data: arr.dtype === 'float16' ? Float32Array.from(arr.data as Float32Array) : arr.data,
+      attrs: Object.entries(content.datasetAttrs?.[name] ?? {}) as Hdf5WriteAttr[],
+    })),
+  };
+  await exclusive(() =>
+    withAtomicPath(path, async (tmp) => {
+      try {
+        await hdf5Call('write', { path: tmp, content: message }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      } catch (err) {
+        throw fail(`HDF5 write failed: ${hdf5Reason(err)}`, undefined, err);
       }
-    } catch (err) {
-      if (err instanceof ApertureDepthError) throw err;
-      throw fail(`HDF5 write failed: ${hdf5Reason(err)}`, undefined, err);
-    } finally {
-      file?.close();
-    }
-  });
-}
-
-function writeAttr(obj: H5File, name: string, value: Hdf5AttrValue): void {
-  if (typeof value === 'string') obj.create_attribute(name, value);
-  else if (typeof value === 'number') obj.create_attribute(name, value, [], '<d');
-  else obj.create_attribute(name, Float64Array.from(value), [value.length], '<d');
+    }),
+  );
 }
 
 function checkDatasetName(name: string, file: string): void {
@@ -165,7 +166,7 @@ function checkAttrs(attrs: Record<string, unknown>, file: string, key: string): 
       (typeof v === 'number' && !Number.isNaN(v)) ||
       (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number'));
     if (!ok || k === '') {
-      throw new ApertureDepthError(`attribute must be a string, a number or a non-empty number[]`, { file, key: `${key}.${k}` });
+      throw new ApertureDepthError('attribute must be a string, a number or a non-empty number[]', { file, key: `${key}.${k}` });
     }
   }
 }
@@ -176,33 +177,30 @@ function checkAttrs(attrs: Record<string, unknown>, file: string, key: string): 
  */
 export async function readHdf5(path: string, options: Hdf5ReadOptions = {}): Promise<Hdf5ReadResult> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  return withHdf5File(path, ({ h5wasm, Module, file, fileSize }) => {
+  return withHdf5File(path, options, async (f) => {
     const result: Hdf5ReadResult = { datasets: {}, attrs: {}, datasetAttrs: {}, skipped: [] };
-    result.attrs = readAttrs(file, '', result.skipped);
-    const datasets: [string, InstanceType<H5['Dataset']>][] = [];
-    for (const name of file.paths()) {
-      const entity = file.get(name);
-      if (entity instanceof h5wasm.Dataset) datasets.push([name.replace(/^\//, ''), entity]);
-    }
+    const root = await f.call('attrs', { fid: f.fid, path: '/' });
+    result.attrs = root.values;
+    result.skipped.push(...root.skipped.map((k) => `@${k}`));
+    const entries = (await f.call('list', { fid: f.fid })).filter((e) => e.kind === 'dataset');
     let total = 0;
-    for (const [, ds] of datasets) {
-      const meta = ds.metadata;
-      if (datasetDtype(meta)) total += meta.size * elementCount(meta.shape ?? [0]);
-    }
+    for (const e of entries) if (datasetDtype(e.meta!)) total += e.meta!.size * elementCount(e.meta!.shape ?? [0]);
     if (total > maxBytes) {
       throw new ApertureDepthError(
         `datasets total ${total} bytes, more than the limit of ${maxBytes}: read them one at a time with readHdf5Dataset`,
         { file: path },
       );
     }
-    for (const [name, ds] of datasets) {
-      if (!datasetDtype(ds.metadata)) {
+    for (const e of entries) {
+      const name = e.name.replace(/^\//, '');
+      if (!datasetDtype(e.meta!)) {
         result.skipped.push(name);
         continue;
       }
-      result.datasets[name] = readSelection(Module, file, ds, name, undefined, path, fileSize, maxBytes);
-      const attrs = readAttrs(ds, name, result.skipped);
-      if (Object.keys(attrs).length > 0) result.datasetAttrs[name] = attrs;
+      result.datasets[name] = await readSelection(f, e, name, undefined, maxBytes);
+      const attrs = await f.call('attrs', { fid: f.fid, path: e.path });
+      if (Object.keys(attrs.values).length > 0) result.datasetAttrs[name] = attrs.values;
+      result.skipped.push(...attrs.skipped.map((k) => `${name}@${k}`));
     }
     return result;
   });
@@ -214,52 +212,59 @@ export async function readHdf5(path: string, options: Hdf5ReadOptions = {}): Pro
  */
 export async function readHdf5Dataset(path: string, name: string, options: Hdf5DatasetOptions = {}): Promise<NdArray> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  return withHdf5File(path, ({ h5wasm, Module, file, fileSize }) => {
-    const ds = getDataset(h5wasm, file, name, path);
-    return readSelection(Module, file, ds, name, options.slice, path, fileSize, maxBytes);
+  return withHdf5File(path, options, async (f) => {
+    const clean = name.replace(/^\//, '');
+    const entries = await f.call('list', { fid: f.fid });
+    const entry = entries.find((e) => e.name.replace(/^\//, '') === clean);
+    if (!entry || entry.kind !== 'dataset') {
+      const names = entries.filter((e) => e.kind === 'dataset').map((e) => e.name.replace(/^\//, ''));
+      const listed = names.slice(0, 20).join(', ') + (names.length > 20 ? `, ... (${names.length} in all)` : '');
+      const what = entry ? 'is a group, not a dataset' : 'not found';
+      throw new ApertureDepthError(`dataset ${JSON.stringify(clean)} ${what} (datasets: ${listed || 'none'})`, { file: path });
+    }
+    return readSelection(f, entry, clean, options.slice, maxBytes);
   });
 }
 
 /** Lists every dataset with its shape and type, reading no data. */
-export async function listHdf5Datasets(path: string): Promise<Hdf5DatasetInfo[]> {
-  return withHdf5File(path, ({ h5wasm, file }) => {
-    const out: Hdf5DatasetInfo[] = [];
-    for (const name of file.paths()) {
-      const entity = file.get(name);
-      if (!(entity instanceof h5wasm.Dataset)) continue;
-      const meta = entity.metadata;
-      out.push({ name: name.replace(/^\//, ''), shape: meta.shape ?? [], dtype: datasetDtype(meta), type: typeWords(meta) });
-    }
-    return out;
-  });
+export async function listHdf5Datasets(path: string, options: Hdf5CallOptions = {}): Promise<Hdf5DatasetInfo[]> {
+  return withHdf5File(path, options, async (f) =>
+    (await f.call('list', { fid: f.fid }))
+      .filter((e) => e.kind === 'dataset')
+      .map((e) => ({ name: e.name.replace(/^\//, ''), shape: e.meta!.shape ?? [], dtype: datasetDtype(e.meta!), type: typeWords(e.meta!) })),
+  );
 }
+
+type Call = <K extends keyof Hdf5Ops>(op: K, args: Hdf5Ops[K]['args']) => Promise<Hdf5Ops[K]['result']>;
 
 interface OpenFile {
-  h5wasm: H5;
-  Module: H5Module;
-  file: H5File;
+  path: string;
+  fid: number;
   fileSize: number;
+  call: Call;
 }
 
-/** Checks the signature, opens the file read-only, runs `use`, and always closes the file. */
-async function withHdf5File<T>(path: string, use: (f: OpenFile) => T): Promise<T> {
+/** Checks the signature, opens the file in the worker, runs `use`, and always closes the file. */
+async function withHdf5File<T>(path: string, options: Hdf5CallOptions, use: (f: OpenFile) => Promise<T>): Promise<T> {
   const fileSize = checkSignature(path);
-  const { h5wasm, Module } = await h5();
-  let file: H5File | undefined;
-  try {
-    file = new h5wasm.File(path, 'r');
-    if (file.file_id < 0n) throw new Error('could not open');
-    return use({ h5wasm, Module, file, fileSize });
-  } catch (err) {
-    if (err instanceof ApertureDepthError) throw err;
-    throw new ApertureDepthError(`corrupt or unreadable HDF5 file: ${hdf5Reason(err)}`, { file: path, cause: err });
-  } finally {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return exclusive(async () => {
+    const call: Call = (op, args) => hdf5Call(op, args, timeoutMs);
+    let fid: number | undefined;
+    const generation = workerGeneration();
     try {
-      if (file && file.file_id >= 0n) file.close();
-    } catch {
-      // closing a file whose metadata was corrupt can fail too; the error above is the one to report
+      fid = await call('open', { path });
+      return await use({ path, fid, fileSize, call });
+    } catch (err) {
+      if (err instanceof ApertureDepthError) throw err;
+      throw new ApertureDepthError(`corrupt or unreadable HDF5 file: ${hdf5Reason(err)}`, { file: path, cause: err });
+    } finally {
+      if (fid !== undefined && generation === workerGeneration()) {
+        // Closing a file whose metadata was corrupt can fail too; the error above is the one to report.
+        await call('close', { fid }).catch(() => undefined);
+      }
     }
-  }
+  });
 }
 
 /**
@@ -290,25 +295,8 @@ function checkSignature(path: string): number {
   }
 }
 
-function getDataset(h5wasm: H5, file: H5File, name: string, path: string): InstanceType<H5['Dataset']> {
-  const clean = name.replace(/^\//, '');
-  const entity = clean === '' ? null : file.get(clean);
-  if (entity instanceof h5wasm.Dataset) return entity;
-  const names = file
-    .paths()
-    .filter((p) => file.get(p) instanceof h5wasm.Dataset)
-    .map((p) => p.replace(/^\//, ''));
-  const listed = names.slice(0, 20).join(', ') + (names.length > 20 ? `, ... (${names.length} in all)` : '');
-  const what = entity ? 'is a group, not a dataset' : 'not found';
-  throw new ApertureDepthError(`dataset ${JSON.stringify(clean)} ${what} (datasets: ${listed || 'none'})`, {
-    file: path,
-  });
-}
-
-type Metadata = InstanceType<H5['Dataset']>['metadata'];
-
 /** The dtype a dataset is read as: int8/int16 widen to int32 and uint32 to float64 (both exact). */
-function datasetDtype(meta: Metadata): Dtype | null {
+function datasetDtype(meta: Meta): Dtype | null {
   if (!meta.littleEndian && meta.size > 1) return null;
   if (meta.type === CLASS_FLOAT) return ({ 2: 'float16', 4: 'float32', 8: 'float64' } as const)[meta.size as 2] ?? null;
   if (meta.type !== CLASS_INTEGER) return null;
@@ -316,7 +304,7 @@ function datasetDtype(meta: Metadata): Dtype | null {
   return ({ 1: 'uint8', 2: 'uint16', 4: 'float64' } as const)[meta.size as 1] ?? null;
 }
 
-function typeWords(meta: Metadata): string {
+function typeWords(meta: Meta): string {
   if (meta.type === CLASS_FLOAT) return `float${meta.size * 8}${meta.littleEndian ? '' : ' (big-endian)'}`;
   if (meta.type === CLASS_INTEGER) {
     return `${meta.signed ? 'int' : 'uint'}${meta.size * 8}${meta.littleEndian || meta.size === 1 ? '' : ' (big-endian)'}`;
@@ -324,18 +312,15 @@ function typeWords(meta: Metadata): string {
   return CLASS_NAMES[meta.type] ?? `class ${meta.type}`;
 }
 
-function readSelection(
-  Module: H5Module,
-  file: H5File,
-  ds: InstanceType<H5['Dataset']>,
+async function readSelection(
+  f: OpenFile,
+  entry: Hdf5Entry,
   name: string,
   slice: (Hdf5DimSlice | null)[] | undefined,
-  path: string,
-  fileSize: number,
   maxBytes: number,
-): NdArray {
-  const fail = (msg: string) => new ApertureDepthError(msg, { file: path, key: name });
-  const meta = ds.metadata;
+): Promise<NdArray> {
+  const fail = (msg: string) => new ApertureDepthError(msg, { file: f.path, key: name });
+  const meta = entry.meta!;
   const dtype = datasetDtype(meta);
   if (!dtype) throw fail(`dataset type ${typeWords(meta)} is not readable as an array`);
   const shape = meta.shape ?? [0];
@@ -343,61 +328,35 @@ function readSelection(
   if (slice !== undefined && (!Array.isArray(slice) || slice.length > shape.length)) {
     throw fail(`slice has ${Array.isArray(slice) ? slice.length : 'no'} dimensions, the dataset [${shape.join(', ')}] has ${shape.length}`);
   }
-  const offset: number[] = [];
-  const count: number[] = [];
-  const strides: number[] = [];
+  const sel: Hdf5Selection = { count: [], offset: [], strides: [] };
   shape.forEach((dim, i) => {
     const s = slice?.[i];
     const [start, end, step = 1] = s ?? [0, dim, 1];
     const ok = [start, end, step].every(Number.isSafeInteger) && start >= 0 && start <= end && end <= dim && step >= 1;
     if (!ok) throw fail(`slice[${i}] = ${JSON.stringify(s)} is not [start, end, step?] with 0 <= start <= end <= ${dim}, step >= 1`);
-    offset.push(start);
-    count.push(Math.ceil((end - start) / step));
-    strides.push(step);
+    sel.offset.push(start);
+    sel.count.push(Math.ceil((end - start) / step));
+    sel.strides.push(step);
   });
   // 2. Size checks before any allocation.
-  const n = elementCount(count);
+  const n = elementCount(sel.count);
   const nbytes = n * meta.size;
-  const limit = Math.min(maxBytes, Module.MAXIMUM_MEMORY / 2);
-  if (nbytes > limit) throw fail(`selection [${count.join(', ')}] is ${nbytes} bytes, more than the limit of ${limit}`);
+  const limit = Math.min(maxBytes, HEAP_LIMIT);
+  if (nbytes > limit) throw fail(`selection [${sel.count.join(', ')}] is ${nbytes} bytes, more than the limit of ${limit}`);
   const fullBytes = elementCount(shape) * meta.size;
-  const filters = ds.filters;
-  if (meta.chunks === null && filters.length === 0 && fullBytes > fileSize) {
-    throw fail(`dataset claims ${fullBytes} bytes of contiguous data, the file has ${fileSize}`);
+  if (meta.chunks === null && entry.filters === 0 && fullBytes > f.fileSize) {
+    throw fail(`dataset claims ${fullBytes} bytes of contiguous data, the file has ${f.fileSize}`);
   }
-  // 3. Read into the wasm heap, copy out, free.
-  let bytes: Uint8Array;
-  if (n === 0) bytes = new Uint8Array(0);
-  else {
-    const ptr = Module._malloc(nbytes);
-    if (!ptr) throw fail(`could not allocate ${nbytes} bytes in the HDF5 heap`);
-    try {
-      const whole = slice === undefined;
-      const status = Module.get_dataset_data(
-        file.file_id,
-        ds.path,
-        whole ? null : count.map(BigInt),
-        whole ? null : offset.map(BigInt),
-        whole ? null : strides.map(BigInt),
-        BigInt(ptr),
-      );
-      if (status < 0) throw fail('reading the data failed');
-      bytes = Module.HEAPU8.slice(ptr, ptr + nbytes);
-    } finally {
-      Module._free(ptr);
-    }
-  }
-  return { shape: count, dtype, data: convert(bytes, meta, dtype, n) };
+  // 3. Read (a hyperslab unless the whole dataset is wanted) and convert.
+  const bytes = await f.call('read', { fid: f.fid, path: entry.path, sel: slice === undefined ? null : sel, nbytes });
+  if (bytes.byteLength !== nbytes) throw fail(`read ${bytes.byteLength} bytes, expected ${nbytes}`);
+  return { shape: sel.count, dtype, data: convert(bytes, meta, dtype, n) };
 }
 
 /** Raw little-endian bytes → the container of `dtype`. */
-function convert(bytes: Uint8Array, meta: Metadata, dtype: Dtype, n: number): TypedArray {
-  const buf = bytes.buffer as ArrayBuffer;
+function convert(buf: ArrayBuffer, meta: Meta, dtype: Dtype, n: number): TypedArray {
   if (meta.type === CLASS_FLOAT) {
-    if (meta.size === 2) {
-      const halves = new Uint16Array(buf, 0, n);
-      return Float32Array.from(halves, float16ToNumber);
-    }
+    if (meta.size === 2) return Float32Array.from(new Uint16Array(buf, 0, n), float16ToNumber);
     return meta.size === 4 ? new Float32Array(buf, 0, n) : new Float64Array(buf, 0, n);
   }
   if (dtype === 'int64') return new BigInt64Array(buf, 0, n);
@@ -409,44 +368,11 @@ function convert(bytes: Uint8Array, meta: Metadata, dtype: Dtype, n: number): Ty
   return Int32Array.from(meta.size === 1 ? new Int8Array(buf, 0, n) : new Int16Array(buf, 0, n));
 }
 
-function readAttrs(obj: { attrs: Record<string, unknown>; path: string }, prefix: string, skipped: string[]) {
-  const out: Record<string, Hdf5ReadAttrValue> = {};
-  let names: string[];
-  try {
-    names = Object.keys(obj.attrs);
-  } catch (err) {
-    skipped.push(`${prefix}@* (${hdf5Reason(err)})`);
-    return out;
-  }
-  for (const key of names) {
-    try {
-      const value = (obj.attrs[key] as { value: unknown }).value;
-      const converted = attrValue(value);
-      if (converted === undefined) skipped.push(`${prefix}@${key}`);
-      else out[key] = converted;
-    } catch {
-      skipped.push(`${prefix}@${key}`);
-    }
-  }
-  return out;
-}
-
-function attrValue(v: unknown): Hdf5ReadAttrValue | undefined {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
-    return Array.from(v as unknown as ArrayLike<number | bigint>, (x) => Number(x));
-  }
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return v as number[];
-  return undefined;
-}
-
-/** The last line of an HDF5 error stack is the specific cause ("file signature not found"). */
+/** A short reason: the last line of an HDF5 error stack is the specific cause ("file signature not found"). */
 function hdf5Reason(err: unknown): string {
   const text = errorText(err);
+  if (err instanceof Hdf5CallError && err.kind === 'timeout') return `${text} (the file is probably corrupt)`;
+  if (err instanceof Hdf5CallError && err.kind === 'abort') return `libhdf5 aborted (the file is probably corrupt): ${text.slice(0, 200)}`;
   const lines = text.split('\n').filter((l) => /#\d+:/.test(l));
   const last = lines[lines.length - 1];
   const m = last ? /\(\): (.*)$/.exec(last) : null;

@@ -14,6 +14,7 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw new ApertureDepthError(`${what} is a folder, expected a JSON file`, { file: path });
+    if (!st.isFile()) throw new ApertureDepthError(`${what} is not a regular file (a device or pipe?)`, { file: path });
     if (st.size > MAX_JSON_BYTES) throw new ApertureDepthError(`${what} is ${st.size} bytes, too large for a JSON file`, { file: path });
     text = readFileSync(path, 'utf8');
   } catch (err) {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApertureDepthError, check } from '../errors.ts';
+import { readJsonFile } from './json-file.ts';
 
 /**
  * Reader for safetensors files (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
@@ -213,17 +214,9 @@ function singleFile(
 }
 
 function openSharded(indexPath: string): SafetensorsFile {
-  let index: unknown;
-  try {
-    index = JSON.parse(fs.readFileSync(indexPath, 'utf8'));
-  } catch (err) {
-    throw new ApertureDepthError(`cannot read sharded checkpoint index: ${(err as Error).message}`, {
-      file: indexPath,
-      cause: err,
-    });
-  }
+  const index = readJsonFile(indexPath, 'sharded checkpoint index');
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
-  check(weightMap && typeof weightMap === 'object', () => 'index has no "weight_map" object', {
+  check(weightMap && typeof weightMap === 'object' && !Array.isArray(weightMap), () => 'index has no "weight_map" object', {
     file: indexPath,
     key: 'weight_map',
   });
@@ -233,9 +226,20 @@ function openSharded(indexPath: string): SafetensorsFile {
   try {
     for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
       check(typeof shard === 'string', () => 'shard file name is not a string', { file: indexPath, key: name });
+      // Shards sit beside the index (as diffusers writes them): no folders, no way out of this one.
+      check(
+        /^[^/\\\0]+\.safetensors$/.test(shard),
+        () => `shard ${JSON.stringify(shard.slice(0, 200))} is not a .safetensors file name in the index's folder`,
+        { file: indexPath, key: name },
+      );
       let f = shards.get(shard);
       if (!f) {
-        f = openSingle(path.join(dir, shard));
+        const shardPath = path.join(dir, shard);
+        check(fs.existsSync(shardPath), () => `shard ${shard} named by the index does not exist`, {
+          file: indexPath,
+          key: name,
+        });
+        f = openSingle(shardPath);
         shards.set(shard, f);
       }
       check(f.has(name), () => `index maps it to ${shard}, which has no such tensor`, { file: indexPath, key: name });

@@ -16,6 +16,10 @@ export interface EstimateFileConfig {
   optimizer: OptimizerConfigInput;
   prior: EstimatePriorSettings;
   checkpointEvery?: number;
+  /** `limits.max_tensor_bytes` (`--max-tensor-bytes` wins). */
+  maxTensorBytes?: number;
+  /** `limits.working_max_side` (`--working-size` wins). */
+  workingMaxSide?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -257,5 +261,15 @@ export function readEstimateConfig(file: string): EstimateFileConfig {
     prior.processingResolution = p.number('processing_resolution');
     p.done();
   }
-  return { optimizer: input, prior: drop(prior as Obj) as EstimatePriorSettings, checkpointEvery };
+  const limits = top.section('limits');
+  const maxTensorBytes = limits?.number('max_tensor_bytes');
+  const workingMaxSide = limits?.number('working_max_side');
+  limits?.done();
+  return drop({
+    optimizer: input,
+    prior: drop(prior as Obj) as EstimatePriorSettings,
+    checkpointEvery,
+    maxTensorBytes,
+    workingMaxSide,
+  }) as EstimateFileConfig;
 }

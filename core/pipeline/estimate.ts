@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { check } from '../errors.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { ApertureDepthError, check } from '../errors.ts';
+import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.ts';
+import { imageSize } from '../io/image-size.ts';
 import { writeHdf5 } from '../io/hdf5.ts';
 import type { NdArray } from '../io/ndarray.ts';
 import { writeNpy } from '../io/npy.ts';
@@ -23,8 +24,11 @@ import { optimizeDepth, type IterationHook, type OptimizeResult } from '../../op
 import type { DepthPrior } from '../../optimizers/priors/depth-prior.ts';
 import { MarigoldDepthPrior } from '../../optimizers/priors/marigold-depth-prior.ts';
 import { PixelPrior } from '../../optimizers/priors/pixel-prior.ts';
+import { circleOfConfusionPx } from '../../physics/circle-of-confusion.ts';
+import { defocusConfidence, OBSERVABLE_THRESHOLD, observableFraction, TEXTURE_FLOOR } from './confidence.ts';
 import { DEFAULT_MODEL_DIR, defaultModelPath } from './default-model.ts';
-import { loadPairSpec, readPairImages, type PairSpec } from './pair.ts';
+import { checkRunBytes, priorFootprint } from './memory-budget.ts';
+import { loadPairSpec, readPairImages, type PairImages, type PairSpec } from './pair.ts';
 
 /** What `aperture-depth estimate` does, as options (the CLI only parses arguments into this). */
 export interface EstimateOptions {
@@ -60,6 +64,13 @@ export interface EstimateOptions {
   log?: (line: string) => void;
   /** Recorded in run.json. */
   configFile?: string;
+  /**
+   * Refuse up front (before reading pixels or loading the model) when the run's tensors would need more
+   * bytes than this (`memory-budget.ts`), naming the working size that would fit. @default no limit
+   */
+  maxTensorBytes?: number;
+  /** Aborting it (the CLI does on SIGINT) stops after the current iteration with a checkpoint written. */
+  signal?: AbortSignal;
 }
 
 /** The files an estimate writes. */
@@ -69,6 +80,8 @@ export interface EstimateFiles {
   depthPng: string;
   resultH5: string;
   runJson: string;
+  /** Confidence `[H, W]` in [0, 1]: where depth is observable from defocus (`confidence.ts`). */
+  confidenceNpy: string;
   metricsJson?: string;
   checkpoint: string;
 }
@@ -120,6 +133,68 @@ export function fitEnergyGain(aif: tf.Tensor3D, blurred: tf.Tensor3D, saturation
   });
 }
 
+/** Darker than this everywhere (linear, ~6 16-bit steps) is a black image. */
+const BLACK_LEVEL = 1e-4;
+/** Fewer usable (unsaturated) pixels than this fraction: nothing to compare the blur on. */
+const MIN_USABLE_FRACTION = 0.01;
+
+/**
+ * Refuses pairs that carry no depth signal at all, before any work: a black image (no light), or images
+ * saturated (at or above the loss's saturation level, 1.0 when that mask is off) almost everywhere.
+ * A merely flat image is not refused here; the confidence map marks it unobservable.
+ */
+function checkSignal(images: PairImages, spec: PairSpec, saturation: number | null): void {
+  const level = saturation ?? 1;
+  const stats = tf.tidy(() => {
+    const peakA = tf.max(images.aif, 2); // [H, W]
+    const peakB = tf.max(images.blurred, 2); // [H, W]
+    const satA = tf.mean(tf.cast(tf.greaterEqual(peakA, level), 'float32'));
+    const satB = tf.mean(tf.cast(tf.greaterEqual(peakB, level), 'float32'));
+    const usable = tf.mean(tf.cast(tf.logicalAnd(tf.less(peakA, level), tf.less(peakB, level)), 'float32'));
+    return tf.stack([tf.max(peakA), tf.max(peakB), satA, satB, usable]).dataSync();
+  });
+  const [maxA, maxB, satA, satB, usable] = Array.from(stats);
+  for (const [max, file, key] of [[maxA, spec.aif, 'aif'], [maxB, spec.blurred, 'blurred']] as const) {
+    check(max >= BLACK_LEVEL, () => `the ${key} image ${file} is black (brightest value ${max}): no light to estimate depth from`, {
+      file: spec.file,
+      key,
+    });
+  }
+  check(
+    usable >= MIN_USABLE_FRACTION,
+    () =>
+      `only ${(100 * usable).toFixed(2)} % of the pixels are below the saturation level ${level} in both images ` +
+      `(aif ${(100 * satA).toFixed(1)} % saturated, blurred ${(100 * satB).toFixed(1)} %): too few to compare the blur ` +
+      'on; expose shorter, or set optimizer.loss.saturation',
+    { file: spec.file, key: satB > satA ? 'blurred' : 'aif' },
+  );
+}
+
+/** `limits.max_tensor_bytes` / `--max-tensor-bytes`: the budget of `memory-budget.ts`, from headers only. */
+function checkBudget(spec: PairSpec, options: EstimateOptions, optimizerInput: OptimizerConfigInput): void {
+  const { width, height } = imageSize(spec.aif);
+  let variant = resolveOptimizerConfig(optimizerInput).variant;
+  const requested = options.model && options.model !== 'default' ? options.model : undefined;
+  const modelPath = variant !== 'pixel' ? (requested ?? defaultModelPath()) : undefined;
+  if (!modelPath) variant = 'pixel';
+  const prior = modelPath
+    ? priorFootprint(modelPath, { steps: options.prior?.steps, processingResolution: options.prior?.processingResolution })
+    : undefined;
+  const renderer = resolveOptimizerConfig({ ...optimizerInput, variant }).renderer;
+  checkRunBytes(
+    { width, height, workingMaxSide: options.workingMaxSide, variant, renderer, ...(prior ? { prior } : {}) },
+    options.maxTensorBytes!,
+    spec.file,
+  );
+}
+
+/** The median CoC (pixels) of a depth map under the forward model's f-number. */
+function medianCocPx(depth: tf.Tensor2D, camera: ThinLensCamera, fNumber: number): number {
+  const c = tf.tidy(() => circleOfConfusionPx(camera, depth, fNumber).dataSync() as Float32Array).slice().sort();
+  const m = c[Math.floor(c.length / 2)] ?? 0;
+  return Number.isFinite(m) ? m : 0;
+}
+
 function ndarray(t: tf.Tensor): NdArray {
   return { shape: t.shape.slice(), dtype: 'float32', data: (t.dataSync() as Float32Array).slice() };
 }
@@ -142,8 +217,22 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
 
   // 1. The pair, linear; blurred equalized to the AIF's energy. [H, W, 3]
   const spec: PairSpec = loadPairSpec(options.pair);
+  if (options.resume) removeStaleTempFiles(outDir); // what a killed run left half-written
+  const optimizerInput: OptimizerConfigInput = {
+    ...options.optimizer,
+    ...(options.variant !== undefined ? { variant: options.variant } : {}),
+    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  };
+  if (options.maxTensorBytes !== undefined) checkBudget(spec, options, optimizerInput);
   const images = readPairImages(spec);
   const { width: W, height: H } = images;
+  try {
+    checkSignal(images, spec, resolveOptimizerConfig(optimizerInput).masks.saturation);
+  } catch (err) {
+    tf.dispose([images.aif, images.blurred, ...(images.depthGt ? [images.depthGt] : [])]);
+    throw err;
+  }
   const timed = spec.exposureTimeAifS !== null && spec.exposureTimeBlurredS !== null;
   const gain = timed
     ? exposureFactor({
@@ -180,12 +269,6 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       : spec.camera;
 
   // 3. The prior.
-  const optimizerInput: OptimizerConfigInput = {
-    ...options.optimizer,
-    ...(options.variant !== undefined ? { variant: options.variant } : {}),
-    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-  };
   let variant = resolveOptimizerConfig(optimizerInput).variant;
   let fallback: string | null = null;
   let modelPath: string | null = null;
@@ -241,6 +324,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     depthPng: join(outDir, 'depth.png'),
     resultH5: join(outDir, 'result.h5'),
     runJson: join(outDir, 'run.json'),
+    confidenceNpy: join(outDir, 'confidence.npy'),
     checkpoint: join(outDir, 'checkpoint.json'),
   };
   let result: OptimizeResult;
@@ -263,6 +347,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
         progress: options.progress ?? 'auto',
         hooks: options.hooks,
         log,
+        signal: options.signal,
       },
     );
   } catch (err) {
@@ -288,6 +373,37 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   );
   const depth = (depthFull.dataSync() as Float32Array).slice();
   depthFull.dispose();
+  // Never write a depth map with holes nobody asked for: NaN, infinite or non-positive depth is an error.
+  let bad = 0;
+  for (let i = 0; i < depth.length; i++) if (!(Number.isFinite(depth[i]) && depth[i] > 0)) bad++;
+  if (bad > 0) {
+    result.dispose();
+    tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
+    prior.dispose();
+    model?.dispose();
+    throw new ApertureDepthError(
+      `the estimated depth has ${bad} NaN, infinite or non-positive value(s) of ${depth.length}; no output was ` +
+        `written (the optimizer's state is in ${files.checkpoint})`,
+      { file: spec.file, key: 'depth' },
+    );
+  }
+  // Where the depth is a measurement and where only the prior's guess (flat or saturated regions).
+  const blurRadiusPx = Math.max(1, medianCocPx(result.depth, camera, result.modelFNumber) / 2);
+  const saturation = result.config.masks.saturation;
+  const confidence = tf.tidy(() => {
+    const c = defocusConfidence(aif, observed, { radiusPx: blurRadiusPx, saturation }); // [h, w]
+    const full = h !== H || w !== W ? tf.image.resizeBilinear(tf.expandDims(c, 2) as tf.Tensor3D, [H, W]) : c;
+    return (tf.reshape(full, [H, W]).dataSync() as Float32Array).slice(); // [H * W]
+  });
+  const observable = observableFraction(confidence);
+  if (observable < 0.05) {
+    log(
+      `warning: depth is observable from defocus in only ${(100 * observable).toFixed(1)} % of the image (too ` +
+        'little texture at the scale of the blur, or saturated); elsewhere depth.npy holds the prior\'s guess. ' +
+        `See ${files.confidenceNpy}.`,
+    );
+  }
+  writeNpy(files.confidenceNpy, { shape: [H, W], dtype: 'float32', data: confidence });
   writeNpy(files.depthNpy, { shape: [H, W], dtype: 'float32', data: depth });
   const mm = new Uint16Array(depth.length);
   for (let i = 0; i < depth.length; i++) {
@@ -312,6 +428,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   const residual = tf.tidy(() => tf.sub(result.rendered, observed));
   const datasets: Record<string, NdArray> = {
     depth: { shape: [H, W], dtype: 'float32', data: depth },
+    confidence: { shape: [H, W], dtype: 'float32', data: confidence },
     depth_working: ndarray(result.depth),
     relative_depth: ndarray(result.relativeDepth),
     rendered: ndarray(result.rendered),
@@ -376,6 +493,12 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     border_px: result.borderPx,
     edge_radius_px: result.edgeRadiusPx,
     iterations: result.iterations,
+    observability: {
+      observable_fraction: observable,
+      threshold: OBSERVABLE_THRESHOLD,
+      texture_floor: TEXTURE_FLOOR,
+      blur_radius_px: blurRadiusPx,
+    },
     stopped_early: result.stoppedEarly,
     resumed_from: result.resumedFrom ?? null,
     initial_loss: result.lossHistory[0] ?? null,

@@ -18,6 +18,7 @@ export async function estimateScene(request: SceneEstimateRequest): Promise<Scen
     progress: request.progress,
     log: request.log,
     configFile: request.configFile,
+    signal: request.signal,
   });
   return {
     depthM: result.depth,

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ApertureDepthError, check } from '../errors.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.ts';
+import { InterruptedError } from '../interrupt.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readJsonFile } from '../io/json-file.ts';
 import { loadPairSpec } from './pair.ts';
@@ -47,6 +48,8 @@ export interface SceneEstimateRequest {
   log?: (line: string) => void;
   /** The config file, recorded in the scene's run record. */
   configFile?: string;
+  /** Aborted on SIGINT: the estimator stops after its current iteration with a checkpoint written. */
+  signal?: AbortSignal;
 }
 
 /** What the runner needs back to evaluate and draw a scene. */
@@ -81,6 +84,8 @@ export interface RunExperimentOptions {
   log?: (line: string) => void;
   /** Iteration progress bars. @default 'auto' */
   progress?: boolean | 'auto';
+  /** Aborting it stops the run cleanly (checkpoint written, summaries up to date) with an `InterruptedError`. */
+  signal?: AbortSignal;
 }
 
 export interface RunExperimentResult {
@@ -299,6 +304,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
   const estimator = options.estimator ?? (await defaultEstimator());
   prepareRunDir(outDir, loaded, resume, options.shard);
   mkdirSync(outDir, { recursive: true });
+  if (resume) removeStaleTempFiles(outDir, 4); // what a killed run left half-written
   writeFileAtomic(join(outDir, 'config.yaml'), configToYaml(loaded));
 
   // 1. Scenes of this shard, in dataset order. [refs]
@@ -324,6 +330,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
   let skipped = 0;
   let failed = 0;
   for (const [k, ref] of refs.entries()) {
+    if (options.signal?.aborted) throw interrupted(outDir, k, refs.length);
     const pending = variants.filter((v) => {
       const done = resume ? readDoneMarker(outDir, ref.id, v.name) : undefined;
       if (done) rows.push(done);
@@ -369,6 +376,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
           progress: options.progress ?? 'auto',
           log: (line) => log(`    ${line}`),
           configFile: loaded.file,
+          signal: options.signal,
         });
         const runtime = (performance.now() - t0) / 1000;
         const pred: DepthMap = { width: est.width, height: est.height, data: est.depthM };
@@ -419,6 +427,10 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
             (metrics ? `, RMSE ${metrics.rmse.toFixed(3)} m, REL ${metrics.abs_rel.toFixed(3)}` : ''),
         );
       } catch (err) {
+        if (err instanceof InterruptedError) {
+          writeSummaries(outDir, rows, variantInfo, title, extra);
+          throw new InterruptedError(`${ref.id} · ${v.name}: ${err.message}`, { file: outDir, key: '--resume' });
+        }
         if (!(err instanceof ApertureDepthError) && !(err instanceof Error)) throw err;
         failed++;
         rows.push(failedRow(ref, v, err, (performance.now() - t0) / 1000));
@@ -445,6 +457,13 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
     });
   }
   return { outDir, rows, summary, skipped, failed };
+}
+
+function interrupted(outDir: string, done: number, total: number): InterruptedError {
+  return new InterruptedError(
+    `interrupted after ${done} of ${total} scene(s); rerun with --resume to finish (finished scenes are kept)`,
+    { file: outDir, key: '--resume' },
+  );
 }
 
 function failedRow(ref: SceneRef, v: ResolvedVariant, err: unknown, runtime: number): SceneResult {

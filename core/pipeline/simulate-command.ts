@@ -118,6 +118,12 @@ export async function runSimulateCommand(o: SimulateCommandOptions): Promise<{ p
     );
     for (let i = 0; i < mask.data.length; i++) if (!mask.data[i]) depth.data[i] = Number.NaN;
   }
+  // NaN, zero and negative depth are holes (filled for rendering, NaN in depth_gt.npy); all holes is an error.
+  const valid = depth.data.reduce((n, d) => (Number.isFinite(d) && d > 0 ? n + 1 : n), 0);
+  check(valid > 0, () => 'no valid depth: every value is NaN, infinite, zero or negative' + (o.mask ? ' (or masked out)' : ''), {
+    file: o.depth,
+    key: '--depth',
+  });
   // 2. Render both apertures with the camera's own focus distance and write the pair.
   const optics: OpticsConfig = {
     focal_length_mm: camera.focalLengthMm,

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApertureDepthError, check } from '../../core/errors.ts';
+import { readJsonFile } from '../../core/io/json-file.ts';
 import { openSafetensors } from '../../core/io/safetensors.ts';
 import { CheckpointSource } from './checkpoint-source.ts';
 import type { Param } from './param.ts';
@@ -37,12 +38,8 @@ export function findWeightsFile(dir: string): string {
 /** The component's config.json as an object, with its path for error messages. */
 export function readComponentConfig(dir: string): { raw: Record<string, unknown>; file: string } {
   const file = path.join(dir, 'config.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ApertureDepthError(`cannot read config: ${(err as Error).message}`, { file, cause: err });
-  }
+  // Size-capped, regular files only, syntax errors with line and column.
+  const raw = readJsonFile(file, 'config');
   check(raw !== null && typeof raw === 'object' && !Array.isArray(raw), () => 'config is not a JSON object', { file });
   return { raw: raw as Record<string, unknown>, file };
 }

@@ -167,23 +167,29 @@ export class OnnxGraph {
 
   /** A float32 constant holding `data` by reference. */
   constant(data: Float32Array, shape: readonly number[], prefix = 'const'): string {
-    check(data.length === sizeOf(shape), () => `constant of shape [${shape}] needs ${sizeOf(shape)} values, got ${data.length}`, {
-      key: prefix,
-    });
+    check(
+      data.length === sizeOf(shape),
+      () => `constant of shape [${shape}] needs ${sizeOf(shape)} values, got ${data.length}`,
+      {
+        key: prefix,
+      },
+    );
     return this.addInitializer({ name: this.fresh(prefix), dtype: 'float32', shape: [...shape], data });
   }
 
   /** The host values of an int64 constant made by `int64`. */
   intValues(name: string): readonly number[] {
     const v = this.intConsts.get(name);
-    if (!v) throw new ApertureDepthError(`"${name}" is not an int64 constant of this graph`, { key: 'onnx graph' });
+    if (!v)
+      throw new ApertureDepthError(`"${name}" is not an int64 constant of this graph`, { key: 'onnx graph' });
     return v;
   }
 
   /** The value of a float scalar initializer, or undefined when `name` is none. */
   scalarValue(name: string): number | undefined {
     const init = this.initializers.get(name);
-    if (!init || init.dtype !== 'float32' || init.data.length !== 1 || init.shape.length > 1) return undefined;
+    if (!init || init.dtype !== 'float32' || init.data.length !== 1 || init.shape.length > 1)
+      return undefined;
     return (init.data as Float32Array)[0];
   }
 
@@ -191,13 +197,23 @@ export class OnnxGraph {
    * Appends a node whose output shapes are inferred from its inputs; returns the output names.
    * `outputs` may name them (defaults to fresh names from the op type).
    */
-  node(op: string, inputs: readonly string[], attrs: Attrs = {}, outputCount = 1, outputs?: readonly string[]): string[] {
+  node(
+    op: string,
+    inputs: readonly string[],
+    attrs: Attrs = {},
+    outputCount = 1,
+    outputs?: readonly string[],
+  ): string[] {
     for (const i of inputs) if (i !== '') this.info(i);
     const shapes = inferShapes(this, op, inputs, attrs, outputCount);
     const names = outputs ? [...outputs] : shapes.map(() => this.fresh(op));
-    check(names.length === shapes.length, () => `${op}: ${names.length} output names for ${shapes.length} outputs`, {
-      key: 'onnx graph',
-    });
+    check(
+      names.length === shapes.length,
+      () => `${op}: ${names.length} output names for ${shapes.length} outputs`,
+      {
+        key: 'onnx graph',
+      },
+    );
     names.forEach((name, k) => {
       check(!this.values.has(name), () => `value "${name}" already exists`, { key: 'onnx graph' });
       this.values.set(name, { name, dtype: shapes[k].dtype, shape: shapes[k].shape });
@@ -229,7 +245,8 @@ export class OnnxGraph {
     const outSize = sizeOf(out.shape);
     if (node.op === 'Conv') return 2 * outSize * sizeOf(this.shape(node.inputs[1]).slice(1));
     // ConvTranspose: every input element meets (out / group) x kh x kw weights.
-    if (node.op === 'ConvTranspose') return 2 * sizeOf(this.shape(node.inputs[0])) * sizeOf(this.shape(node.inputs[1]).slice(1));
+    if (node.op === 'ConvTranspose')
+      return 2 * sizeOf(this.shape(node.inputs[0])) * sizeOf(this.shape(node.inputs[1]).slice(1));
     if (node.op === 'MatMul' || node.op === 'Gemm') {
       const a = this.shape(node.inputs[0]);
       const transA = node.op === 'Gemm' && (node.attrs.transA as { i: number } | undefined)?.i === 1;

@@ -2,7 +2,14 @@ import { createRequire } from 'node:module';
 import { open } from 'node:fs/promises';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { check } from '../../core/errors.ts';
-import { sizeOf, type Attr, type DType, type GraphNode, type Initializer, type OnnxGraph } from './graph-builder.ts';
+import {
+  sizeOf,
+  type Attr,
+  type DType,
+  type GraphNode,
+  type Initializer,
+  type OnnxGraph,
+} from './graph-builder.ts';
 
 /**
  * Serialization of an `OnnxGraph` (or a part of it) to an ONNX ModelProto. Weights never go into the
@@ -47,7 +54,13 @@ export function isExternal(init: Initializer): boolean {
 /** The bytes of an initializer as stored (layout transform applied; shares memory when there is none). */
 export function initializerBytes(init: Initializer): Uint8Array {
   let data = init.data;
-  if (init.transform) data = transposeF32(data as Float32Array, init.transform.sourceShape, init.transform.perm, init.transform.flip);
+  if (init.transform)
+    data = transposeF32(
+      data as Float32Array,
+      init.transform.sourceShape,
+      init.transform.perm,
+      init.transform.flip,
+    );
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -143,7 +156,10 @@ export async function writeWeightsFile(g: OnnxGraph, path: string, location: str
  * In-memory external data: one pseudo-file per external initializer (no copy for untransformed
  * weights). Returns the layout for `encodeModel` and the `externalData` list for the session options.
  */
-export function memoryWeights(g: OnnxGraph, names?: Iterable<string>): {
+export function memoryWeights(
+  g: OnnxGraph,
+  names?: Iterable<string>,
+): {
   layout: WeightsLayout;
   files: { path: string; data: Uint8Array }[];
 } {
@@ -199,7 +215,9 @@ function valueInfo(g: OnnxGraph, name: string): OnnxNs.IValueInfoProto {
   const v = g.info(name);
   return {
     name,
-    type: { tensorType: { elemType: elemType(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+    type: {
+      tensorType: { elemType: elemType(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } },
+    },
   };
 }
 

@@ -83,13 +83,26 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     return [...x.shape];
   }
 
-  conv2d(x: SymbolicTensor, w: SymbolicTensor, b: SymbolicTensor | null, options: Conv2dOptions = {}): SymbolicTensor {
-    check(x.rank === 4 && w.rank === 4, () => `conv2d expects NHWC x and [kh, kw, in, out] w, got [${x.shape}] and [${w.shape}]`, {
-      key: 'conv2d',
-    });
-    check(x.shape[3] === w.shape[2], () => `conv2d: x has ${x.shape[3]} channels, filter expects ${w.shape[2]}`, {
-      key: 'conv2d',
-    });
+  conv2d(
+    x: SymbolicTensor,
+    w: SymbolicTensor,
+    b: SymbolicTensor | null,
+    options: Conv2dOptions = {},
+  ): SymbolicTensor {
+    check(
+      x.rank === 4 && w.rank === 4,
+      () => `conv2d expects NHWC x and [kh, kw, in, out] w, got [${x.shape}] and [${w.shape}]`,
+      {
+        key: 'conv2d',
+      },
+    );
+    check(
+      x.shape[3] === w.shape[2],
+      () => `conv2d: x has ${x.shape[3]} channels, filter expects ${w.shape[2]}`,
+      {
+        key: 'conv2d',
+      },
+    );
     const [top, bottom, left, right] = explicitPadding(options.padding);
     const stride = options.stride ?? 1;
     const inputs = [this.physical(x, [0, 3, 1, 2]), this.physical(w, [3, 2, 0, 1])];
@@ -105,18 +118,26 @@ export class OnnxOps implements Ops<SymbolicTensor> {
 
   linear(x: SymbolicTensor, w: SymbolicTensor, b: SymbolicTensor | null): SymbolicTensor {
     const inDim = x.shape[x.rank - 1];
-    check(w.rank === 2 && w.shape[0] === inDim, () => `linear: x [${x.shape}] does not match weight [${w.shape}] ([in, out])`, {
-      key: 'linear',
-    });
+    check(
+      w.rank === 2 && w.shape[0] === inDim,
+      () => `linear: x [${x.shape}] does not match weight [${w.shape}] ([in, out])`,
+      {
+        key: 'linear',
+      },
+    );
     let y = this.graph.op('MatMul', [this.physical(x, identity(x.rank)), this.physical(w, [0, 1])]);
     if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
     return new SymbolicTensor(y, [...x.shape.slice(0, -1), w.shape[1]], identity(x.rank));
   }
 
   matMul(a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor {
-    check(a.rank === 2 && b.rank === 2 && a.shape[1] === b.shape[0], () => `matMul: [${a.shape}] @ [${b.shape}]`, {
-      key: 'matMul',
-    });
+    check(
+      a.rank === 2 && b.rank === 2 && a.shape[1] === b.shape[0],
+      () => `matMul: [${a.shape}] @ [${b.shape}]`,
+      {
+        key: 'matMul',
+      },
+    );
     // A lazily transposed operand becomes a Gemm flag instead of a copy.
     const ta = a.param === undefined && samePerm(a.perm, [1, 0]);
     const tb = b.param === undefined && samePerm(b.perm, [1, 0]);
@@ -129,9 +150,17 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     return new SymbolicTensor(y, [a.shape[0], b.shape[1]], [0, 1]);
   }
 
-  groupNorm(x: SymbolicTensor, groups: number, gamma: SymbolicTensor, beta: SymbolicTensor, eps: number): SymbolicTensor {
+  groupNorm(
+    x: SymbolicTensor,
+    groups: number,
+    gamma: SymbolicTensor,
+    beta: SymbolicTensor,
+    eps: number,
+  ): SymbolicTensor {
     const c = x.shape[x.rank - 1];
-    check(c % groups === 0, () => `groupNorm: ${c} channels not divisible into ${groups} groups`, { key: 'groupNorm' });
+    check(c % groups === 0, () => `groupNorm: ${c} channels not divisible into ${groups} groups`, {
+      key: 'groupNorm',
+    });
     const perm = channelsFirst(x.rank);
     const phys = this.physical(x, perm);
     const physShape = this.graph.shape(phys);
@@ -216,7 +245,9 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     const total = sizeOf(x.shape);
     const known = shape.reduce((a, d) => a * (d === -1 ? 1 : d), 1);
     const target = shape.map((d) => (d === -1 ? total / known : d));
-    check(sizeOf(target) === total, () => `reshape: [${x.shape}] cannot become [${shape}]`, { key: 'reshape' });
+    check(sizeOf(target) === total, () => `reshape: [${x.shape}] cannot become [${shape}]`, {
+      key: 'reshape',
+    });
     if (x.param) {
       const init = this.paramInitializer(x.param, identity(x.rank));
       const y = this.graph.op('Reshape', [init, this.graph.int64(target)]);
@@ -227,9 +258,13 @@ export class OnnxOps implements Ops<SymbolicTensor> {
   }
 
   transpose(x: SymbolicTensor, perm: readonly number[]): SymbolicTensor {
-    check(perm.length === x.rank && [...perm].sort().every((v, i) => v === i), () => `transpose: bad perm [${perm}]`, {
-      key: 'transpose',
-    });
+    check(
+      perm.length === x.rank && [...perm].sort().every((v, i) => v === i),
+      () => `transpose: bad perm [${perm}]`,
+      {
+        key: 'transpose',
+      },
+    );
     const shape = perm.map((p) => x.shape[p]);
     if (x.param) {
       // Weights are bound in their own layout; a transposed weight is just a differently laid out initializer.
@@ -237,15 +272,23 @@ export class OnnxOps implements Ops<SymbolicTensor> {
       return new SymbolicTensor(name, shape, identity(x.rank));
     }
     const inv = invert(perm);
-    return new SymbolicTensor(x.name, shape, x.perm.map((p) => inv[p]));
+    return new SymbolicTensor(
+      x.name,
+      shape,
+      x.perm.map((p) => inv[p]),
+    );
   }
 
   slice(x: SymbolicTensor, begin: readonly number[], size: readonly number[]): SymbolicTensor {
     const shape = x.shape.map((d, i) => (size[i] === -1 ? d - begin[i] : size[i]));
     shape.forEach((d, i) =>
-      check(begin[i] >= 0 && d >= 0 && begin[i] + d <= x.shape[i], () => `slice: [${begin}]+[${size}] outside [${x.shape}]`, {
-        key: 'slice',
-      }),
+      check(
+        begin[i] >= 0 && d >= 0 && begin[i] + d <= x.shape[i],
+        () => `slice: [${begin}]+[${size}] outside [${x.shape}]`,
+        {
+          key: 'slice',
+        },
+      ),
     );
     const perm = x.param ? identity(x.rank) : x.perm;
     const phys = this.physical(x, perm);
@@ -274,8 +317,20 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     );
     const perm = x.param ? identity(x.rank) : x.perm;
     const g = this.graph;
-    const outs = g.node('Split', [this.physical(x, perm), g.int64(sizes)], { axis: attr.int(perm.indexOf(axis)) }, sizes.length);
-    return outs.map((name, k) => new SymbolicTensor(name, x.shape.map((v, i) => (i === axis ? sizes[k] : v)), [...perm]));
+    const outs = g.node(
+      'Split',
+      [this.physical(x, perm), g.int64(sizes)],
+      { axis: attr.int(perm.indexOf(axis)) },
+      sizes.length,
+    );
+    return outs.map(
+      (name, k) =>
+        new SymbolicTensor(
+          name,
+          x.shape.map((v, i) => (i === axis ? sizes[k] : v)),
+          [...perm],
+        ),
+    );
   }
 
   add(a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor {
@@ -292,7 +347,11 @@ export class OnnxOps implements Ops<SymbolicTensor> {
 
   scale(x: SymbolicTensor, s: number): SymbolicTensor {
     const p = this.physical(x, x.param ? identity(x.rank) : x.perm);
-    return new SymbolicTensor(this.graph.op('Mul', [p, this.graph.scalar(s)]), [...x.shape], x.param ? identity(x.rank) : [...x.perm]);
+    return new SymbolicTensor(
+      this.graph.op('Mul', [p, this.graph.scalar(s)]),
+      [...x.shape],
+      x.param ? identity(x.rank) : [...x.perm],
+    );
   }
 
   clamp(x: SymbolicTensor, lo: number, hi: number): SymbolicTensor {
@@ -305,9 +364,14 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     const perm = x.param ? identity(x.rank) : x.perm;
     const phys = this.physical(x, perm);
     const physAxes = axes.map((a) => perm.indexOf(a)).sort((p, q) => p - q);
-    const y = this.graph.op('ReduceMean', [phys], { axes: attr.ints(physAxes), keepdims: attr.int(keepDims ? 1 : 0) });
+    const y = this.graph.op('ReduceMean', [phys], {
+      axes: attr.ints(physAxes),
+      keepdims: attr.int(keepDims ? 1 : 0),
+    });
     const reduced = new Set(axes);
-    const shape = keepDims ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : x.shape.filter((_, i) => !reduced.has(i));
+    const shape = keepDims
+      ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d))
+      : x.shape.filter((_, i) => !reduced.has(i));
     if (keepDims) return new SymbolicTensor(y, shape, [...perm]);
     // Relabel the surviving logical axes in order.
     const kept = identity(x.rank).filter((i) => !reduced.has(i));
@@ -316,14 +380,18 @@ export class OnnxOps implements Ops<SymbolicTensor> {
   }
 
   gatherRows(table: SymbolicTensor, ids: readonly number[]): SymbolicTensor {
-    check(table.rank === 2, () => `gatherRows: table must be [rows, dim], got [${table.shape}]`, { key: 'gatherRows' });
+    check(table.rank === 2, () => `gatherRows: table must be [rows, dim], got [${table.shape}]`, {
+      key: 'gatherRows',
+    });
     const rows = table.shape[0];
     for (const id of ids) {
       check(Number.isInteger(id) && id >= 0 && id < rows, () => `id ${id} outside the table's ${rows} rows`, {
         key: 'gatherRows',
       });
     }
-    const y = this.graph.op('Gather', [this.physical(table, [0, 1]), this.graph.int64(ids)], { axis: attr.int(0) });
+    const y = this.graph.op('Gather', [this.physical(table, [0, 1]), this.graph.int64(ids)], {
+      axis: attr.int(0),
+    });
     return new SymbolicTensor(y, [ids.length, table.shape[1]], [0, 1]);
   }
 
@@ -332,16 +400,29 @@ export class OnnxOps implements Ops<SymbolicTensor> {
    * q `[B, S, H·d]`, k, v `[B, S', H·d]`, optional additive mask `[S, S']` -> `[B, S, H·d]`. One MatMul
    * per product over `[B, H, ...]` instead of a 2-D product per (batch, head): far fewer nodes.
    */
-  attention(q: SymbolicTensor, k: SymbolicTensor, v: SymbolicTensor, heads: number, scale: number, mask?: SymbolicTensor): SymbolicTensor {
+  attention(
+    q: SymbolicTensor,
+    k: SymbolicTensor,
+    v: SymbolicTensor,
+    heads: number,
+    scale: number,
+    mask?: SymbolicTensor,
+  ): SymbolicTensor {
     const [b, s, inner] = q.shape;
     const sk = k.shape[1];
-    check(q.rank === 3 && k.rank === 3 && v.rank === 3 && inner % heads === 0, () => `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}], ${heads} heads`, {
-      key: 'attention',
-    });
+    check(
+      q.rank === 3 && k.rank === 3 && v.rank === 3 && inner % heads === 0,
+      () => `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}], ${heads} heads`,
+      {
+        key: 'attention',
+      },
+    );
     const d = inner / heads;
     const g = this.graph;
     const split = (t: SymbolicTensor, len: number, perm: number[]) =>
-      g.op('Transpose', [g.op('Reshape', [this.physical(t, [0, 1, 2]), g.int64([b, len, heads, d])])], { perm: attr.ints(perm) });
+      g.op('Transpose', [g.op('Reshape', [this.physical(t, [0, 1, 2]), g.int64([b, len, heads, d])])], {
+        perm: attr.ints(perm),
+      });
     const qs = this.scale(q, scale);
     const qh = split(qs, s, [0, 2, 1, 3]); // [B, H, S, d]
     const kT = split(k, sk, [0, 2, 3, 1]); // [B, H, d, S']
@@ -385,7 +466,12 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     const data = paramData(p);
     const shape = perm.map((i) => p.shape[i]);
     if (isIdentity(perm) || p.shape.filter((d) => d !== 1).length <= 1) {
-      return this.graph.addInitializer({ name: isIdentity(perm) ? p.name : `${p.name}:${perm.join('')}`, dtype: 'float32', shape, data });
+      return this.graph.addInitializer({
+        name: isIdentity(perm) ? p.name : `${p.name}:${perm.join('')}`,
+        dtype: 'float32',
+        shape,
+        data,
+      });
     }
     return this.graph.addInitializer({
       name: `${p.name}:${perm.join('')}`,
@@ -398,9 +484,16 @@ export class OnnxOps implements Ops<SymbolicTensor> {
 
   /** A vector weight as a broadcastable `[C, 1, 1]`-like initializer view (same data, other dims). */
   private reshapedParam(v: SymbolicTensor, shape: readonly number[]): string {
-    check(sizeOf(v.shape) === sizeOf(shape), () => `[${v.shape}] cannot be viewed as [${shape}]`, { key: 'onnx layout' });
+    check(sizeOf(v.shape) === sizeOf(shape), () => `[${v.shape}] cannot be viewed as [${shape}]`, {
+      key: 'onnx layout',
+    });
     if (v.param) {
-      return this.graph.addInitializer({ name: `${v.param.name}:[${shape.join('x')}]`, dtype: 'float32', shape: [...shape], data: paramData(v.param) });
+      return this.graph.addInitializer({
+        name: `${v.param.name}:[${shape.join('x')}]`,
+        dtype: 'float32',
+        shape: [...shape],
+        data: paramData(v.param),
+      });
     }
     return this.graph.op('Reshape', [this.physical(v, identity(v.rank)), this.graph.int64(shape)]);
   }
@@ -450,8 +543,14 @@ export class OnnxOps implements Ops<SymbolicTensor> {
       if (t.param) return this.reshapedParam(t, physShape);
       return this.graph.op('Reshape', [this.physical(t, identity(t.rank)), this.graph.int64(physShape)]);
     }
-    const base = t.param ? this.paramInitializer(t.param, identity(t.rank)) : this.physical(t, identity(t.rank));
-    const view = new SymbolicTensor(this.graph.op('Reshape', [base, this.graph.int64(padded)]), padded, identity(rank));
+    const base = t.param
+      ? this.paramInitializer(t.param, identity(t.rank))
+      : this.physical(t, identity(t.rank));
+    const view = new SymbolicTensor(
+      this.graph.op('Reshape', [base, this.graph.int64(padded)]),
+      padded,
+      identity(rank),
+    );
     return this.physical(view, perm);
   }
 }

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { ApertureDepthError, check } from '../../core/errors.ts';
 import { OnnxGraph, sizeOf, type GraphNode } from './graph-builder.ts';
 import { cacheKeyHash, defaultCacheDir, entryDir, readMeta, writeEntry } from './graph-cache.ts';
-import { encodeModel, externalBytes, initializersOf, isExternal, memoryWeights, writeWeightsFile, type GraphView } from './model-proto.ts';
+import {
+  encodeModel,
+  externalBytes,
+  initializersOf,
+  isExternal,
+  memoryWeights,
+  writeWeightsFile,
+  type GraphView,
+} from './model-proto.ts';
 import { OnnxOps, type SymbolicTensor } from './onnx-ops.ts';
 import { planSegments, describeSegments, type Segment } from './segments.ts';
 import { createSession, f32Tensor, type ModelSource, type SessionSettings } from './session.ts';
@@ -86,6 +94,8 @@ interface NetworkMeta {
 export interface NetworkStats {
   /** Time to trace, differentiate and serialize (0 on a cache hit). */
   buildMs: number;
+  /** Where a cold build spent its time: tracing, differentiation, writing weights and models. */
+  buildPhasesMs: { trace: number; vjp: number; write: number };
   /** Time spent creating sessions so far. */
   sessionMs: number;
   fromCache: boolean;
@@ -117,13 +127,20 @@ export class OnnxNetwork {
       threads: options.threads,
       optimization: options.optimization,
       providers: options.providers,
-      cpuArena: options.cpuArena,
+      // Each session's arena keeps its own peak: with many segment sessions that would add up to more
+      // than the joint graph, so segments return their memory after every run.
+      cpuArena: options.cpuArena ?? !((options.checkpointBytes ?? 0) > 0),
       spinning: options.spinning,
+      prepacking: options.prepacking,
     };
     if (options.wrt !== undefined) {
-      check(trace.inputs.some((i) => i.name === options.wrt), () => `wrt "${options.wrt}" is not an input of ${trace.name}`, {
-        key: 'wrt',
-      });
+      check(
+        trace.inputs.some((i) => i.name === options.wrt),
+        () => `wrt "${options.wrt}" is not an input of ${trace.name}`,
+        {
+          key: 'wrt',
+        },
+      );
     }
     const hash = cacheKeyHash({
       name: trace.name,
@@ -146,26 +163,48 @@ export class OnnxNetwork {
           .map((i) => byName.get(files.layout.get(i.name)!.location)!);
         return { bytes, externalData: used };
       };
-      return new OnnxNetwork(built.meta, sources, settings, statsOf(built.meta, performance.now() - t0, false));
+      return new OnnxNetwork(
+        built.meta,
+        sources,
+        settings,
+        statsOf(built.meta, performance.now() - t0, false, built.phases),
+      );
     }
     const dir = entryDir(options.cacheDir ?? defaultCacheDir(), hash);
     let meta = readMeta<NetworkMeta>(dir);
     const fromCache = meta !== undefined && meta.hash === hash;
+    let phases = { trace: 0, vjp: 0, write: 0 };
     if (!fromCache) {
       const built = buildNetwork(trace, options, hash);
+      const tw = performance.now();
       await writeEntry(dir, async (tmp) => {
         const layout = await writeWeightsFile(built.graph, join(tmp, 'weights.bin'), 'weights.bin');
         built.views.forEach((v, k) => {
-          writeFileSync(join(tmp, built.meta.segments[k].forward.file), encodeModel(built.graph, v.forward, layout));
-          if (v.vjp) writeFileSync(join(tmp, built.meta.segments[k].vjp!.file), encodeModel(built.graph, v.vjp, layout));
+          writeFileSync(
+            join(tmp, built.meta.segments[k].forward.file),
+            encodeModel(built.graph, v.forward, layout),
+          );
+          if (v.vjp)
+            writeFileSync(
+              join(tmp, built.meta.segments[k].vjp!.file),
+              encodeModel(built.graph, v.vjp, layout),
+            );
         });
         writeFileSync(join(tmp, 'meta.json'), JSON.stringify(built.meta, null, 1));
       });
       meta = built.meta;
+      phases = { ...built.phases, write: performance.now() - tw };
     }
     const m = meta!;
-    const sources: Sources = (kind, k) => ({ path: join(dir, kind === 'forward' ? m.segments[k].forward.file : m.segments[k].vjp!.file) });
-    return new OnnxNetwork(m, sources, settings, statsOf(m, fromCache ? 0 : performance.now() - t0, fromCache));
+    const sources: Sources = (kind, k) => ({
+      path: join(dir, kind === 'forward' ? m.segments[k].forward.file : m.segments[k].vjp!.file),
+    });
+    return new OnnxNetwork(
+      m,
+      sources,
+      settings,
+      statsOf(m, fromCache ? 0 : performance.now() - t0, fromCache, phases),
+    );
   }
 
   get inputShapes(): ReadonlyMap<string, readonly number[]> {
@@ -197,53 +236,96 @@ export class OnnxNetwork {
 
   /**
    * The output and the gradient of `sum(upstream * output)` w.r.t. the `wrt` input (same shape as it).
+   * A joint graph computes both in one run; with segments, the forward keeps only cut values.
    */
   async vjp(
     inputs: Readonly<Record<string, Float32Array>>,
     upstream: Float32Array,
   ): Promise<{ output: Float32Array; grad: Float32Array }> {
-    const wrt = this.meta.wrt;
-    check(wrt !== undefined, () => `${this.meta.name} was built without a gradient (pass wrt)`, { key: 'vjp' });
-    check(upstream.length === sizeOf(this.meta.output.shape), () => `upstream has ${upstream.length} values, output [${this.meta.output.shape}]`, {
-      key: 'upstream',
-    });
+    this.checkGradient();
     const values = this.feedInputs(inputs);
-    const n = this.meta.segments.length;
-    // 1. forward through all but the last segment, keeping the values that cross cuts
-    for (let k = 0; k < n - 1; k++) await this.runForward(k, values);
-    // 2. backward: each segment recomputes itself and maps output gradients to input gradients
+    // The last segment's VJP graph recomputes (and outputs) its forward: skip running it forward.
+    for (let k = 0; k < this.meta.segments.length - 1; k++) await this.runForward(k, values);
+    return this.backward(values, upstream);
+  }
+
+  /**
+   * A forward pass that keeps what a later `backward(upstream)` needs, for callers whose upstream gradient
+   * depends on the output (UNet -> scheduler -> VAE decoder -> loss). Costs one forward more than `vjp`
+   * for a joint graph (its VJP graph recomputes everything), and nothing more with segments.
+   */
+  async forwardPass(inputs: Readonly<Record<string, Float32Array>>): Promise<{
+    output: Float32Array;
+    backward: (upstream: Float32Array) => Promise<Float32Array>;
+  }> {
+    this.checkGradient();
+    const values = this.feedInputs(inputs);
+    for (let k = 0; k < this.meta.segments.length; k++) await this.runForward(k, values);
+    let used = false;
+    return {
+      output: values.get(OUTPUT)!.data as Float32Array,
+      backward: async (upstream) => {
+        check(!used, () => 'backward() of a forward pass can run once', { key: 'backward' });
+        used = true;
+        return (await this.backward(values, upstream)).grad;
+      },
+    };
+  }
+
+  private checkGradient(): void {
+    check(this.meta.wrt !== undefined, () => `${this.meta.name} was built without a gradient (pass wrt)`, {
+      key: 'vjp',
+    });
+  }
+
+  /** Runs the VJP graphs of all segments in reverse, given the forward values they read. */
+  private async backward(
+    values: Map<string, ort.Tensor>,
+    upstream: Float32Array,
+  ): Promise<{ output: Float32Array; grad: Float32Array }> {
+    const wrt = this.meta.wrt!;
+    check(
+      upstream.length === sizeOf(this.meta.output.shape),
+      () => `upstream has ${upstream.length} values, output [${this.meta.output.shape}]`,
+      { key: 'upstream' },
+    );
     const grads = new Map<string, Float32Array>([[OUTPUT, upstream]]);
-    let output: Float32Array | undefined = values.get(OUTPUT)?.data as Float32Array | undefined;
-    for (let k = n - 1; k >= 0; k--) {
+    let output = values.get(OUTPUT)?.data as Float32Array | undefined;
+    for (let k = this.meta.segments.length - 1; k >= 0; k--) {
       const seg = this.meta.segments[k].vjp!;
+      const seedOf = new Map(Object.entries(seg.seeds).map(([value, seed]) => [seed, value]));
       const feeds: Record<string, ort.Tensor> = {};
       for (const name of seg.inputs) {
-        const seedOf = Object.entries(seg.seeds).find(([, s]) => s === name)?.[0];
-        if (seedOf !== undefined) {
-          const gval = grads.get(seedOf);
-          const shape = this.valueShape(seedOf, values);
-          feeds[name] = f32Tensor(gval ?? new Float32Array(sizeOf(shape)), shape);
+        const value = seedOf.get(name);
+        if (value !== undefined) {
+          const shape = this.valueShape(value, values);
+          feeds[name] = f32Tensor(grads.get(value) ?? new Float32Array(sizeOf(shape)), shape);
         } else {
           const v = values.get(name);
-          if (!v) throw new ApertureDepthError(`segment ${k} input "${name}" was not computed`, { key: 'vjp' });
+          if (!v)
+            throw new ApertureDepthError(`segment ${k} input "${name}" was not computed`, { key: 'vjp' });
           feeds[name] = v;
         }
       }
-      const session = await this.session('vjp', k);
-      const out = await session.run(feeds);
+      const out = await (await this.session('vjp', k)).run(feeds);
       if (out[OUTPUT]) output = out[OUTPUT].data as Float32Array;
       for (const [value, gname] of Object.entries(seg.grads)) {
         const gdata = out[gname].data as Float32Array;
         const prev = grads.get(value);
+        // Gradients of a value read by several segments add up (onnxruntime's outputs are ours to change).
         if (prev) for (let i = 0; i < prev.length; i++) prev[i] += gdata[i];
         else grads.set(value, gdata);
       }
-      // Values this segment produced are no longer needed.
-      for (const o of this.meta.segments[k].forward.outputs) if (o !== OUTPUT) values.delete(o);
+      // Values this segment produced, and their gradients, are no longer needed.
+      for (const o of this.meta.segments[k].forward.outputs) {
+        if (o === OUTPUT) continue;
+        values.delete(o);
+        grads.delete(o);
+      }
     }
     check(output !== undefined, () => 'vjp produced no output', { key: 'vjp' });
     // An input the output does not depend on has a zero gradient.
-    const grad = grads.get(wrt!) ?? new Float32Array(sizeOf(this.inputShapes.get(wrt!)!));
+    const grad = grads.get(wrt) ?? new Float32Array(sizeOf(this.inputShapes.get(wrt)!));
     return { output: output!, grad };
   }
 
@@ -257,9 +339,13 @@ export class OnnxNetwork {
     for (const i of this.meta.inputs) {
       const data = inputs[i.name];
       check(data !== undefined, () => `${this.meta.name}: input "${i.name}" missing`, { key: i.name });
-      check(data.length === sizeOf(i.shape), () => `${this.meta.name}: input "${i.name}" has ${data.length} values, expected [${i.shape}]`, {
-        key: i.name,
-      });
+      check(
+        data.length === sizeOf(i.shape),
+        () => `${this.meta.name}: input "${i.name}" has ${data.length} values, expected [${i.shape}]`,
+        {
+          key: i.name,
+        },
+      );
       values.set(i.name, f32Tensor(data, i.shape));
     }
     return values;
@@ -295,9 +381,15 @@ export class OnnxNetwork {
   }
 }
 
-function statsOf(meta: NetworkMeta, buildMs: number, fromCache: boolean): NetworkStats {
+function statsOf(
+  meta: NetworkMeta,
+  buildMs: number,
+  fromCache: boolean,
+  phases = { trace: 0, vjp: 0, write: 0 },
+): NetworkStats {
   return {
     buildMs,
+    buildPhasesMs: phases,
     sessionMs: 0,
     fromCache,
     segments: meta.segments.length,
@@ -310,18 +402,21 @@ function statsOf(meta: NetworkMeta, buildMs: number, fromCache: boolean): Networ
 
 interface Built {
   graph: OnnxGraph;
+  phases: { trace: number; vjp: number; write: number };
   meta: NetworkMeta;
   views: { forward: GraphView; vjp?: GraphView }[];
 }
 
 /** Traces the network and builds the forward and forward+VJP views of every segment. */
 export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, hash: string): Built {
+  const t0 = performance.now();
   const g = new OnnxGraph();
   const ops = new OnnxOps(g);
   const symbolic = trace.inputs.map((i) => ops.input(i.name, i.shape));
   const y = trace.record(ops, symbolic);
   ops.output(y, OUTPUT);
   const forwardEnd = g.nodes.length;
+  const t1 = performance.now();
   const budget = options.checkpointBytes ?? 0;
   const segments: Segment[] =
     budget > 0 && options.wrt !== undefined
@@ -347,8 +442,18 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
   let vjpFlops = 0;
   segments.forEach((seg, k) => {
     const fwdNodes = g.nodes.slice(seg.start, seg.end);
-    const forward: GraphView = { name: `${trace.name}_fwd${k}`, nodes: fwdNodes, inputs: seg.inputs, outputs: seg.outputs };
-    const fwdMeta: ModelMeta = { file: `forward-${k}.onnx`, inputs: seg.inputs, outputs: seg.outputs, flops: flopsOf(g, fwdNodes) };
+    const forward: GraphView = {
+      name: `${trace.name}_fwd${k}`,
+      nodes: fwdNodes,
+      inputs: seg.inputs,
+      outputs: seg.outputs,
+    };
+    const fwdMeta: ModelMeta = {
+      file: `forward-${k}.onnx`,
+      inputs: seg.inputs,
+      outputs: seg.outputs,
+      flops: flopsOf(g, fwdNodes),
+    };
     if (!wrt) {
       views.push({ forward });
       segMeta.push({ forward: fwdMeta });
@@ -370,13 +475,22 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
     if (seg.outputs.includes(OUTPUT)) outputs.push(OUTPUT);
     const all = [...fwdNodes, ...g.nodes.slice(res.emitted[0])];
     const nodes = pruneTo(all, outputs);
-    const inputs = [...seg.inputs, ...seeds.values()].filter((i) => nodes.some((n) => n.inputs.includes(i)) || outputs.includes(i));
+    const inputs = [...seg.inputs, ...seeds.values()].filter(
+      (i) => nodes.some((n) => n.inputs.includes(i)) || outputs.includes(i),
+    );
     views.push({ forward, vjp: { name: `${trace.name}_vjp${k}`, nodes, inputs, outputs } });
     const flops = flopsOf(g, nodes);
     vjpFlops += flops + (k < segments.length - 1 ? fwdMeta.flops : 0);
     segMeta.push({
       forward: fwdMeta,
-      vjp: { file: `vjp-${k}.onnx`, inputs, outputs, flops, seeds: Object.fromEntries(seeds), grads: gradNames },
+      vjp: {
+        file: `vjp-${k}.onnx`,
+        inputs,
+        outputs,
+        flops,
+        seeds: Object.fromEntries(seeds),
+        grads: gradNames,
+      },
     });
   });
   const forwardFlops = segMeta.reduce((a, s) => a + s.forward.flops, 0);
@@ -392,7 +506,7 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
     weightsBytes: externalBytes(g, g.nodes),
     nodes: forwardEnd,
   };
-  return { graph: g, meta, views };
+  return { graph: g, meta, views, phases: { trace: t1 - t0, vjp: performance.now() - t1, write: 0 } };
 }
 
 /** Only the nodes needed to produce `outputs` (in order). */

@@ -26,7 +26,12 @@ function producedBytes(g: OnnxGraph, end: number): number[] {
  * Cuts nodes `[0, end)` into segments of at most about `budgetBytes` produced bytes each, each cut at the
  * position with the fewest live bytes in the second half of the window. `outputs` are the graph's outputs.
  */
-export function planSegments(g: OnnxGraph, end: number, outputs: readonly string[], budgetBytes: number): Segment[] {
+export function planSegments(
+  g: OnnxGraph,
+  end: number,
+  outputs: readonly string[],
+  budgetBytes: number,
+): Segment[] {
   const nodes = g.nodes.slice(0, end);
   const produced = producedBytes(g, end);
   // Last consumer of every node-produced value (graph outputs live to the end).
@@ -74,7 +79,11 @@ export function planSegments(g: OnnxGraph, end: number, outputs: readonly string
 }
 
 /** Segments for given cut positions (`[0, ..., end]`). */
-export function describeSegments(g: OnnxGraph, cuts: readonly number[], outputs: readonly string[]): Segment[] {
+export function describeSegments(
+  g: OnnxGraph,
+  cuts: readonly number[],
+  outputs: readonly string[],
+): Segment[] {
   const end = cuts[cuts.length - 1];
   const segments: { start: number; end: number; inputs: Set<string>; outputs: Set<string> }[] = [];
   for (let s = 0; s + 1 < cuts.length; s++) {
@@ -96,5 +105,10 @@ export function describeSegments(g: OnnxGraph, cuts: readonly number[], outputs:
     const p = g.producerIndexOf(o);
     if (p !== undefined && p < end) segments[bySeg(p)].outputs.add(o);
   }
-  return segments.map((s) => ({ start: s.start, end: s.end, inputs: [...s.inputs], outputs: [...s.outputs] }));
+  return segments.map((s) => ({
+    start: s.start,
+    end: s.end,
+    inputs: [...s.inputs],
+    outputs: [...s.outputs],
+  }));
 }

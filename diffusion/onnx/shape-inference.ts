@@ -13,10 +13,39 @@ export interface InferredValue {
 }
 
 const UNARY = new Set([
-  'Sigmoid', 'Erf', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Neg', 'Tanh', 'Identity', 'Relu', 'Clip', 'Softmax',
-  'InstanceNormalization', 'Cos', 'Sin', 'Abs', 'Sign',
+  'Sigmoid',
+  'Erf',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Neg',
+  'Tanh',
+  'Identity',
+  'Relu',
+  'Clip',
+  'Softmax',
+  'InstanceNormalization',
+  'Cos',
+  'Sin',
+  'Abs',
+  'Sign',
 ]);
-const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Where', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And']);
+const BROADCAST = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Max',
+  'Min',
+  'Where',
+  'Greater',
+  'Less',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'And',
+]);
 const COMPARE = new Set(['Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And']);
 
 export function intAttr(attrs: Attrs, name: string, fallback: number): number {
@@ -49,9 +78,13 @@ export function broadcastShapes(op: string, shapes: readonly (readonly number[])
       const k = s.length - rank + i;
       const v = k >= 0 ? s[k] : 1;
       if (v === 1) continue;
-      check(d === 1 || d === v, () => `${op}: shapes ${shapes.map((x) => `[${x}]`).join(' and ')} do not broadcast`, {
-        key: 'onnx graph',
-      });
+      check(
+        d === 1 || d === v,
+        () => `${op}: shapes ${shapes.map((x) => `[${x}]`).join(' and ')} do not broadcast`,
+        {
+          key: 'onnx graph',
+        },
+      );
       d = v;
     }
     out.push(d);
@@ -94,9 +127,13 @@ export function inferShapes(
       const group = intAttr(attrs, 'group', 1);
       const out: number[] = [x[0]];
       if (op === 'Conv') {
-        check(x[1] === w[1] * group, () => `Conv: input has ${x[1]} channels, filter expects ${w[1] * group}`, {
-          key: 'onnx graph',
-        });
+        check(
+          x[1] === w[1] * group,
+          () => `Conv: input has ${x[1]} channels, filter expects ${w[1] * group}`,
+          {
+            key: 'onnx graph',
+          },
+        );
         out.push(w[0]);
         for (let i = 0; i < spatial; i++) {
           const k = (w[2 + i] - 1) * dil[i] + 1;
@@ -118,9 +155,13 @@ export function inferShapes(
     case 'MatMul': {
       const a = s(0);
       const b = s(1);
-      check(a.length >= 2 && b.length >= 2, () => `MatMul: rank-1 operands are not used here ([${a}] @ [${b}])`, {
-        key: 'onnx graph',
-      });
+      check(
+        a.length >= 2 && b.length >= 2,
+        () => `MatMul: rank-1 operands are not used here ([${a}] @ [${b}])`,
+        {
+          key: 'onnx graph',
+        },
+      );
       check(a[a.length - 1] === b[b.length - 2], () => `MatMul: [${a}] @ [${b}] inner sizes differ`, {
         key: 'onnx graph',
       });
@@ -203,15 +244,20 @@ export function inferShapes(
       const x = s(0);
       const axis = normAxis(intAttr(attrs, 'axis', 0), x.length);
       const sizes = inputs[1] ? g.intValues(inputs[1]) : Array(outputCount).fill(x[axis] / outputCount);
-      check(sizes.reduce((a, b) => a + b, 0) === x[axis], () => `Split: sizes [${sizes}] do not sum to ${x[axis]}`, {
-        key: 'onnx graph',
-      });
+      check(
+        sizes.reduce((a, b) => a + b, 0) === x[axis],
+        () => `Split: sizes [${sizes}] do not sum to ${x[axis]}`,
+        {
+          key: 'onnx graph',
+        },
+      );
       return sizes.map((d) => ({ dtype: 'float32' as const, shape: x.map((v, i) => (i === axis ? d : v)) }));
     }
     case 'ReduceMean':
     case 'ReduceSum': {
       const x = s(0);
-      const axesList = op === 'ReduceSum' ? (inputs[1] ? g.intValues(inputs[1]) : undefined) : intsAttr(attrs, 'axes');
+      const axesList =
+        op === 'ReduceSum' ? (inputs[1] ? g.intValues(inputs[1]) : undefined) : intsAttr(attrs, 'axes');
       const axes = new Set((axesList ?? x.map((_, i) => i)).map((a) => normAxis(a, x.length)));
       const keep = intAttr(attrs, 'keepdims', 1) === 1;
       const out: number[] = [];
@@ -233,7 +279,9 @@ export function inferShapes(
       return f32(x.map((d, i) => d + pads[i] + pads[i + x.length]));
     }
     case 'Expand': {
-      return [{ dtype: g.info(inputs[0]).dtype, shape: broadcastShapes('Expand', [s(0), g.intValues(inputs[1])]) }];
+      return [
+        { dtype: g.info(inputs[0]).dtype, shape: broadcastShapes('Expand', [s(0), g.intValues(inputs[1])]) },
+      ];
     }
     case 'Unsqueeze': {
       const x = s(0);
@@ -251,6 +299,8 @@ export function inferShapes(
       return [{ dtype: g.info(inputs[0]).dtype, shape: x.filter((_, i) => !set.has(i)) }];
     }
     default:
-      throw new ApertureDepthError(`op "${op}" has no shape rule; add it to shape-inference.ts`, { key: 'onnx graph' });
+      throw new ApertureDepthError(`op "${op}" has no shape rule; add it to shape-inference.ts`, {
+        key: 'onnx graph',
+      });
   }
 }

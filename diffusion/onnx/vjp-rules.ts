@@ -41,7 +41,8 @@ const need = (node: GraphNode, needs: readonly boolean[]) => node.inputs.map((_,
 
 function upstream(node: GraphNode, gOut: readonly (string | undefined)[]): string {
   const gy = gOut[0];
-  if (gy === undefined) throw new ApertureDepthError(`${node.op}: only the first output is differentiable`, { key: 'vjp' });
+  if (gy === undefined)
+    throw new ApertureDepthError(`${node.op}: only the first output is differentiable`, { key: 'vjp' });
   return gy;
 }
 
@@ -56,11 +57,13 @@ function swapLast(r: number): number[] {
   return p;
 }
 
-const elementwise = (f: (ctx: VjpContext, node: GraphNode, gy: string) => string): VjpRule => (ctx, node, gOut, needs) => {
-  const out: (string | undefined)[] = need(node, needs).map(() => undefined);
-  if (needs[0]) out[0] = f(ctx, node, upstream(node, gOut));
-  return out;
-};
+const elementwise =
+  (f: (ctx: VjpContext, node: GraphNode, gy: string) => string): VjpRule =>
+  (ctx, node, gOut, needs) => {
+    const out: (string | undefined)[] = need(node, needs).map(() => undefined);
+    if (needs[0]) out[0] = f(ctx, node, upstream(node, gOut));
+    return out;
+  };
 
 /**
  * The backward kernel W'[i, o, a, b] = W[o, i, kh-1-a, kw-1-b]. For a weight initializer it is another
@@ -85,7 +88,13 @@ function flippedKernel(g: OnnxGraph, w: string): string {
     });
   }
   const swapped = g.op('Transpose', [w], { perm: attr.ints([1, 0, 2, 3]) });
-  return g.op('Slice', [swapped, g.int64([-1, -1]), g.int64([-(kh + 1), -(kw + 1)]), g.int64([2, 3]), g.int64([-1, -1])]);
+  return g.op('Slice', [
+    swapped,
+    g.int64([-1, -1]),
+    g.int64([-(kh + 1), -(kw + 1)]),
+    g.int64([2, 3]),
+    g.int64([-1, -1]),
+  ]);
 }
 
 function convInputGrad(ctx: VjpContext, node: GraphNode, gy: string): string {
@@ -96,13 +105,19 @@ function convInputGrad(ctx: VjpContext, node: GraphNode, gy: string): string {
   check(spatial === 2, () => `Conv VJP supports 2-D convolutions, got ${spatial}-D`, { key: 'vjp' });
   check(intAttr(node.attrs, 'group', 1) === 1, () => 'Conv VJP supports group = 1 only', { key: 'vjp' });
   const dil = intsAttr(node.attrs, 'dilations') ?? [1, 1];
-  check(dil.every((d) => d === 1), () => 'Conv VJP supports dilation 1 only', { key: 'vjp' });
+  check(
+    dil.every((d) => d === 1),
+    () => 'Conv VJP supports dilation 1 only',
+    { key: 'vjp' },
+  );
   const strides = intsAttr(node.attrs, 'strides') ?? [1, 1];
   const pads = intsAttr(node.attrs, 'pads') ?? [0, 0, 0, 0];
   const outShape = g.shape(gy);
   const k = [w[2], w[3]];
   // Rows/cols of the padded input that no output window reaches: their gradient is zero.
-  const rest = [0, 1].map((i) => x[2 + i] + pads[i] + pads[i + 2] - ((outShape[2 + i] - 1) * strides[i] + k[i]));
+  const rest = [0, 1].map(
+    (i) => x[2 + i] + pads[i] + pads[i + 2] - ((outShape[2 + i] - 1) * strides[i] + k[i]),
+  );
 
   const mode = ctx.options.convGrad ?? 'auto';
   if (mode === 'convTranspose' || (mode === 'auto' && strides.some((s) => s > 1))) {
@@ -122,10 +137,24 @@ function convInputGrad(ctx: VjpContext, node: GraphNode, gy: string): string {
     const six = g.op('Reshape', [gy, g.int64([n, c, ho, 1, wo, 1])]);
     const padded = g.op('Pad', [six, g.int64([0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1])]);
     const spread = g.op('Reshape', [padded, g.int64([n, c, ho * sh, wo * sw])]);
-    src = g.op('Slice', [spread, g.int64([0, 0]), g.int64([(ho - 1) * sh + 1, (wo - 1) * sw + 1]), g.int64([2, 3])]);
+    src = g.op('Slice', [
+      spread,
+      g.int64([0, 0]),
+      g.int64([(ho - 1) * sh + 1, (wo - 1) * sw + 1]),
+      g.int64([2, 3]),
+    ]);
   }
-  const p = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2] + rest[0], k[1] - 1 - pads[3] + rest[1]];
-  check(p.every((v) => v >= 0), () => `Conv VJP: padding [${pads}] larger than kernel-1 is not supported`, { key: 'vjp' });
+  const p = [
+    k[0] - 1 - pads[0],
+    k[1] - 1 - pads[1],
+    k[0] - 1 - pads[2] + rest[0],
+    k[1] - 1 - pads[3] + rest[1],
+  ];
+  check(
+    p.every((v) => v >= 0),
+    () => `Conv VJP: padding [${pads}] larger than kernel-1 is not supported`,
+    { key: 'vjp' },
+  );
   return g.op('Conv', [src, flipped], { kernel_shape: attr.ints(k), pads: attr.ints(p) });
 }
 
@@ -231,13 +260,22 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
         const n = g.shape(gy)[g.shape(gy).length - 1];
         const flat = g.op('Reshape', [gy, g.int64([-1, n])]);
         const prod = g.op('Gemm', [flat, b], { transB: attr.int(1) });
-        ga = ctx.sumTo(g.op('Reshape', [prod, g.int64([...g.shape(gy).slice(0, -1), g.shape(b)[0]])]), g.shape(a));
+        ga = ctx.sumTo(
+          g.op('Reshape', [prod, g.int64([...g.shape(gy).slice(0, -1), g.shape(b)[0]])]),
+          g.shape(a),
+        );
       } else {
-        ga = ctx.sumTo(g.op('MatMul', [gy, g.op('Transpose', [b], { perm: attr.ints(swapLast(rb)) })]), g.shape(a));
+        ga = ctx.sumTo(
+          g.op('MatMul', [gy, g.op('Transpose', [b], { perm: attr.ints(swapLast(rb)) })]),
+          g.shape(a),
+        );
       }
     }
     if (needs[1]) {
-      gb = ctx.sumTo(g.op('MatMul', [g.op('Transpose', [a], { perm: attr.ints(swapLast(ra)) }), gy]), g.shape(b));
+      gb = ctx.sumTo(
+        g.op('MatMul', [g.op('Transpose', [a], { perm: attr.ints(swapLast(ra)) }), gy]),
+        g.shape(b),
+      );
     }
     return [ga, gb];
   },
@@ -245,9 +283,13 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
   Gemm: (ctx, node, gOut, needs) => {
     const { g } = ctx;
     const gy = upstream(node, gOut);
-    check(floatAttr(node.attrs, 'alpha', 1) === 1 && floatAttr(node.attrs, 'beta', 1) === 1, () => 'Gemm VJP needs alpha = beta = 1', {
-      key: 'vjp',
-    });
+    check(
+      floatAttr(node.attrs, 'alpha', 1) === 1 && floatAttr(node.attrs, 'beta', 1) === 1,
+      () => 'Gemm VJP needs alpha = beta = 1',
+      {
+        key: 'vjp',
+      },
+    );
     const ta = intAttr(node.attrs, 'transA', 0);
     const tb = intAttr(node.attrs, 'transB', 0);
     const [a, b, c] = node.inputs;
@@ -267,12 +309,20 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
   },
 
   Conv: (ctx, node, gOut, needs) => {
-    check(!needs[1] && !needs[2], () => 'Conv VJP: gradients of weights or bias are not supported', { key: 'vjp' });
-    return [needs[0] ? convInputGrad(ctx, node, upstream(node, gOut)) : undefined, undefined, undefined].slice(0, node.inputs.length);
+    check(!needs[1] && !needs[2], () => 'Conv VJP: gradients of weights or bias are not supported', {
+      key: 'vjp',
+    });
+    return [
+      needs[0] ? convInputGrad(ctx, node, upstream(node, gOut)) : undefined,
+      undefined,
+      undefined,
+    ].slice(0, node.inputs.length);
   },
 
   InstanceNormalization: (ctx, node, gOut, needs) => {
-    check(!needs[1] && !needs[2], () => 'InstanceNormalization VJP: scale/bias gradients are not supported', { key: 'vjp' });
+    check(!needs[1] && !needs[2], () => 'InstanceNormalization VJP: scale/bias gradients are not supported', {
+      key: 'vjp',
+    });
     const { g } = ctx;
     if (!needs[0]) return [undefined, undefined, undefined];
     const gy = upstream(node, gOut);
@@ -295,13 +345,21 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
   },
 
   LayerNormalization: (ctx, node, gOut, needs) => {
-    check(!needs[1] && !needs[2], () => 'LayerNormalization VJP: scale/bias gradients are not supported', { key: 'vjp' });
-    const { g } = ctx;
-    if (!needs[0]) return node.inputs.map(() => undefined);
-    check(node.outputs.length === 3, () => 'LayerNormalization VJP needs the Mean and InvStdDev outputs', { key: 'vjp' });
-    check(gOut[1] === undefined && gOut[2] === undefined, () => 'LayerNormalization VJP: Mean/InvStdDev are not differentiable here', {
+    check(!needs[1] && !needs[2], () => 'LayerNormalization VJP: scale/bias gradients are not supported', {
       key: 'vjp',
     });
+    const { g } = ctx;
+    if (!needs[0]) return node.inputs.map(() => undefined);
+    check(node.outputs.length === 3, () => 'LayerNormalization VJP needs the Mean and InvStdDev outputs', {
+      key: 'vjp',
+    });
+    check(
+      gOut[1] === undefined && gOut[2] === undefined,
+      () => 'LayerNormalization VJP: Mean/InvStdDev are not differentiable here',
+      {
+        key: 'vjp',
+      },
+    );
     const gy = upstream(node, gOut);
     const [x, scale] = node.inputs;
     const r = rank(g, x);
@@ -317,9 +375,14 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
   Resize: (ctx, node, gOut, needs) => {
     const { g } = ctx;
     const gy = upstream(node, gOut);
-    check(strAttr(node.attrs, 'mode', 'nearest') === 'nearest', () => 'Resize VJP supports mode "nearest" only', { key: 'vjp' });
     check(
-      strAttr(node.attrs, 'coordinate_transformation_mode', '') === 'asymmetric' && strAttr(node.attrs, 'nearest_mode', '') === 'floor',
+      strAttr(node.attrs, 'mode', 'nearest') === 'nearest',
+      () => 'Resize VJP supports mode "nearest" only',
+      { key: 'vjp' },
+    );
+    check(
+      strAttr(node.attrs, 'coordinate_transformation_mode', '') === 'asymmetric' &&
+        strAttr(node.attrs, 'nearest_mode', '') === 'floor',
       () => 'Resize VJP supports asymmetric/floor nearest only (torch "nearest")',
       { key: 'vjp' },
     );
@@ -386,7 +449,11 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
     const ends = g.intValues(node.inputs[2]);
     const axes = node.inputs[3] ? g.intValues(node.inputs[3]) : starts.map((_, i) => i);
     const steps = node.inputs[4] ? g.intValues(node.inputs[4]) : starts.map(() => 1);
-    check(steps.every((s) => s === 1), () => 'Slice VJP supports step 1 only', { key: 'vjp' });
+    check(
+      steps.every((s) => s === 1),
+      () => 'Slice VJP supports step 1 only',
+      { key: 'vjp' },
+    );
     const pads = new Array<number>(2 * x.length).fill(0);
     axes.forEach((a0, k) => {
       const a = a0 < 0 ? a0 + x.length : a0;
@@ -399,15 +466,21 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
   },
 
   Reshape: (ctx, node, gOut, needs) => [
-    needs[0] ? ctx.g.op('Reshape', [upstream(node, gOut), ctx.g.int64(ctx.g.shape(node.inputs[0]))]) : undefined,
+    needs[0]
+      ? ctx.g.op('Reshape', [upstream(node, gOut), ctx.g.int64(ctx.g.shape(node.inputs[0]))])
+      : undefined,
     undefined,
   ],
   Unsqueeze: (ctx, node, gOut, needs) => [
-    needs[0] ? ctx.g.op('Reshape', [upstream(node, gOut), ctx.g.int64(ctx.g.shape(node.inputs[0]))]) : undefined,
+    needs[0]
+      ? ctx.g.op('Reshape', [upstream(node, gOut), ctx.g.int64(ctx.g.shape(node.inputs[0]))])
+      : undefined,
     undefined,
   ],
   Squeeze: (ctx, node, gOut, needs) => [
-    needs[0] ? ctx.g.op('Reshape', [upstream(node, gOut), ctx.g.int64(ctx.g.shape(node.inputs[0]))]) : undefined,
+    needs[0]
+      ? ctx.g.op('Reshape', [upstream(node, gOut), ctx.g.int64(ctx.g.shape(node.inputs[0]))])
+      : undefined,
     undefined,
   ],
   Transpose: elementwise(({ g }, node, gy) => {
@@ -417,7 +490,10 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
     perm.forEach((p, i) => (inv[p] = i));
     return g.op('Transpose', [gy], { perm: attr.ints(inv) });
   }),
-  Expand: (ctx, node, gOut, needs) => [needs[0] ? ctx.sumTo(upstream(node, gOut), ctx.g.shape(node.inputs[0])) : undefined, undefined],
+  Expand: (ctx, node, gOut, needs) => [
+    needs[0] ? ctx.sumTo(upstream(node, gOut), ctx.g.shape(node.inputs[0])) : undefined,
+    undefined,
+  ],
 
   ReduceMean: elementwise(({ g }, node, gy) => {
     const x = g.shape(node.inputs[0]);
@@ -432,7 +508,9 @@ export const VJP_RULES: Readonly<Record<string, VjpRule>> = Object.freeze({
     if (!needs[0]) return node.inputs.map(() => undefined);
     const gy = upstream(node, gOut);
     const x = g.shape(node.inputs[0]);
-    const axes = (node.inputs[1] ? g.intValues(node.inputs[1]) : x.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
+    const axes = (node.inputs[1] ? g.intValues(node.inputs[1]) : x.map((_, i) => i)).map((a) =>
+      a < 0 ? a + x.length : a,
+    );
     const kept = x.map((d, i) => (axes.includes(i) ? 1 : d));
     const g1 = intAttr(node.attrs, 'keepdims', 1) ? gy : g.op('Reshape', [gy, g.int64(kept)]);
     return [g.op('Expand', [g1, g.int64(x)]), undefined];

@@ -40,9 +40,13 @@ export function appendVjp(g: OnnxGraph, req: VjpRequest): VjpResult {
   for (const [out, seed] of req.seeds) {
     const so = g.shape(out);
     const ss = g.shape(seed);
-    check(so.length === ss.length && so.every((d, i) => d === ss[i]), () => `seed for "${out}" has shape [${ss}], output is [${so}]`, {
-      key: 'vjp',
-    });
+    check(
+      so.length === ss.length && so.every((d, i) => d === ss[i]),
+      () => `seed for "${out}" has shape [${ss}], output is [${so}]`,
+      {
+        key: 'vjp',
+      },
+    );
   }
 
   // Forward reachability from wrt.
@@ -98,7 +102,8 @@ export function appendVjp(g: OnnxGraph, req: VjpRequest): VjpResult {
       continue;
     }
     const rule = VJP_RULES[n.op];
-    if (!rule) throw new ApertureDepthError(`no VJP rule for op "${n.op}"; add one to vjp-rules.ts`, { key: 'vjp' });
+    if (!rule)
+      throw new ApertureDepthError(`no VJP rule for op "${n.op}"; add one to vjp-rules.ts`, { key: 'vjp' });
     const needs = n.inputs.map((i) => i !== '' && active.has(i) && needed.has(i));
     const gIn = rule(ctx, n, gOut, needs);
     n.inputs.forEach((i, k) => {
@@ -128,7 +133,8 @@ function makeContext(g: OnnxGraph, options: VjpOptions): VjpContext {
       });
       let r = axes.length > 0 ? g.op('ReduceSum', [grad, g.int64(axes)], { keepdims: { i: 1 } }) : grad;
       const rs = g.shape(r);
-      if (rs.length !== shape.length || rs.some((d, i) => d !== shape[i])) r = g.op('Reshape', [r, g.int64(shape)]);
+      if (rs.length !== shape.length || rs.some((d, i) => d !== shape[i]))
+        r = g.op('Reshape', [r, g.int64(shape)]);
       return r;
     },
   };
@@ -160,7 +166,12 @@ function singleAxisSlice(g: OnnxGraph, n: GraphNode, gy: string | undefined): Sl
  * Gradient contributions of slices of `value`: per axis, disjoint slices become one Concat (zeros in
  * the gaps); overlapping ones fall back to zero-padding each.
  */
-function joinSliceGrads(g: OnnxGraph, ctx: { zeros(shape: readonly number[]): string }, value: string, parts: SlicePart[]): string[] {
+function joinSliceGrads(
+  g: OnnxGraph,
+  ctx: { zeros(shape: readonly number[]): string },
+  value: string,
+  parts: SlicePart[],
+): string[] {
   const shape = g.shape(value);
   const out: string[] = [];
   const byAxis = new Map<number, SlicePart[]>();
@@ -179,7 +190,8 @@ function joinSliceGrads(g: OnnxGraph, ctx: { zeros(shape: readonly number[]): st
     }
     const pieces: string[] = [];
     let at = 0;
-    const gap = (from: number, to: number) => pieces.push(ctx.zeros(shape.map((v, i) => (i === axis ? to - from : v))));
+    const gap = (from: number, to: number) =>
+      pieces.push(ctx.zeros(shape.map((v, i) => (i === axis ? to - from : v))));
     for (const p of list) {
       if (p.start > at) gap(at, p.start);
       pieces.push(p.grad);

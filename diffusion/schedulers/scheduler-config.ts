@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApertureDepthError, check } from '../../core/errors.ts';
+import { check } from '../../core/errors.ts';
+import { readJsonFile } from '../../core/io/json-file.ts';
 
 /** The scheduler classes this port implements, by their diffusers `_class_name`. */
 export type SchedulerClassName = 'DDIMScheduler' | 'LCMScheduler';
@@ -47,6 +47,9 @@ export interface SchedulerConfig {
 }
 
 type Raw = Record<string, unknown>;
+
+/** Largest `num_train_timesteps` accepted (diffusers' models use 1000). */
+export const MAX_TRAIN_TIMESTEPS = 100_000;
 
 function num(raw: Raw, key: string, fallback: number, file: string): number {
   const v = raw[key];
@@ -142,9 +145,10 @@ export function parseSchedulerConfig(raw: unknown, file = 'scheduler_config.json
     originalInferenceSteps: num(r, 'original_inference_steps', 50, file),
     timestepScaling: num(r, 'timestep_scaling', 10, file),
   };
+  // The schedule allocates arrays of this length: cap it (diffusers trains with 1000) before anything is built.
   check(
-    Number.isInteger(config.numTrainTimesteps) && config.numTrainTimesteps >= 1,
-    () => `expected a positive integer, got ${config.numTrainTimesteps}`,
+    Number.isInteger(config.numTrainTimesteps) && config.numTrainTimesteps >= 1 && config.numTrainTimesteps <= MAX_TRAIN_TIMESTEPS,
+    () => `expected a positive integer of at most ${MAX_TRAIN_TIMESTEPS}, got ${config.numTrainTimesteps}`,
     { file, key: 'num_train_timesteps' },
   );
   check(Number.isInteger(config.stepsOffset) && config.stepsOffset >= 0, () => 'expected an integer >= 0', {
@@ -175,20 +179,5 @@ export function parseSchedulerConfig(raw: unknown, file = 'scheduler_config.json
 /** Reads and validates `<dir>/scheduler_config.json`. */
 export function readSchedulerConfig(dir: string): SchedulerConfig {
   const file = join(dir, 'scheduler_config.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ApertureDepthError(`cannot read the scheduler config (${(err as Error).message})`, {
-      file,
-      cause: err,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ApertureDepthError(`not valid JSON (${(err as Error).message})`, { file, cause: err });
-  }
-  return parseSchedulerConfig(raw, file);
+  return parseSchedulerConfig(readJsonFile(file, 'scheduler config'), file);
 }

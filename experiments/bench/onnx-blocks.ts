@@ -31,7 +31,16 @@ function random(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (2 * next() - 1) * scale);
 }
 const param = (name: string, shape: number[], layout: Param['layout'], seed: number) =>
-  new Param(name, shape, layout, random(shape.reduce((a, b) => a * b, 1), seed, 1 / Math.sqrt(shape[shape.length - 2] ?? 1)));
+  new Param(
+    name,
+    shape,
+    layout,
+    random(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      1 / Math.sqrt(shape[shape.length - 2] ?? 1),
+    ),
+  );
 
 interface Variant {
   label: string;
@@ -88,12 +97,18 @@ function convCase(level: number, channels: number, stride: number): Case {
   const w = lw >> level;
   const wc = param('w', [3, 3, channels, channels], 'conv', 4);
   const inputs = [{ name: 'x', shape: [1, h, w, channels] }];
-  const record = (o: OnnxOps, [x]: SymbolicTensor[]) => o.conv2d(x, o.param(wc), null, { stride, padding: 1 });
+  const record = (o: OnnxOps, [x]: SymbolicTensor[]) =>
+    o.conv2d(x, o.param(wc), null, { stride, padding: 1 });
   return {
     name: `conv 3x3 ${channels}->${channels} stride ${stride} on ${w}x${h}`,
     variants: [
       { label: 'grad: flipped-kernel Conv', inputs, record, options: { vjpOptions: { convGrad: 'conv' } } },
-      { label: 'grad: ConvTranspose', inputs, record, options: { vjpOptions: { convGrad: 'convTranspose' } } },
+      {
+        label: 'grad: ConvTranspose',
+        inputs,
+        record,
+        options: { vjpOptions: { convGrad: 'convTranspose' } },
+      },
     ],
   };
 }
@@ -119,8 +134,19 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    const feeds = Object.fromEntries(c.variants[0].inputs.map((i, k) => [i.name, random(i.shape.reduce((a, b) => a * b, 1), 10 + k)]));
-    const up = random(nets[0].outputShape.reduce((a, b) => a * b, 1), 20);
+    const feeds = Object.fromEntries(
+      c.variants[0].inputs.map((i, k) => [
+        i.name,
+        random(
+          i.shape.reduce((a, b) => a * b, 1),
+          10 + k,
+        ),
+      ]),
+    );
+    const up = random(
+      nets[0].outputShape.reduce((a, b) => a * b, 1),
+      20,
+    );
     // Wall time and process CPU time (robust when other processes share the cores; use --threads 1).
     const best = nets.map(() => ({ fwd: Infinity, vjp: Infinity, fwdCpu: Infinity, vjpCpu: Infinity }));
     const cpuMs = () => {

@@ -35,12 +35,23 @@ test('transposeF32 (with flips) equals a naive index map for ranks 1-4', (t) => 
     [[3, 4], [1, 0], []],
     [[2, 3, 4], [2, 0, 1], [1]],
     [[3, 3, 4, 5], [3, 2, 0, 1], []],
-    [[3, 2, 4, 5], [2, 3, 0, 1], [2, 3]],
+    [
+      [3, 2, 4, 5],
+      [2, 3, 0, 1],
+      [2, 3],
+    ],
     [[1, 1, 4, 5], [3, 2, 0, 1], []],
   ];
   for (const [shape, perm, flip] of cases) {
-    const data = randomValues(shape.reduce((a, b) => a * b, 1), 3);
-    t.deepEqual([...transposeF32(data, shape, perm, flip)], [...naiveTranspose(data, shape, perm, flip)], `[${shape}] perm [${perm}] flip [${flip}]`);
+    const data = randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      3,
+    );
+    t.deepEqual(
+      [...transposeF32(data, shape, perm, flip)],
+      [...naiveTranspose(data, shape, perm, flip)],
+      `[${shape}] perm [${perm}] flip [${flip}]`,
+    );
   }
 });
 
@@ -54,7 +65,10 @@ test('shape inference: static shapes, and errors that name the op', (t) => {
   t.deepEqual([...g.shape(s)], [1, 8, 2, 3]);
   const r = g.op('Reshape', [s, g.int64([1, -1, 3])]);
   t.deepEqual([...g.shape(r)], [1, 16, 3]);
-  t.throws(() => g.op('Add', [r, g.constant(new Float32Array(4), [4])]), { instanceOf: ApertureDepthError, message: /Add.*do not broadcast/ });
+  t.throws(() => g.op('Add', [r, g.constant(new Float32Array(4), [4])]), {
+    instanceOf: ApertureDepthError,
+    message: /Add.*do not broadcast/,
+  });
   t.throws(() => g.op('NoSuchOp', [x]), { instanceOf: ApertureDepthError, message: /NoSuchOp/ });
   t.is(g.int64([1, -1, 3]), g.int64([1, -1, 3]), 'int64 constants are shared');
 });
@@ -64,7 +78,10 @@ test('a VJP of an op without a rule is an error naming the op', (t) => {
   const x = g.addInput('x', [3]);
   const y = g.op('Abs', [x]);
   const seed = g.addInput('gy', [3]);
-  t.throws(() => appendVjp(g, { wrt: [x], seeds: new Map([[y, seed]]) }), { instanceOf: ApertureDepthError, message: /no VJP rule for op "Abs"/ });
+  t.throws(() => appendVjp(g, { wrt: [x], seeds: new Map([[y, seed]]) }), {
+    instanceOf: ApertureDepthError,
+    message: /no VJP rule for op "Abs"/,
+  });
 });
 
 test('a hand-built graph and its VJP run from in-memory external data', async (t) => {
@@ -89,7 +106,8 @@ test('a hand-built graph and its VJP run from in-memory external data', async (t
   for (let i = 0; i < 2; i++) {
     for (let k = 0; k < 3; k++) {
       let sum = 0;
-      for (let j = 0; j < 300; j++) sum += gv[i * 300 + j] * yv[i * 300 + j] * (1 - yv[i * 300 + j]) * wv[k * 300 + j];
+      for (let j = 0; j < 300; j++)
+        sum += gv[i * 300 + j] * yv[i * 300 + j] * (1 - yv[i * 300 + j]) * wv[k * 300 + j];
       worst = Math.max(worst, Math.abs(sum - (out[dx].data as Float32Array)[i * 3 + k]));
     }
   }

@@ -14,8 +14,23 @@ export function randomValues(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-export function randomParam(name: string, shape: number[], layout: ParamLayout, seed: number, scale = 0.5): Param {
-  return new Param(name, shape, layout, randomValues(shape.reduce((a, b) => a * b, 1), seed, scale));
+export function randomParam(
+  name: string,
+  shape: number[],
+  layout: ParamLayout,
+  seed: number,
+  scale = 0.5,
+): Param {
+  return new Param(
+    name,
+    shape,
+    layout,
+    randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  );
 }
 
 /** A function written once against `Ops`, with one differentiable input plus optional constant inputs. */
@@ -39,7 +54,12 @@ export interface ParityResult {
  */
 export async function parity(c: OpCase, options: OnnxNetworkOptions = {}): Promise<ParityResult> {
   const seed = c.seed ?? 7;
-  const inputs = c.shapes.map((s, k) => randomValues(s.reduce((a, b) => a * b, 1), seed + 101 * k));
+  const inputs = c.shapes.map((s, k) =>
+    randomValues(
+      s.reduce((a, b) => a * b, 1),
+      seed + 101 * k,
+    ),
+  );
   const names = c.shapes.map((_, k) => (k === 0 ? 'x' : `c${k}`));
   const net = await OnnxNetwork.load(
     {
@@ -60,7 +80,9 @@ export async function parity(c: OpCase, options: OnnxNetworkOptions = {}): Promi
     const x = tf.tensor(inputs[0], c.shapes[0]);
     const wT = tf.tensor(w, [...net.outputShape]);
     const tfOut = tf.tidy(() => c.fn(tfjsOps, x, ...consts));
-    const tfGrad = tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(c.fn(tfjsOps, xx, ...consts), wT)))(x));
+    const tfGrad = tf.tidy(() =>
+      tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(c.fn(tfjsOps, xx, ...consts), wT)))(x),
+    );
     const want = tfOut.dataSync();
     const wantGrad = tfGrad.dataSync();
     const result = {

@@ -4,7 +4,13 @@ import { setupEngine } from '../helpers/engine.ts';
 import { fixture, FIXTURES, relL2 } from '../helpers/npy-fixture.ts';
 import { nchwValues, nhwcFromNchw } from '../helpers/nchw.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { loadUNet, loadVae, tfjsOps, type AutoencoderKL, type UNet2DConditionModel } from '../../diffusion/models/index.ts';
+import {
+  loadUNet,
+  loadVae,
+  tfjsOps,
+  type AutoencoderKL,
+  type UNet2DConditionModel,
+} from '../../diffusion/models/index.ts';
 import { OnnxNetwork, type NetworkTrace, type OnnxNetworkOptions } from '../../diffusion/onnx/run-graph.ts';
 import { randomValues } from './onnx-helpers.ts';
 
@@ -47,10 +53,16 @@ function unetTrace(sampleShape: number[], ctxShape: number[]): NetworkTrace {
 }
 
 /** tfjs output and d sum(out * w) / d sample for the UNet. */
-function tfjsUNet(sample: tf.Tensor, ctx: tf.Tensor, w: Float32Array): { out: Float32Array; grad: Float32Array } {
+function tfjsUNet(
+  sample: tf.Tensor,
+  ctx: tf.Tensor,
+  w: Float32Array,
+): { out: Float32Array; grad: Float32Array } {
   const out = tf.tidy(() => unet.forward(tfjsOps, sample, T, ctx));
   const wT = tf.tensor(w, out.shape);
-  const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(unet.forward(tfjsOps, x, T, ctx), wT)))(sample));
+  const grad = tf.tidy(() =>
+    tf.grad((x: tf.Tensor) => tf.sum(tf.mul(unet.forward(tfjsOps, x, T, ctx), wT)))(sample),
+  );
   const r = { out: nhwcValues(out), grad: nhwcValues(grad) };
   tf.dispose([out, wT, grad]);
   return r;
@@ -59,76 +71,102 @@ function tfjsUNet(sample: tf.Tensor, ctx: tf.Tensor, w: Float32Array): { out: Fl
 const UNET_CASES: { label: string; sample: string; out: string; options: OnnxNetworkOptions }[] = [
   { label: 'joint graph, latent 8x6', sample: 'sample.npy', out: 'out_t999.npy', options: {} },
   { label: 'joint graph, odd latent 5x4', sample: 'sample_5x4.npy', out: 'out_5x4_t999.npy', options: {} },
-  { label: 'checkpointed segments, latent 8x6', sample: 'sample.npy', out: 'out_t999.npy', options: { checkpointBytes: 300_000 } },
+  {
+    label: 'checkpointed segments, latent 8x6',
+    sample: 'sample.npy',
+    out: 'out_t999.npy',
+    options: { checkpointBytes: 300_000 },
+  },
 ];
 
 for (const c of UNET_CASES) {
-  test.serial(`sd2-tiny UNet on onnxruntime (${c.label}): forward and input gradient equal tfjs`, async (t) => {
-    const sampleFix = fixture(`sd2-tiny/arrays/unet/${c.sample}`);
-    const ctxFix = fixture('sd2-tiny/arrays/unet/encoder_hidden_states.npy');
-    const sample = nhwcFromNchw(sampleFix);
-    const ctx = tf.tensor(ctxFix.data, ctxFix.shape);
-    const sampleData = nhwcValues(sample);
-    const net = await OnnxNetwork.load(unetTrace([...sample.shape], [...ctx.shape]), { cacheDir: null, threads: 1, wrt: 'sample', ...c.options });
+  test.serial(
+    `sd2-tiny UNet on onnxruntime (${c.label}): forward and input gradient equal tfjs`,
+    async (t) => {
+      const sampleFix = fixture(`sd2-tiny/arrays/unet/${c.sample}`);
+      const ctxFix = fixture('sd2-tiny/arrays/unet/encoder_hidden_states.npy');
+      const sample = nhwcFromNchw(sampleFix);
+      const ctx = tf.tensor(ctxFix.data, ctxFix.shape);
+      const sampleData = nhwcValues(sample);
+      const net = await OnnxNetwork.load(unetTrace([...sample.shape], [...ctx.shape]), {
+        cacheDir: null,
+        threads: 1,
+        wrt: 'sample',
+        ...c.options,
+      });
+      try {
+        const inputs = { sample: sampleData, context: ctxFix.data };
+        const out = await net.forward(inputs);
+        const w = randomValues(out.length, 5);
+        const { output, grad } = await net.vjp(inputs, w);
+        // The two-phase form (upstream known only after the output) gives the same gradient.
+        const pass = await net.forwardPass(inputs);
+        const passGrad = await pass.backward(w);
+        t.true(
+          relL2(pass.output, out) < 1e-6 && relL2(passGrad, grad) < 1e-6,
+          'forwardPass + backward = vjp',
+        );
+        await t.throwsAsync(() => pass.backward(w), { message: /once/ });
+        const ref = tfjsUNet(sample, ctx, w);
+        // diffusers' own output, NCHW
+        const outT = tf.tensor(out, [...net.outputShape]);
+        const vsDiffusers = relL2(nchwValues(outT), fixture(`sd2-tiny/arrays/unet/${c.out}`).data);
+        outT.dispose();
+        const fwd = Math.max(relL2(out, ref.out), relL2(output, ref.out));
+        const g = relL2(grad, ref.grad);
+        t.log(
+          `UNet ${c.label}: ${net.stats.segments} segment(s), ${net.stats.nodes} nodes; forward vs tfjs ${fwd.toExponential(2)}, ` +
+            `vs diffusers ${vsDiffusers.toExponential(2)}; grad vs tfjs ${g.toExponential(2)}`,
+        );
+        t.true(fwd < 1e-5, `forward ${fwd}`);
+        t.true(vsDiffusers < 1e-4, `vs diffusers ${vsDiffusers}`);
+        t.true(g < 1e-4, `grad ${g}`);
+        if (c.options.checkpointBytes) t.true(net.stats.segments > 2, `${net.stats.segments} segments`);
+      } finally {
+        await net.dispose();
+        tf.dispose([sample, ctx]);
+      }
+    },
+  );
+}
+
+test.serial(
+  'sd2-tiny VAE decoder on onnxruntime: forward equals diffusers/tfjs, input gradient equals tfjs',
+  async (t) => {
+    const zFix = fixture('sd2-tiny/arrays/vae/decode_input_latent.npy');
+    const z = nhwcFromNchw(zFix);
+    const trace: NetworkTrace = {
+      name: 'vae-decoder',
+      key: { config: vae.config.raw, weights: 'sd2-tiny' },
+      inputs: [{ name: 'z', shape: [...z.shape] }],
+      record: (ops, [zz]) => vae.decode(ops, zz),
+    };
+    const net = await OnnxNetwork.load(trace, { cacheDir: null, threads: 1, wrt: 'z' });
     try {
-      const inputs = { sample: sampleData, context: ctxFix.data };
-      const out = await net.forward(inputs);
-      const w = randomValues(out.length, 5);
-      const { output, grad } = await net.vjp(inputs, w);
-      const ref = tfjsUNet(sample, ctx, w);
-      // diffusers' own output, NCHW
+      const zData = nhwcValues(z);
+      const out = await net.forward({ z: zData });
+      const w = randomValues(out.length, 6);
+      const { grad } = await net.vjp({ z: zData }, w);
+      const refOut = tf.tidy(() => vae.decode(tfjsOps, z));
+      const wT = tf.tensor(w, refOut.shape);
+      const refGrad = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(vae.decode(tfjsOps, x), wT)))(z));
       const outT = tf.tensor(out, [...net.outputShape]);
-      const vsDiffusers = relL2(nchwValues(outT), fixture(`sd2-tiny/arrays/unet/${c.out}`).data);
-      outT.dispose();
-      const fwd = Math.max(relL2(out, ref.out), relL2(output, ref.out));
-      const g = relL2(grad, ref.grad);
+      const vsDiffusers = relL2(nchwValues(outT), fixture('sd2-tiny/arrays/vae/decode_output.npy').data);
+      const fwd = relL2(out, nhwcValues(refOut));
+      const g = relL2(grad, nhwcValues(refGrad));
       t.log(
-        `UNet ${c.label}: ${net.stats.segments} segment(s), ${net.stats.nodes} nodes; forward vs tfjs ${fwd.toExponential(2)}, ` +
-          `vs diffusers ${vsDiffusers.toExponential(2)}; grad vs tfjs ${g.toExponential(2)}`,
+        `VAE decoder: forward vs tfjs ${fwd.toExponential(2)}, vs diffusers ${vsDiffusers.toExponential(2)}; grad vs tfjs ${g.toExponential(2)}`,
       );
+      tf.dispose([refOut, wT, refGrad, outT]);
       t.true(fwd < 1e-5, `forward ${fwd}`);
       t.true(vsDiffusers < 1e-4, `vs diffusers ${vsDiffusers}`);
       t.true(g < 1e-4, `grad ${g}`);
-      if (c.options.checkpointBytes) t.true(net.stats.segments > 2, `${net.stats.segments} segments`);
     } finally {
       await net.dispose();
-      tf.dispose([sample, ctx]);
+      z.dispose();
     }
-  });
-}
-
-test.serial('sd2-tiny VAE decoder on onnxruntime: forward equals diffusers/tfjs, input gradient equals tfjs', async (t) => {
-  const zFix = fixture('sd2-tiny/arrays/vae/decode_input_latent.npy');
-  const z = nhwcFromNchw(zFix);
-  const trace: NetworkTrace = {
-    name: 'vae-decoder',
-    key: { config: vae.config.raw, weights: 'sd2-tiny' },
-    inputs: [{ name: 'z', shape: [...z.shape] }],
-    record: (ops, [zz]) => vae.decode(ops, zz),
-  };
-  const net = await OnnxNetwork.load(trace, { cacheDir: null, threads: 1, wrt: 'z' });
-  try {
-    const zData = nhwcValues(z);
-    const out = await net.forward({ z: zData });
-    const w = randomValues(out.length, 6);
-    const { grad } = await net.vjp({ z: zData }, w);
-    const refOut = tf.tidy(() => vae.decode(tfjsOps, z));
-    const wT = tf.tensor(w, refOut.shape);
-    const refGrad = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(vae.decode(tfjsOps, x), wT)))(z));
-    const outT = tf.tensor(out, [...net.outputShape]);
-    const vsDiffusers = relL2(nchwValues(outT), fixture('sd2-tiny/arrays/vae/decode_output.npy').data);
-    const fwd = relL2(out, nhwcValues(refOut));
-    const g = relL2(grad, nhwcValues(refGrad));
-    t.log(`VAE decoder: forward vs tfjs ${fwd.toExponential(2)}, vs diffusers ${vsDiffusers.toExponential(2)}; grad vs tfjs ${g.toExponential(2)}`);
-    tf.dispose([refOut, wT, refGrad, outT]);
-    t.true(fwd < 1e-5, `forward ${fwd}`);
-    t.true(vsDiffusers < 1e-4, `vs diffusers ${vsDiffusers}`);
-    t.true(g < 1e-4, `grad ${g}`);
-  } finally {
-    await net.dispose();
-    z.dispose();
-  }
-});
+  },
+);
 
 test.serial('sd2-tiny VAE encoder (forward only) equals diffusers', async (t) => {
   const imgFix = fixture('sd2-tiny/arrays/vae/encode_input.npy');
@@ -155,36 +193,44 @@ test.serial('sd2-tiny VAE encoder (forward only) equals diffusers', async (t) =>
   }
 });
 
-test.serial('the disk cache: a second load finds the graphs and gives the same numbers without tracing', async (t) => {
-  const sample = randomValues(1 * 8 * 6 * 8, 11);
-  const context = randomValues(2 * 32, 12);
-  const w = randomValues(8 * 6 * 4, 13);
-  const options: OnnxNetworkOptions = { cacheDir: tmp.dir, threads: 1, wrt: 'sample', checkpointBytes: 40_000 };
-  const first = await OnnxNetwork.load(unetTrace([1, 8, 6, 8], [1, 2, 32]), options);
-  const a = await first.vjp({ sample, context }, w);
-  await first.dispose();
-  t.false(first.stats.fromCache);
-  let traced = false;
-  const trace = unetTrace([1, 8, 6, 8], [1, 2, 32]);
-  const second = await OnnxNetwork.load(
-    {
-      ...trace,
-      record: (ops, xs) => {
-        traced = true;
-        return trace.record(ops, xs);
+test.serial(
+  'the disk cache: a second load finds the graphs and gives the same numbers without tracing',
+  async (t) => {
+    const sample = randomValues(1 * 8 * 6 * 8, 11);
+    const context = randomValues(2 * 32, 12);
+    const w = randomValues(8 * 6 * 4, 13);
+    const options: OnnxNetworkOptions = {
+      cacheDir: tmp.dir,
+      threads: 1,
+      wrt: 'sample',
+      checkpointBytes: 40_000,
+    };
+    const first = await OnnxNetwork.load(unetTrace([1, 8, 6, 8], [1, 2, 32]), options);
+    const a = await first.vjp({ sample, context }, w);
+    await first.dispose();
+    t.false(first.stats.fromCache);
+    let traced = false;
+    const trace = unetTrace([1, 8, 6, 8], [1, 2, 32]);
+    const second = await OnnxNetwork.load(
+      {
+        ...trace,
+        record: (ops, xs) => {
+          traced = true;
+          return trace.record(ops, xs);
+        },
       },
-    },
-    options,
-  );
-  const b = await second.vjp({ sample, context }, w);
-  const f = await second.forward({ sample, context });
-  await second.dispose();
-  t.true(second.stats.fromCache);
-  t.false(traced);
-  t.is(relL2(b.grad, a.grad), 0);
-  t.is(relL2(f, a.output), 0);
-  // Another input shape is another entry.
-  const third = await OnnxNetwork.load(unetTrace([1, 4, 4, 8], [1, 2, 32]), options);
-  t.false(third.stats.fromCache);
-  await third.dispose();
-});
+      options,
+    );
+    const b = await second.vjp({ sample, context }, w);
+    const f = await second.forward({ sample, context });
+    await second.dispose();
+    t.true(second.stats.fromCache);
+    t.false(traced);
+    t.is(relL2(b.grad, a.grad), 0);
+    t.is(relL2(f, a.output), 0);
+    // Another input shape is another entry.
+    const third = await OnnxNetwork.load(unetTrace([1, 4, 4, 8], [1, 2, 32]), options);
+    t.false(third.stats.fromCache);
+    await third.dispose();
+  },
+);

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
 import { check } from '../../errors.ts';
+import { stopOnSignals } from '../../interrupt.ts';
 import { estimate } from '../../pipeline/estimate.ts';
 import { readEstimateConfig } from '../../pipeline/estimate-config.ts';
 import { VARIANTS, type Variant } from '../../../optimizers/config.ts';
@@ -16,6 +17,8 @@ interface EstimateArgs {
   variant?: string;
   resume?: boolean;
   'working-size'?: number;
+  'checkpoint-every'?: number;
+  'max-tensor-bytes'?: number;
   progress?: boolean;
 }
 
@@ -47,20 +50,32 @@ const command: CommandModule<object, EstimateArgs> = {
         type: 'number',
         describe: 'optimize at this long side (box-downsampled); outputs stay at input size',
       })
+      .option('checkpoint-every', {
+        type: 'number',
+        describe: 'write OUT/checkpoint.json every N iterations (default: the config\'s, else 10)',
+      })
+      .option('max-tensor-bytes', {
+        type: 'number',
+        describe: 'refuse up front when the run would need more tensor bytes; says what size would fit',
+      })
       .option('progress', {
         type: 'boolean',
         describe: 'force the progress bar on or off (default: on a TTY)',
       }),
   handler: async (argv) => {
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
-    for (const key of ['iterations', 'seed', 'working-size'] as const) {
+    for (const key of ['iterations', 'seed', 'working-size', 'checkpoint-every', 'max-tensor-bytes'] as const) {
       const v = argv[key];
       check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
         key: `--${key}`,
       });
     }
     const fileConfig = argv.config ? readEstimateConfig(argv.config) : undefined;
+    check(argv['checkpoint-every'] !== 0, () => 'expected an integer >= 1, got 0', { key: '--checkpoint-every' });
+    check(argv['max-tensor-bytes'] !== 0, () => 'expected a number of bytes >= 1, got 0', { key: '--max-tensor-bytes' });
     const log = (line: string) => process.stderr.write(`aperture-depth: ${line}\n`);
+    // Ctrl-C: finish the iteration, write the checkpoint, exit 130; a second Ctrl-C exits at once.
+    const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration (again to quit at once)`));
     const result = await estimate({
       pair: argv.pair,
       outDir: argv.out,
@@ -70,13 +85,15 @@ const command: CommandModule<object, EstimateArgs> = {
       seed: argv.seed,
       optimizer: fileConfig?.optimizer,
       prior: fileConfig?.prior,
-      checkpointEvery: fileConfig?.checkpointEvery,
-      workingMaxSide: argv['working-size'] || undefined,
+      checkpointEvery: argv['checkpoint-every'] ?? fileConfig?.checkpointEvery,
+      workingMaxSide: argv['working-size'] || fileConfig?.workingMaxSide,
       resume: argv.resume ?? false,
       progress: argv.progress ?? 'auto',
       log,
       configFile: argv.config,
-    });
+      maxTensorBytes: argv['max-tensor-bytes'] ?? fileConfig?.maxTensorBytes,
+      signal: stop.signal,
+    }).finally(stop.release);
     const m = result.metrics;
     process.stdout.write(
       `wrote ${result.outDir}: depth ${result.width}x${result.height} (${result.variant}, prior ${result.prior.name}), ` +

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
 import { ApertureDepthError } from '../../errors.ts';
 import { loadConfig } from '../../config/load.ts';
+import { stopOnSignals } from '../../interrupt.ts';
 import { runExperiment } from '../../pipeline/run-experiment.ts';
 import { parseShard } from '../../pipeline/shard.ts';
 
@@ -12,6 +13,7 @@ interface RunArgs {
   out?: string;
   resume?: boolean;
   shard?: string;
+  'max-tensor-bytes'?: number;
 }
 
 const command: CommandModule<object, RunArgs> = {
@@ -36,6 +38,10 @@ const command: CommandModule<object, RunArgs> = {
         default: false,
         describe: 'skip finished scenes, continue checkpointed ones',
       })
+      .option('max-tensor-bytes', {
+        type: 'number',
+        describe: 'refuse a scene up front when it would need more tensor bytes (limits.max_tensor_bytes)',
+      })
       .option('shard', {
         type: 'string',
         describe:
@@ -47,7 +53,12 @@ const command: CommandModule<object, RunArgs> = {
         'one of four shards',
       ),
   handler: async (argv) => {
-    const loaded = loadConfig(argv.config, { set: argv.set ?? [] });
+    const maxBytes = argv['max-tensor-bytes'];
+    if (maxBytes !== undefined && !(Number.isFinite(maxBytes) && maxBytes > 0)) {
+      throw new ApertureDepthError(`expected a positive number of bytes, got ${maxBytes}`, { key: '--max-tensor-bytes' });
+    }
+    const set = [...(argv.set ?? []), ...(maxBytes !== undefined ? [`limits.max_tensor_bytes=${maxBytes}`] : [])];
+    const loaded = loadConfig(argv.config, { set });
     const shard = argv.shard === undefined ? undefined : parseShard(argv.shard);
     const outDir = argv.out ?? loaded.config.output.dir;
     if (!outDir)
@@ -57,13 +68,17 @@ const command: CommandModule<object, RunArgs> = {
     await initEngine(
       parseBackend(argv.backend ?? loaded.config.backend, argv.backend ? '--backend' : 'backend'),
     );
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    // Ctrl-C: the scene in progress writes its checkpoint and the run stops (exit 130); --resume finishes it.
+    const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration (again to quit at once)`));
     const result = await runExperiment({
       loaded,
       outDir,
       resume: argv.resume,
       shard,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
+      log,
+      signal: stop.signal,
+    }).finally(stop.release);
     process.stdout.write(
       `wrote ${result.outDir}: ${result.rows.length - result.failed} scene x variant result(s)` +
         `${result.skipped ? ` (${result.skipped} finished before)` : ''}; summary.md, report.html\n`,
