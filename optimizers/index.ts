@@ -2,7 +2,7 @@
  * The optimization layer, one export per line: priors, metric mappings, losses, step rules, the loop.
  * (The package root re-exports this.)
  */
-export type { DepthPrior } from './priors/depth-prior.ts';
+export type { DepthPrior, PriorVjp } from './priors/depth-prior.ts';
 export { PixelPrior, type PixelPriorOptions } from './priors/pixel-prior.ts';
 export { FixedPrior } from './priors/fixed-prior.ts';
 export {

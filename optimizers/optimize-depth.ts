@@ -71,8 +71,12 @@ export interface IterationInfo {
   shift: number;
   lrFactor: number;
   elapsedMs: number;
-  /** Current metric depth `[H * W]` row-major (computed on demand: one prior forward). */
+  /**
+   * Current metric depth `[H * W]` row-major (computed on demand: one prior forward). A prior on an
+   * asynchronous engine (ONNX) cannot answer synchronously: use `depthAsync` (works with every prior).
+   */
   depth(): Float32Array;
+  depthAsync(): Promise<Float32Array>;
 }
 
 /** A callback run every `every` iterations (and after the last one). */
@@ -218,15 +222,22 @@ function fingerprintOf(
 
 /** The model and loss of one problem, as functions of the parameter groups (what the loop differentiates). */
 export interface DefocusObjective {
-  /** Relative depth `[H, W]` -> metric depth `[H, W]` -> rendered `[H, W, C]`, for these parameters. */
-  forward(params: Record<string, tf.Tensor>): {
+  /**
+   * Relative depth `[H, W]` -> metric depth `[H, W]` -> rendered `[H, W, C]`, for these parameters.
+   * `relative`, when given, is the prior's output for the latent (computed outside, e.g. by an
+   * asynchronous engine) and is used instead of calling the prior.
+   */
+  forward(
+    params: Record<string, tf.Tensor>,
+    relative?: tf.Tensor2D,
+  ): {
     latent: tf.Tensor;
     relativeDepth: tf.Tensor2D;
     depth: tf.Tensor2D;
     rendered: tf.Tensor3D;
   };
-  /** The scalar the optimizer minimizes (data term plus regularizers). */
-  loss(params: Record<string, tf.Tensor>, iteration: number): tf.Scalar;
+  /** The scalar the optimizer minimizes (data term plus regularizers); `relative` as in `forward`. */
+  loss(params: Record<string, tf.Tensor>, iteration: number, relative?: tf.Tensor2D): tf.Scalar;
 }
 
 /** The pieces of a {@link DefocusObjective}. */
@@ -256,17 +267,18 @@ export function createDefocusObjective(
 ): DefocusObjective {
   const { mapping, renderer, fNumber, lossFn, mask, fixedLatent, frozenRelative } = parts;
   const renderOptions = { psf: parts.psf ?? 'disc' };
-  const forward: DefocusObjective['forward'] = (p) => {
+  const forward: DefocusObjective['forward'] = (p, relative) => {
     const latent = fixedLatent ?? p[LATENT_GROUP];
     check(latent, () => `missing parameter group "${LATENT_GROUP}"`, { key: 'objective' });
-    const relativeDepth = frozenRelative ?? problem.prior.predict(latent); // [H, W]
+    const relativeDepth = relative ?? frozenRelative ?? problem.prior.predict(latent); // [H, W]
     const depth = mapping.apply(relativeDepth, p[SCALE_SHIFT_GROUP] as tf.Tensor1D); // [H, W] metres
     const rendered = renderer.render(problem.aif, depth, problem.camera, fNumber, renderOptions); // [H, W, C]
     return { latent, relativeDepth, depth, rendered };
   };
   return {
     forward,
-    loss: (p, iteration) => lossFn({ ...forward(p), observed: problem.observed, iteration, mask }),
+    loss: (p, iteration, relative) =>
+      lossFn({ ...forward(p, relative), observed: problem.observed, iteration, mask }),
   };
 }
 
@@ -341,6 +353,70 @@ export function searchScaleShift(
   }
 }
 
+/** The prior's relative depth `[H, W]` for a latent, through its asynchronous path when it has one. */
+async function predictRelative(prior: DepthPrior, latent: tf.Tensor): Promise<tf.Tensor2D> {
+  return prior.predictAsync ? await prior.predictAsync(latent) : prior.predict(latent);
+}
+
+/**
+ * `tf.valueAndGrads` that tolerates inputs the value does not depend on (their gradient is zero), by
+ * differentiating temporary variables: the objective may or may not read the latent directly.
+ */
+function valueAndGradsAllowingUnused(
+  f: (...xs: tf.Tensor[]) => tf.Scalar,
+  xs: tf.Tensor[],
+): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const vars = xs.map((x) => tf.variable(x, true));
+  try {
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => f(...vars), vars);
+      return { value, grads: vars.map((v, i) => grads[v.name] ?? tf.zerosLike(xs[i])) };
+    });
+  } finally {
+    tf.dispose(vars);
+  }
+}
+
+/**
+ * Loss and gradients of every group for a prior outside tfjs autograd (the ONNX engine): the prior's
+ * forward pass gives the relative depth; tfjs autograd gives d loss / d relative depth and the gradients
+ * of the groups with the depth held as an input; the prior's `backward` turns d loss / d depth into
+ * d loss / d latent (chain rule), added to whatever the loss reads from the latent directly.
+ */
+async function explicitValueAndGrads(
+  prior: DepthPrior,
+  objective: DefocusObjective['loss'],
+  names: readonly string[],
+  params: Record<string, tf.Tensor>,
+  iteration: number,
+): Promise<{ value: tf.Scalar; grads: tf.Tensor[] }> {
+  const pass = await prior.predictWithVjp!(params[LATENT_GROUP]);
+  let direct: { value: tf.Scalar; grads: tf.Tensor[] };
+  try {
+    direct = valueAndGradsAllowingUnused(
+      (relative, ...xs) =>
+        objective(Object.fromEntries(names.map((n, i) => [n, xs[i]])), iteration, relative as tf.Tensor2D),
+      [pass.depth, ...names.map((n) => params[n])],
+    );
+  } finally {
+    pass.depth.dispose();
+  }
+  const [dRelative, ...grads] = direct.grads;
+  try {
+    const dLatent = await pass.backward(dRelative as tf.Tensor2D);
+    const k = names.indexOf(LATENT_GROUP);
+    const sum = tf.add(grads[k], tf.reshape(dLatent, grads[k].shape));
+    tf.dispose([dLatent, grads[k]]);
+    grads[k] = sum;
+  } catch (err) {
+    tf.dispose([direct.value, ...grads]);
+    throw err;
+  } finally {
+    dRelative.dispose();
+  }
+  return { value: direct.value, grads };
+}
+
 /**
  * Optimizes depth for one aperture pair (METHOD.md, "Objective and optimizer"):
  * `min || x_b - render(x, scale * prior(z) + shift) ||` over the groups the variant trains, with Adam per
@@ -378,7 +454,7 @@ export async function optimizeDepth(
   rawLatent.dispose();
 
   if (config.variant === 'oracle')
-    return runOracle(problem, config, renderer, fModel, lossFn, initialLatent, t0);
+    return await runOracle(problem, config, renderer, fModel, lossFn, initialLatent, t0);
 
   const trainLatent = (config.variant === 'full' || config.variant === 'pixel') && prior.trainable;
   const mapping: MetricMapping = createMapping(config.mapping, config.bounds);
@@ -405,7 +481,11 @@ export async function optimizeDepth(
   }
 
   // 3. Relative depth at the start; frozen for the whole run when the latent is not trained. [H, W]
-  const frozenRelative = trainLatent ? undefined : tf.keep(prior.predict(initialLatent));
+  const frozenRelative = trainLatent ? undefined : tf.keep(await predictRelative(prior, initialLatent));
+  // The start's relative depth, computed once when the search or the depth-edge mask needs it.
+  let initialRelative: tf.Tensor2D | undefined = frozenRelative;
+  const relativeAtStart = async (): Promise<tf.Tensor2D> =>
+    (initialRelative ??= tf.keep(await predictRelative(prior, initialLatent)));
 
   // 4. Mapping start: the coarse search (both sides of the focus plane) or the mapping's own default.
   let gridInit: OptimizeResult['gridInit'] = state?.gridInit ?? null;
@@ -416,9 +496,8 @@ export async function optimizeDepth(
         'note: a flat start cannot tell the two sides of the focus plane apart; set sceneSide if it is known',
       );
     }
-    const rel0 = frozenRelative ?? prior.predict(initialLatent);
+    const rel0 = await relativeAtStart();
     const found = searchScaleShift(problem, rel0, config, renderer, fModel, dataLoss);
-    if (!frozenRelative) rel0.dispose();
     let target = { scale: found.scale, shift: found.shift };
     if (config.variant === 'pixel') {
       // A flat start only fixes the middle depth D; give the logits room on both sides, [D/2, 3D/2], but
@@ -457,6 +536,7 @@ export async function optimizeDepth(
     const de = config.masks.depthEdges;
     if (de) edgeRadiusPx = de.radius === 'auto' ? Math.max(1, halfCoc) : de.radius;
   }
+  const relForEdges = edgeRadiusPx === null ? undefined : await relativeAtStart();
   const mask = tf.keep(
     tf.tidy(() => {
       const sat =
@@ -466,10 +546,9 @@ export async function optimizeDepth(
       const border = borderPx > 0 ? borderMask(H, W, borderPx) : undefined;
       const base = combineMasks(sat, border) ?? (tf.ones([H, W]) as tf.Tensor2D);
       if (edgeRadiusPx === null) return base;
-      const rel0 = frozenRelative ?? prior.predict(initialLatent);
       const withEdges = tf.mul(
         base,
-        depthEdgeMask(rel0, edgeRadiusPx, config.masks.depthEdges?.threshold),
+        depthEdgeMask(relForEdges!, edgeRadiusPx, config.masks.depthEdges?.threshold),
       ) as tf.Tensor2D;
       const kept = tf.mean(withEdges).dataSync()[0];
       if (kept >= 0.1) return withEdges;
@@ -478,6 +557,7 @@ export async function optimizeDepth(
       return base;
     }),
   );
+  if (initialRelative !== frozenRelative) initialRelative?.dispose();
 
   // 6. Parameters and the optimizer.
   const groups: ParamGroupSpec[] = [
@@ -536,6 +616,10 @@ export async function optimizeDepth(
     fixedLatent: trainLatent ? undefined : initialLatent,
     frozenRelative,
   });
+  // A prior outside tfjs autograd (ONNX engine): its depth comes asynchronously and its latent gradient
+  // through `predictWithVjp` (see `explicitValueAndGrads`).
+  const asyncPrior = trainLatent && prior.predictAsync !== undefined;
+  const explicitPrior = trainLatent && prior.predictWithVjp !== undefined ? prior : undefined;
 
   const snapshot = (iteration: number): OptimizerState => ({
     iteration,
@@ -571,6 +655,8 @@ export async function optimizeDepth(
   try {
     // 7. The loop: loss and gradients, finiteness, Adam step per group, sphere projection, bookkeeping.
     while (iteration < config.iterations && !stoppedEarly) {
+      // An iteration never yields on its own: give signal handlers (Ctrl-C) a turn of the event loop.
+      if (run.signal) await new Promise((resolve) => setImmediate(resolve));
       if (run.signal?.aborted) {
         let saved = '';
         if (run.checkpointPath) {
@@ -583,11 +669,13 @@ export async function optimizeDepth(
       }
       const lrFactor = schedule(iteration, config.iterations);
       const paramList = names.map((n) => params[n]);
-      const { value, grads } = tf.tidy(() =>
-        tf.valueAndGrads((...xs: tf.Tensor[]) =>
-          objective(Object.fromEntries(names.map((n, i) => [n, xs[i]])), iteration),
-        )(paramList),
-      );
+      const { value, grads } = explicitPrior
+        ? await explicitValueAndGrads(explicitPrior, objective, names, params, iteration)
+        : tf.tidy(() =>
+            tf.valueAndGrads((...xs: tf.Tensor[]) =>
+              objective(Object.fromEntries(names.map((n, i) => [n, xs[i]])), iteration),
+            )(paramList),
+          );
       const loss = value.dataSync()[0];
       const badGroups = names.filter(
         (_, i) => tf.tidy(() => tf.all(tf.isFinite(grads[i])).dataSync()[0]) !== 1,
@@ -631,6 +719,8 @@ export async function optimizeDepth(
         if (iteration % hook.every === 0 || last) {
           const ss = mapping.scaleShift(params[SCALE_SHIFT_GROUP].dataSync());
           const current = params;
+          const metricDepth = (relative?: tf.Tensor2D) =>
+            tf.tidy(() => forward(current, relative).depth.dataSync() as Float32Array).slice();
           await hook.fn({
             iteration,
             total: config.iterations,
@@ -638,7 +728,18 @@ export async function optimizeDepth(
             ...ss,
             lrFactor,
             elapsedMs: performance.now() - tLoop,
-            depth: () => tf.tidy(() => forward(current).depth.dataSync() as Float32Array).slice(),
+            depth: () => {
+              check(!asyncPrior, () => 'this prior runs asynchronously: use depthAsync()', { key: 'hook' });
+              return metricDepth();
+            },
+            depthAsync: async () => {
+              const relative = asyncPrior ? await predictRelative(prior, current[LATENT_GROUP]) : undefined;
+              try {
+                return metricDepth(relative);
+              } finally {
+                relative?.dispose();
+              }
+            },
           });
         }
       }
@@ -654,8 +755,9 @@ export async function optimizeDepth(
   const tEnd = performance.now();
 
   // 8. The final state: depth, rendered image, loss at the returned depth.
+  const finalRelative = asyncPrior ? await predictRelative(prior, params[LATENT_GROUP]) : undefined;
   const out = tf.tidy(() => {
-    const f = forward(params);
+    const f = forward(params, finalRelative);
     const finalLoss = lossFn({ ...f, observed: problem.observed, iteration, mask });
     return {
       depth: f.depth,
@@ -667,6 +769,7 @@ export async function optimizeDepth(
   });
   const finalLoss = out.finalLoss.dataSync()[0];
   out.finalLoss.dispose();
+  finalRelative?.dispose();
   const mappingParams = (params[SCALE_SHIFT_GROUP].dataSync() as Float32Array).slice();
   const ss = mapping.scaleShift(mappingParams);
   tf.dispose(Object.values(params));
@@ -707,7 +810,7 @@ export async function optimizeDepth(
 }
 
 /** The `oracle` variant: least-squares alignment of the initial relative depth to ground truth. */
-function runOracle(
+async function runOracle(
   problem: DepthProblem,
   config: OptimizerConfig,
   renderer: Renderer,
@@ -715,7 +818,7 @@ function runOracle(
   lossFn: LossFn,
   initialLatent: tf.Tensor,
   t0: number,
-): OptimizeResult {
+): Promise<OptimizeResult> {
   const { prior, camera } = problem;
   if (!problem.depthGt) {
     initialLatent.dispose();
@@ -723,7 +826,7 @@ function runOracle(
       key: 'variant',
     });
   }
-  const relativeDepth = prior.predict(initialLatent); // [H, W]
+  const relativeDepth = await predictRelative(prior, initialLatent); // [H, W]
   const a = alignToGroundTruth(relativeDepth, problem.depthGt, config.oracleAlignment);
   // An affine fit may dip below zero where the relative depth is small; depth must stay positive.
   const minDepth = 1.01 * camera.focalLengthM;

@@ -212,6 +212,13 @@ export const priorSchema = z
       .nonnegative()
       .optional()
       .describe('long side the prior runs at; 0 = input size (default: the checkpoint\u2019s, else 768)'),
+    engine: z
+      .enum(['auto', 'tfjs', 'onnx'])
+      .optional()
+      .describe(
+        'executor of the prior networks: onnx (onnxruntime-node graphs), tfjs (the `backend`), or auto (default: ' +
+          'onnx when onnxruntime-node loads, else tfjs); `run --engine` sets it',
+      ),
   })
   .describe('the diffusion depth prior (full, scale-shift and oracle variants)');
 export type PriorConfig = z.infer<typeof priorSchema>;

@@ -5,16 +5,28 @@ import type { ExperimentConfig, PriorConfig, ResolvedVariant } from './schema.ts
 /** The estimate options an experiment config fixes for one variant (the pair, folder and run flags aside). */
 export type VariantEstimateOptions = Pick<
   EstimateOptions,
-  'model' | 'variant' | 'seed' | 'optimizer' | 'prior' | 'checkpointEvery' | 'workingMaxSide' | 'maxTensorBytes'
+  | 'model'
+  | 'variant'
+  | 'seed'
+  | 'optimizer'
+  | 'prior'
+  | 'engine'
+  | 'checkpointEvery'
+  | 'workingMaxSide'
+  | 'maxTensorBytes'
 >;
 
 /** The prior section in the estimate pipeline's names (unset keys: the checkpoint's own). */
-export function priorOptions(p: PriorConfig): Pick<EstimateOptions, 'model' | 'prior'> {
+export function priorOptions(p: PriorConfig): Pick<EstimateOptions, 'model' | 'prior' | 'engine'> {
   const prior: NonNullable<EstimateOptions['prior']> = {};
   if (p.scheduler !== undefined) prior.scheduler = p.scheduler;
   if (p.steps !== undefined) prior.steps = p.steps;
   if (p.processing_resolution !== undefined) prior.processingResolution = p.processing_resolution;
-  return { ...(p.model !== undefined ? { model: p.model } : {}), prior };
+  return {
+    ...(p.model !== undefined ? { model: p.model } : {}),
+    prior,
+    ...(p.engine !== undefined ? { engine: p.engine } : {}),
+  };
 }
 
 /**

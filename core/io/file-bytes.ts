@@ -12,16 +12,20 @@ export function readFileBytes(path: string, what: string): Uint8Array {
   let size: number;
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new ApertureDepthError(`is a folder, expected a ${what} file`, { file: path });
+    if (st.isDirectory())
+      throw new ApertureDepthError(`is a folder, expected a ${what} file`, { file: path });
     // A device or a pipe (/dev/zero, a FIFO) has no size to check and may never end: refuse it.
-    if (!st.isFile()) throw new ApertureDepthError(`is not a regular file, expected a ${what} file`, { file: path });
+    if (!st.isFile())
+      throw new ApertureDepthError(`is not a regular file, expected a ${what} file`, { file: path });
     size = st.size;
   } catch (err) {
     if (err instanceof ApertureDepthError) throw err;
     throw new ApertureDepthError(`${what} file ${fsReason(err)}`, { file: path, cause: err });
   }
   if (size > MAX_DECODED_BYTES) {
-    throw new ApertureDepthError(`${what} file is ${size} bytes, more than this reader loads at once`, { file: path });
+    throw new ApertureDepthError(`${what} file is ${size} bytes, more than this reader loads at once`, {
+      file: path,
+    });
   }
   try {
     const buf = readFileSync(path);

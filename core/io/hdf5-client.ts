@@ -14,7 +14,14 @@ export interface Hdf5Entry {
   kind: 'dataset' | 'group' | 'other';
   /** The path h5wasm uses for the object. */
   path: string;
-  meta?: { type: number; size: number; signed: boolean; littleEndian: boolean; shape: number[] | null; chunks: number[] | null };
+  meta?: {
+    type: number;
+    size: number;
+    signed: boolean;
+    littleEndian: boolean;
+    shape: number[] | null;
+    chunks: number[] | null;
+  };
   filters?: number;
 }
 
@@ -28,7 +35,13 @@ export type Hdf5WriteAttr = [name: string, value: string | number | number[]];
 
 export interface Hdf5WriteContent {
   attrs: Hdf5WriteAttr[];
-  datasets: { name: string; shape: number[]; format: string; data: ArrayBufferView; attrs: Hdf5WriteAttr[] }[];
+  datasets: {
+    name: string;
+    shape: number[];
+    format: string;
+    data: ArrayBufferView;
+    attrs: Hdf5WriteAttr[];
+  }[];
 }
 
 /** Requests the worker understands (`op`), with what each returns. */
@@ -36,12 +49,19 @@ export interface Hdf5Ops {
   open: { args: { path: string }; result: number };
   close: { args: { fid: number }; result: null };
   list: { args: { fid: number }; result: Hdf5Entry[] };
-  attrs: { args: { fid: number; path: string }; result: { values: Record<string, string | number | number[] | string[]>; skipped: string[] } };
-  read: { args: { fid: number; path: string; sel: Hdf5Selection | null; nbytes: number }; result: ArrayBuffer };
+  attrs: {
+    args: { fid: number; path: string };
+    result: { values: Record<string, string | number | number[] | string[]>; skipped: string[] };
+  };
+  read: {
+    args: { fid: number; path: string; sel: Hdf5Selection | null; nbytes: number };
+    result: ArrayBuffer;
+  };
   write: { args: { path: string; content: Hdf5WriteContent }; result: null };
 }
 
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; message: string; trap: boolean };
+type Reply =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; message: string; trap: boolean };
 
 /** Why a call failed: libhdf5 reported an error, aborted, or ran past its time. */
 export class Hdf5CallError extends Error {
@@ -54,8 +74,8 @@ export class Hdf5CallError extends Error {
 }
 
 const FD_SLOTS = 256;
-/** Ordinary failures after which the worker is replaced anyway (h5wasm can leak handles on errors). */
-const MAX_FAILURES_PER_WORKER = Number(process.env.H5MAXF ?? 32);
+/** Ordinary failures after which the worker is replaced anyway (h5wasm leaks handles and descriptors on errors). */
+const MAX_FAILURES_PER_WORKER = 256;
 
 class Hdf5Worker {
   readonly worker: Worker;
@@ -65,14 +85,18 @@ class Hdf5Worker {
   private pending?: { id: number; resolve: (r: Reply) => void; reject: (e: Error) => void };
 
   constructor() {
-    this.worker = new Worker(new URL('./hdf5-worker.js', import.meta.url), { workerData: { fds: this.fds.buffer } });
-    this.worker.unref();
+    this.worker = new Worker(new URL('./hdf5-worker.js', import.meta.url), {
+      workerData: { fds: this.fds.buffer },
+    });
     this.worker.on('message', (msg: Reply | { ready: true }) => {
       if ('id' in msg && this.pending?.id === msg.id) this.pending.resolve(msg);
     });
     const fail = (err: Error) => this.pending?.reject(err);
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`the HDF5 worker exited (code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the port again. An idle worker must not keep
+    // the process alive; a pending call's timer does.
+    this.worker.unref();
   }
 
   call(op: string, args: object, timeoutMs: number): Promise<Reply | 'timeout'> {
@@ -129,7 +153,11 @@ async function replaceWorker(): Promise<void> {
 }
 
 /** Calls `op` in the worker; a timeout or an abort replaces the worker before the error is thrown. */
-export async function hdf5Call<K extends keyof Hdf5Ops>(op: K, args: Hdf5Ops[K]['args'], timeoutMs: number): Promise<Hdf5Ops[K]['result']> {
+export async function hdf5Call<K extends keyof Hdf5Ops>(
+  op: K,
+  args: Hdf5Ops[K]['args'],
+  timeoutMs: number,
+): Promise<Hdf5Ops[K]['result']> {
   if (current && current.failures >= MAX_FAILURES_PER_WORKER && op === 'open') await replaceWorker();
   current ??= new Hdf5Worker();
   const w = current;
@@ -146,7 +174,7 @@ export async function hdf5Call<K extends keyof Hdf5Ops>(op: K, args: Hdf5Ops[K][
   }
   if (!reply.ok) {
     w.failures++;
-    if (reply.trap) { if (process.env.H5DBG) console.log('TRAP in', op); await replaceWorker(); }
+    if (reply.trap) await replaceWorker();
     throw new Hdf5CallError(reply.message, reply.trap ? 'abort' : 'error');
   }
   return reply.result as Hdf5Ops[K]['result'];

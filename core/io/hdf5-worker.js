@@ -46,15 +46,63 @@ function fileOf(fid) {
   return f;
 }
 
-/** Attribute value → string | number | number[] | string[], or undefined for kinds not returned. */
-function plainValue(v) {
-  if (typeof v === 'string' || typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v, Number);
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return v;
-  return undefined;
+const STRING = 3;
+const INTEGER = 0;
+const FLOAT = 1;
+
+/**
+ * Reads one attribute as string | number | number[] | string[] (undefined: a kind not returned).
+ * Done here rather than with h5wasm's Attribute: after a failed read of variable-length strings h5wasm
+ * frees the half-filled buffer's pointers, which aborts the module on a corrupt file.
+ */
+function readAttr(fid, path, name) {
+  const m = Module.get_attribute_metadata(fid, path, name);
+  if (!m.shape || m.size * m.total_size > MAX_ATTR_BYTES) return undefined;
+  if (m.type !== STRING && m.type !== INTEGER && m.type !== FLOAT) return undefined;
+  if (m.type === FLOAT && m.size !== 4 && m.size !== 8) return undefined;
+  const nbytes = m.size * m.total_size;
+  const ptr = Module._malloc(Math.max(nbytes, 1));
+  if (!ptr) return undefined;
+  let filled = false;
+  try {
+    Module.get_attribute_data(fid, path, name, BigInt(ptr));
+    filled = true;
+    const bytes = Module.HEAPU8.slice(ptr, ptr + nbytes);
+    const n = m.total_size;
+    let values;
+    if (m.type === STRING && m.vlen) {
+      const ptrs = new Uint32Array(bytes.buffer, 0, n);
+      values = Array.from(ptrs, (p) => (p ? Module.UTF8ToString(p) : ''));
+    } else if (m.type === STRING) {
+      const decoder = new TextDecoder(m.cset === 1 ? 'utf-8' : 'latin1');
+      values = [];
+      for (let i = 0; i < n; i++) {
+        const one = bytes.subarray(i * m.size, (i + 1) * m.size);
+        const end = one.indexOf(0);
+        const text = decoder.decode(end >= 0 ? one.subarray(0, end) : one);
+        values.push(m.strpad === 2 ? text.replace(/ +$/, '') : text); // space-padded strings
+      }
+    } else {
+      const view = new DataView(bytes.buffer);
+      values = [];
+      for (let i = 0; i < n; i++) {
+        const o = i * m.size;
+        const le = m.littleEndian;
+        if (m.type === FLOAT) values.push(m.size === 4 ? view.getFloat32(o, le) : view.getFloat64(o, le));
+        else if (m.size === 1) values.push(m.signed ? view.getInt8(o) : view.getUint8(o));
+        else if (m.size === 2) values.push(m.signed ? view.getInt16(o, le) : view.getUint16(o, le));
+        else if (m.size === 4) values.push(m.signed ? view.getInt32(o, le) : view.getUint32(o, le));
+        else if (m.size === 8)
+          values.push(Number(m.signed ? view.getBigInt64(o, le) : view.getBigUint64(o, le)));
+        else return undefined;
+      }
+    }
+    return m.shape.length === 0 ? values[0] : values;
+  } finally {
+    // Only a completely read variable-length buffer holds pointers that are safe to free.
+    if (filled && m.vlen) Module.reclaim_vlen_memory(fid, path, name, BigInt(ptr));
+    Module._free(ptr);
+  }
 }
 
 const OPS = {
@@ -80,7 +128,14 @@ const OPS = {
       const e = f.get(name);
       if (e instanceof h5wasm.Dataset) {
         const m = e.metadata;
-        const meta = { type: m.type, size: m.size, signed: m.signed, littleEndian: m.littleEndian, shape: m.shape, chunks: m.chunks };
+        const meta = {
+          type: m.type,
+          size: m.size,
+          signed: m.signed,
+          littleEndian: m.littleEndian,
+          shape: m.shape,
+          chunks: m.chunks,
+        };
         return { name, kind: 'dataset', path: e.path, meta, filters: e.filters.length };
       }
       return { name, kind: e instanceof h5wasm.Group ? 'group' : 'other', path: name };
@@ -93,13 +148,7 @@ const OPS = {
     const skipped = [];
     for (const name of Module.get_attribute_names(f.file_id, path)) {
       try {
-        const m = Module.get_attribute_metadata(f.file_id, path, name);
-        if (!m.shape || m.size * m.total_size > MAX_ATTR_BYTES) {
-          skipped.push(name);
-          continue;
-        }
-        const obj = path === '/' ? f : f.get(path);
-        const v = plainValue(obj.get_attribute(name, false));
+        const v = readAttr(f.file_id, path, name);
         if (v === undefined) skipped.push(name);
         else values[name] = v;
       } catch (err) {
@@ -118,7 +167,14 @@ const OPS = {
     if (!ptr) throw new Error(`could not allocate ${nbytes} bytes`);
     try {
       const big = (xs) => (sel ? xs.map(BigInt) : null);
-      const status = Module.get_dataset_data(f.file_id, path, big(sel?.count), big(sel?.offset), big(sel?.strides), BigInt(ptr));
+      const status = Module.get_dataset_data(
+        f.file_id,
+        path,
+        big(sel?.count),
+        big(sel?.offset),
+        big(sel?.strides),
+        BigInt(ptr),
+      );
       if (status < 0) throw new Error('reading the data failed');
       return Module.HEAPU8.slice(ptr, ptr + nbytes).buffer;
     } finally {
@@ -131,8 +187,11 @@ const OPS = {
     const f = new h5wasm.File(path, 'w');
     try {
       const putAttr = (obj, [name, value]) => {
-        if (typeof value === 'string') obj.create_attribute(name, value);
-        else if (typeof value === 'number') obj.create_attribute(name, value, [], '<d');
+        // Fixed-length strings: no global heap, which a reader of a damaged file would have to trust.
+        if (typeof value === 'string') {
+          const bytes = new TextEncoder().encode(value).length;
+          obj.create_attribute(name, value, [], `S${Math.max(bytes, 1)}`);
+        } else if (typeof value === 'number') obj.create_attribute(name, value, [], '<d');
         else obj.create_attribute(name, Float64Array.from(value), [value.length], '<d');
       };
       for (const a of content.attrs) putAttr(f, a);

@@ -12,7 +12,14 @@ import {
   type Hdf5Selection,
   type Hdf5WriteAttr,
 } from './hdf5-client.ts';
-import { checkNdArray, elementCount, float16ToNumber, type Dtype, type NdArray, type TypedArray } from './ndarray.ts';
+import {
+  checkNdArray,
+  elementCount,
+  float16ToNumber,
+  type Dtype,
+  type NdArray,
+  type TypedArray,
+} from './ndarray.ts';
 
 /**
  * HDF5 files through h5wasm (libhdf5 in wasm). h5wasm's Node build opens real paths (no in-memory copy),
@@ -47,7 +54,7 @@ export interface Hdf5ReadResult {
 /** One dimension of a selection: elements `start, start + step, ...` below `end`. */
 export type Hdf5DimSlice = [start: number, end: number, step?: number];
 
-interface Hdf5CallOptions {
+export interface Hdf5CallOptions {
   /**
    * Longest one libhdf5 call may run before the worker is stopped and the read fails.
    * @default 60000
@@ -117,8 +124,13 @@ const DTYPE_FORMAT: Readonly<Record<Dtype, string>> = Object.freeze({
  * Writes datasets and attributes to an HDF5 file, atomically (temp file, then rename).
  * float16 arrays are stored as float32 (h5wasm has no float16 writer).
  */
-export async function writeHdf5(path: string, content: Hdf5Content, options: Hdf5CallOptions = {}): Promise<void> {
-  const fail = (msg: string, key?: string, cause?: unknown) => new ApertureDepthError(msg, { file: path, key, cause });
+export async function writeHdf5(
+  path: string,
+  content: Hdf5Content,
+  options: Hdf5CallOptions = {},
+): Promise<void> {
+  const fail = (msg: string, key?: string, cause?: unknown) =>
+    new ApertureDepthError(msg, { file: path, key, cause });
   if (!content || typeof content !== 'object' || !content.datasets || typeof content.datasets !== 'object') {
     throw fail('expected { datasets, attrs }');
   }
@@ -128,7 +140,8 @@ export async function writeHdf5(path: string, content: Hdf5Content, options: Hdf
   }
   checkAttrs(content.attrs ?? {}, path, 'attrs');
   for (const [name, attrs] of Object.entries(content.datasetAttrs ?? {})) {
-    if (!(name in content.datasets)) throw fail('attributes given for a dataset that is not written', `datasetAttrs.${name}`);
+    if (!(name in content.datasets))
+      throw fail('attributes given for a dataset that is not written', `datasetAttrs.${name}`);
     checkAttrs(attrs, path, `datasetAttrs.${name}`);
   }
   const message = {
@@ -166,7 +179,10 @@ function checkAttrs(attrs: Record<string, unknown>, file: string, key: string): 
       (typeof v === 'number' && !Number.isNaN(v)) ||
       (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number'));
     if (!ok || k === '') {
-      throw new ApertureDepthError('attribute must be a string, a number or a non-empty number[]', { file, key: `${key}.${k}` });
+      throw new ApertureDepthError('attribute must be a string, a number or a non-empty number[]', {
+        file,
+        key: `${key}.${k}`,
+      });
     }
   }
 }
@@ -184,7 +200,8 @@ export async function readHdf5(path: string, options: Hdf5ReadOptions = {}): Pro
     result.skipped.push(...root.skipped.map((k) => `@${k}`));
     const entries = (await f.call('list', { fid: f.fid })).filter((e) => e.kind === 'dataset');
     let total = 0;
-    for (const e of entries) if (datasetDtype(e.meta!)) total += e.meta!.size * elementCount(e.meta!.shape ?? [0]);
+    for (const e of entries)
+      if (datasetDtype(e.meta!)) total += e.meta!.size * elementCount(e.meta!.shape ?? [0]);
     if (total > maxBytes) {
       throw new ApertureDepthError(
         `datasets total ${total} bytes, more than the limit of ${maxBytes}: read them one at a time with readHdf5Dataset`,
@@ -210,7 +227,11 @@ export async function readHdf5(path: string, options: Hdf5ReadOptions = {}): Pro
  * Reads one dataset, or a slice of it: only the selected elements are read from disk.
  * @example readHdf5Dataset('nyu_depth_v2_labeled.mat', 'depths', { slice: [[0, 1]] }) // shape [1, 640, 480]
  */
-export async function readHdf5Dataset(path: string, name: string, options: Hdf5DatasetOptions = {}): Promise<NdArray> {
+export async function readHdf5Dataset(
+  path: string,
+  name: string,
+  options: Hdf5DatasetOptions = {},
+): Promise<NdArray> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   return withHdf5File(path, options, async (f) => {
     const clean = name.replace(/^\//, '');
@@ -218,20 +239,32 @@ export async function readHdf5Dataset(path: string, name: string, options: Hdf5D
     const entry = entries.find((e) => e.name.replace(/^\//, '') === clean);
     if (!entry || entry.kind !== 'dataset') {
       const names = entries.filter((e) => e.kind === 'dataset').map((e) => e.name.replace(/^\//, ''));
-      const listed = names.slice(0, 20).join(', ') + (names.length > 20 ? `, ... (${names.length} in all)` : '');
+      const listed =
+        names.slice(0, 20).join(', ') + (names.length > 20 ? `, ... (${names.length} in all)` : '');
       const what = entry ? 'is a group, not a dataset' : 'not found';
-      throw new ApertureDepthError(`dataset ${JSON.stringify(clean)} ${what} (datasets: ${listed || 'none'})`, { file: path });
+      throw new ApertureDepthError(
+        `dataset ${JSON.stringify(clean)} ${what} (datasets: ${listed || 'none'})`,
+        { file: path },
+      );
     }
     return readSelection(f, entry, clean, options.slice, maxBytes);
   });
 }
 
 /** Lists every dataset with its shape and type, reading no data. */
-export async function listHdf5Datasets(path: string, options: Hdf5CallOptions = {}): Promise<Hdf5DatasetInfo[]> {
+export async function listHdf5Datasets(
+  path: string,
+  options: Hdf5CallOptions = {},
+): Promise<Hdf5DatasetInfo[]> {
   return withHdf5File(path, options, async (f) =>
     (await f.call('list', { fid: f.fid }))
       .filter((e) => e.kind === 'dataset')
-      .map((e) => ({ name: e.name.replace(/^\//, ''), shape: e.meta!.shape ?? [], dtype: datasetDtype(e.meta!), type: typeWords(e.meta!) })),
+      .map((e) => ({
+        name: e.name.replace(/^\//, ''),
+        shape: e.meta!.shape ?? [],
+        dtype: datasetDtype(e.meta!),
+        type: typeWords(e.meta!),
+      })),
   );
 }
 
@@ -245,7 +278,11 @@ interface OpenFile {
 }
 
 /** Checks the signature, opens the file in the worker, runs `use`, and always closes the file. */
-async function withHdf5File<T>(path: string, options: Hdf5CallOptions, use: (f: OpenFile) => Promise<T>): Promise<T> {
+async function withHdf5File<T>(
+  path: string,
+  options: Hdf5CallOptions,
+  use: (f: OpenFile) => Promise<T>,
+): Promise<T> {
   const fileSize = checkSignature(path);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return exclusive(async () => {
@@ -257,7 +294,10 @@ async function withHdf5File<T>(path: string, options: Hdf5CallOptions, use: (f: 
       return await use({ path, fid, fileSize, call });
     } catch (err) {
       if (err instanceof ApertureDepthError) throw err;
-      throw new ApertureDepthError(`corrupt or unreadable HDF5 file: ${hdf5Reason(err)}`, { file: path, cause: err });
+      throw new ApertureDepthError(`corrupt or unreadable HDF5 file: ${hdf5Reason(err)}`, {
+        file: path,
+        cause: err,
+      });
     } finally {
       if (fid !== undefined && generation === workerGeneration()) {
         // Closing a file whose metadata was corrupt can fail too; the error above is the one to report.
@@ -289,7 +329,9 @@ function checkSignature(path: string): number {
     for (let offset = 0; offset + 8 <= size; offset = offset === 0 ? 512 : offset * 2) {
       if (readSync(fd, probe, 0, 8, offset) === 8 && SIGNATURE.every((b, i) => probe[i] === b)) return size;
     }
-    throw new ApertureDepthError('not an HDF5 file (no HDF5 signature at byte 0 or after a user block)', { file: path });
+    throw new ApertureDepthError('not an HDF5 file (no HDF5 signature at byte 0 or after a user block)', {
+      file: path,
+    });
   } finally {
     closeSync(fd);
   }
@@ -298,9 +340,11 @@ function checkSignature(path: string): number {
 /** The dtype a dataset is read as: int8/int16 widen to int32 and uint32 to float64 (both exact). */
 function datasetDtype(meta: Meta): Dtype | null {
   if (!meta.littleEndian && meta.size > 1) return null;
-  if (meta.type === CLASS_FLOAT) return ({ 2: 'float16', 4: 'float32', 8: 'float64' } as const)[meta.size as 2] ?? null;
+  if (meta.type === CLASS_FLOAT)
+    return ({ 2: 'float16', 4: 'float32', 8: 'float64' } as const)[meta.size as 2] ?? null;
   if (meta.type !== CLASS_INTEGER) return null;
-  if (meta.signed) return ({ 1: 'int32', 2: 'int32', 4: 'int32', 8: 'int64' } as const)[meta.size as 1] ?? null;
+  if (meta.signed)
+    return ({ 1: 'int32', 2: 'int32', 4: 'int32', 8: 'int64' } as const)[meta.size as 1] ?? null;
   return ({ 1: 'uint8', 2: 'uint16', 4: 'float64' } as const)[meta.size as 1] ?? null;
 }
 
@@ -326,14 +370,20 @@ async function readSelection(
   const shape = meta.shape ?? [0];
   // 1. Selection: [start, end, step] per dimension, checked against the dataset's shape.
   if (slice !== undefined && (!Array.isArray(slice) || slice.length > shape.length)) {
-    throw fail(`slice has ${Array.isArray(slice) ? slice.length : 'no'} dimensions, the dataset [${shape.join(', ')}] has ${shape.length}`);
+    throw fail(
+      `slice has ${Array.isArray(slice) ? slice.length : 'no'} dimensions, the dataset [${shape.join(', ')}] has ${shape.length}`,
+    );
   }
   const sel: Hdf5Selection = { count: [], offset: [], strides: [] };
   shape.forEach((dim, i) => {
     const s = slice?.[i];
     const [start, end, step = 1] = s ?? [0, dim, 1];
-    const ok = [start, end, step].every(Number.isSafeInteger) && start >= 0 && start <= end && end <= dim && step >= 1;
-    if (!ok) throw fail(`slice[${i}] = ${JSON.stringify(s)} is not [start, end, step?] with 0 <= start <= end <= ${dim}, step >= 1`);
+    const ok =
+      [start, end, step].every(Number.isSafeInteger) && start >= 0 && start <= end && end <= dim && step >= 1;
+    if (!ok)
+      throw fail(
+        `slice[${i}] = ${JSON.stringify(s)} is not [start, end, step?] with 0 <= start <= end <= ${dim}, step >= 1`,
+      );
     sel.offset.push(start);
     sel.count.push(Math.ceil((end - start) / step));
     sel.strides.push(step);
@@ -342,13 +392,19 @@ async function readSelection(
   const n = elementCount(sel.count);
   const nbytes = n * meta.size;
   const limit = Math.min(maxBytes, HEAP_LIMIT);
-  if (nbytes > limit) throw fail(`selection [${sel.count.join(', ')}] is ${nbytes} bytes, more than the limit of ${limit}`);
+  if (nbytes > limit)
+    throw fail(`selection [${sel.count.join(', ')}] is ${nbytes} bytes, more than the limit of ${limit}`);
   const fullBytes = elementCount(shape) * meta.size;
   if (meta.chunks === null && entry.filters === 0 && fullBytes > f.fileSize) {
     throw fail(`dataset claims ${fullBytes} bytes of contiguous data, the file has ${f.fileSize}`);
   }
   // 3. Read (a hyperslab unless the whole dataset is wanted) and convert.
-  const bytes = await f.call('read', { fid: f.fid, path: entry.path, sel: slice === undefined ? null : sel, nbytes });
+  const bytes = await f.call('read', {
+    fid: f.fid,
+    path: entry.path,
+    sel: slice === undefined ? null : sel,
+    nbytes,
+  });
   if (bytes.byteLength !== nbytes) throw fail(`read ${bytes.byteLength} bytes, expected ${nbytes}`);
   return { shape: sel.count, dtype, data: convert(bytes, meta, dtype, n) };
 }
@@ -372,7 +428,8 @@ function convert(buf: ArrayBuffer, meta: Meta, dtype: Dtype, n: number): TypedAr
 function hdf5Reason(err: unknown): string {
   const text = errorText(err);
   if (err instanceof Hdf5CallError && err.kind === 'timeout') return `${text} (the file is probably corrupt)`;
-  if (err instanceof Hdf5CallError && err.kind === 'abort') return `libhdf5 aborted (the file is probably corrupt): ${text.slice(0, 200)}`;
+  if (err instanceof Hdf5CallError && err.kind === 'abort')
+    return `libhdf5 aborted (the file is probably corrupt): ${text.slice(0, 200)}`;
   const lines = text.split('\n').filter((l) => /#\d+:/.test(l));
   const last = lines[lines.length - 1];
   const m = last ? /\(\): (.*)$/.exec(last) : null;

@@ -26,7 +26,8 @@ export function decodeImage(bytes: Uint8Array, name: string, options: ImageReadO
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     return decodePng(bytes, name, { maxPixels });
   }
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return decodeJpeg(bytes, name, { maxMegapixels: maxPixels / 1e6 });
+  if (bytes[0] === 0xff && bytes[1] === 0xd8)
+    return decodeJpeg(bytes, name, { maxMegapixels: maxPixels / 1e6 });
   if (looksLikePnm(bytes)) return decodePnm(bytes, name, { maxPixels });
   throw new ApertureDepthError('not a PNG, JPEG or PPM/PGM file (unknown magic bytes)', { file: name });
 }

@@ -27,21 +27,30 @@ export function readJpeg(path: string, options: JpegReadOptions = {}): RasterIma
 }
 
 /**
- * Decodes JPEG bytes to 8-bit RGB. The frame header is checked against the limits before the decoder
- * allocates anything; a file without an end-of-image marker is refused as truncated (jpeg-js would
- * otherwise fill the missing rows with grey).
+ * Decodes JPEG bytes to 8-bit RGB. The frame header is checked against the limits (and against what
+ * the file size can hold) before the decoder allocates anything. Decoding is strict (jpeg-js
+ * `tolerantDecoding` off): a file without an end-of-image marker or with broken entropy data is refused
+ * rather than returned with grey rows.
  */
 export function decodeJpeg(bytes: Uint8Array, name: string, options: JpegReadOptions = {}): RasterImage {
   const maxMegapixels = options.maxMegapixels ?? 100;
   const maxMemoryUsageInMB = options.maxMemoryUsageInMB ?? 1024;
   const fail = (msg: string, cause?: unknown) => new ApertureDepthError(msg, { file: name, cause });
   if (bytes.length === 0) throw fail('empty file, expected a JPEG');
-  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw fail('not a JPEG file (no start-of-image marker)');
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8)
+    throw fail('not a JPEG file (no start-of-image marker)');
 
   const frame = readFrameHeader(bytes, fail);
   if (frame.width === 0 || frame.height === 0) throw fail(`invalid size ${frame.width}x${frame.height}`);
   if (frame.width * frame.height > maxMegapixels * 1e6) {
     throw fail(`size ${frame.width}x${frame.height} exceeds the limit of ${maxMegapixels} megapixels`);
+  }
+  // Huffman coding spends at least one bit per 8x8 block of the full-resolution component, so a file
+  // cannot hold more than 512 pixels per byte: a header claiming more is corrupt (and slow to decode).
+  if (frame.width * frame.height > bytes.length * 512) {
+    throw fail(
+      `header claims ${frame.width}x${frame.height} pixels, more than a ${bytes.length}-byte JPEG can hold`,
+    );
   }
   if (!hasEndMarker(bytes)) throw fail('truncated: no end-of-image marker');
 
@@ -56,11 +65,16 @@ export function decodeJpeg(bytes: Uint8Array, name: string, options: JpegReadOpt
     });
   } catch (err) {
     const text = errorText(err);
-    throw fail(/limit exceeded|allocate/.test(text) ? `too large to decode: ${text}` : `corrupt JPEG: ${text}`, err);
+    throw fail(
+      /limit exceeded|allocate/.test(text) ? `too large to decode: ${text}` : `corrupt JPEG: ${text}`,
+      err,
+    );
   }
   const { width, height, data } = decoded;
   if (width !== frame.width || height !== frame.height || data.length !== width * height * 3) {
-    throw fail(`corrupt JPEG: decoded ${width}x${height} (${data.length} bytes) for a ${frame.width}x${frame.height} header`);
+    throw fail(
+      `corrupt JPEG: decoded ${width}x${height} (${data.length} bytes) for a ${frame.width}x${frame.height} header`,
+    );
   }
   return { width, height, channels: 3, bitDepth: 8, data };
 }
@@ -85,7 +99,9 @@ function readFrameHeader(
     if (marker === 0xd9 || marker === 0xda) throw fail('corrupt: no frame header before the image data');
     const length = (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
     if (length < 2 || pos + 2 + length > bytes.length) {
-      throw fail(`truncated: segment 0xFF${marker.toString(16).toUpperCase()} at byte ${pos} claims ${length} bytes`);
+      throw fail(
+        `truncated: segment 0xFF${marker.toString(16).toUpperCase()} at byte ${pos} claims ${length} bytes`,
+      );
     }
     if (SUPPORTED_SOF.has(marker)) {
       if (length < 8) throw fail('corrupt frame header');
@@ -94,7 +110,9 @@ function readFrameHeader(
       return { width, height };
     }
     if (OTHER_SOF.has(marker)) {
-      throw fail(`unsupported JPEG coding (SOF 0xFF${marker.toString(16).toUpperCase()}: lossless or arithmetic)`);
+      throw fail(
+        `unsupported JPEG coding (SOF 0xFF${marker.toString(16).toUpperCase()}: lossless or arithmetic)`,
+      );
     }
     pos += 2 + length;
   }

@@ -13,9 +13,12 @@ export function readJsonFile(path: string, what: string): unknown {
   let text: string;
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new ApertureDepthError(`${what} is a folder, expected a JSON file`, { file: path });
-    if (!st.isFile()) throw new ApertureDepthError(`${what} is not a regular file (a device or pipe?)`, { file: path });
-    if (st.size > MAX_JSON_BYTES) throw new ApertureDepthError(`${what} is ${st.size} bytes, too large for a JSON file`, { file: path });
+    if (st.isDirectory())
+      throw new ApertureDepthError(`${what} is a folder, expected a JSON file`, { file: path });
+    if (!st.isFile())
+      throw new ApertureDepthError(`${what} is not a regular file (a device or pipe?)`, { file: path });
+    if (st.size > MAX_JSON_BYTES)
+      throw new ApertureDepthError(`${what} is ${st.size} bytes, too large for a JSON file`, { file: path });
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof ApertureDepthError) throw err;
@@ -34,7 +37,9 @@ export function parseJsonText(text: string, name: string, what = 'JSON'): unknow
     const offset = jsonErrorOffset(src);
     const { line, column } = lineColumn(src, offset);
     const near = src.slice(offset, offset + 20).split('\n')[0];
-    const reason = (err as Error).message.replace(/ (in|after) JSON at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '');
+    const reason = (err as Error).message
+      .replace(/ (in|after) JSON at position \d+.*$/s, '')
+      .replace(/, ".*" is not valid JSON$/s, '');
     throw new ApertureDepthError(
       `invalid JSON in ${what} at line ${line}, column ${column} (offset ${offset})${near ? ` near ${JSON.stringify(near)}` : ''}: ${reason}`,
       { file: name, cause: err },

@@ -1,16 +1,18 @@
 import { ApertureDepthError } from '../errors.ts';
 
 /** The element types the file readers and writers of `core/io` know. */
-export const DTYPES = Object.freeze(['float32', 'float64', 'uint8', 'uint16', 'int32', 'int64', 'float16'] as const);
+export const DTYPES = Object.freeze([
+  'float32',
+  'float64',
+  'uint8',
+  'uint16',
+  'int32',
+  'int64',
+  'float16',
+] as const);
 export type Dtype = (typeof DTYPES)[number];
 
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Uint8Array
-  | Uint16Array
-  | Int32Array
-  | BigInt64Array;
+export type TypedArray = Float32Array | Float64Array | Uint8Array | Uint16Array | Int32Array | BigInt64Array;
 
 /**
  * An n-dimensional array in C (row-major) order.

@@ -57,7 +57,9 @@ export function decodeNpy(bytes: Uint8Array, name: string): NdArray {
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = 8 + lenBytes + headerLen;
   if (dataStart > bytes.length) {
-    throw fail(`truncated: header claims ${headerLen} bytes, the file has ${bytes.length - 8 - lenBytes} after the preamble`);
+    throw fail(
+      `truncated: header claims ${headerLen} bytes, the file has ${bytes.length - 8 - lenBytes} after the preamble`,
+    );
   }
   const headerBytes = bytes.subarray(8 + lenBytes, dataStart);
   let headerText: string;
@@ -95,7 +97,8 @@ export function decodeNpy(bytes: Uint8Array, name: string): NdArray {
   } else {
     data = typedView(dtype, raw.buffer, count);
   }
-  if (header.fortranOrder && header.shape.filter((d) => d > 1).length > 1) data = fortranToC(data, header.shape);
+  if (header.fortranOrder && header.shape.filter((d) => d > 1).length > 1)
+    data = fortranToC(data, header.shape);
   return { shape: header.shape, dtype, data };
 }
 
@@ -157,9 +160,12 @@ function parseHeader(text: string, fail: (msg: string) => ApertureDepthError): N
   const m = /^([<>|=])([a-z]\d+)$/.exec(descr);
   const dtype = m ? DESCR_TO_DTYPE[m[2]!] : undefined;
   if (!m || !dtype) {
-    throw fail(`unsupported dtype ${JSON.stringify(descr)} (supported: ${Object.keys(DESCR_TO_DTYPE).join(', ')})`);
+    throw fail(
+      `unsupported dtype ${JSON.stringify(descr)} (supported: ${Object.keys(DESCR_TO_DTYPE).join(', ')})`,
+    );
   }
-  if (fortranLit !== 'True' && fortranLit !== 'False') throw fail('corrupt header: fortran_order must be True or False');
+  if (fortranLit !== 'True' && fortranLit !== 'False')
+    throw fail('corrupt header: fortran_order must be True or False');
   if (!shapeLit.startsWith('(')) throw fail('corrupt header: shape must be a tuple');
   const dims = shapeLit
     .slice(1, -1)
@@ -197,7 +203,8 @@ export function encodeNpy(arr: NdArray, name = 'NPY array'): Uint8Array {
   else view.setUint32(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
   if (arr.dtype === 'float16') {
-    for (let i = 0; i < arr.data.length; i++) view.setUint16(total + 2 * i, numberToFloat16(arr.data[i] as number), true);
+    for (let i = 0; i < arr.data.length; i++)
+      view.setUint16(total + 2 * i, numberToFloat16(arr.data[i] as number), true);
   } else {
     // Typed arrays are little-endian on every platform Node supports.
     out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), total);

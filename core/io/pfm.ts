@@ -46,11 +46,14 @@ export function decodePfm(bytes: Uint8Array, name: string): PfmImage {
   if (pos >= bytes.length) throw fail('truncated: no pixel data after the header');
   pos++; // the single whitespace byte that ends the header
   if (width < 1 || height < 1) throw fail(`invalid size ${width}x${height}`);
-  if (!Number.isFinite(scale) || scale === 0) throw fail(`invalid scale ${scale} (its sign gives the byte order)`);
+  if (!Number.isFinite(scale) || scale === 0)
+    throw fail(`invalid scale ${scale} (its sign gives the byte order)`);
   const n = width * height * channels;
   if (n * 4 > MAX_DECODED_BYTES) throw fail(`size ${width}x${height}x${channels} is too large`);
   if (bytes.length - pos < n * 4) {
-    throw fail(`truncated: header claims ${width}x${height}x${channels} floats (${n * 4} bytes), the file has ${bytes.length - pos}`);
+    throw fail(
+      `truncated: header claims ${width}x${height}x${channels} floats (${n * 4} bytes), the file has ${bytes.length - pos}`,
+    );
   }
 
   const littleEndian = scale < 0;
@@ -62,7 +65,12 @@ export function decodePfm(bytes: Uint8Array, name: string): PfmImage {
     const inBase = fileRow * rowLen * 4;
     for (let i = 0; i < rowLen; i++) data[outBase + i] = view.getFloat32(inBase + 4 * i, littleEndian);
   }
-  return { shape: channels === 3 ? [height, width, 3] : [height, width], dtype: 'float32', data, scale: Math.abs(scale) };
+  return {
+    shape: channels === 3 ? [height, width, 3] : [height, width],
+    dtype: 'float32',
+    data,
+    scale: Math.abs(scale),
+  };
 }
 
 /**
@@ -73,7 +81,8 @@ export function encodePfm(arr: NdArray, name = 'PFM image', scale = 1): Uint8Arr
   checkNdArray(arr, name);
   const fail = (msg: string) => new ApertureDepthError(msg, { file: name, key: 'array' });
   const [height, width, c] = arr.shape;
-  const okShape = (arr.shape.length === 2 || (arr.shape.length === 3 && c === 3)) && height! > 0 && width! > 0;
+  const okShape =
+    (arr.shape.length === 2 || (arr.shape.length === 3 && c === 3)) && height! > 0 && width! > 0;
   if (!okShape) throw fail(`PFM needs shape [H, W] or [H, W, 3], got [${arr.shape.join(', ')}]`);
   if (arr.dtype !== 'float32' && arr.dtype !== 'float64' && arr.dtype !== 'float16') {
     throw fail(`PFM stores floats, got dtype ${arr.dtype}`);

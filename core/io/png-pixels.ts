@@ -63,7 +63,8 @@ export function inflatedSizeOf(h: PngHeader): number {
  */
 export function unfilterAndUnpack(h: PngHeader, inflated: Uint8Array): Uint8Array | Uint16Array {
   const spp = SAMPLES_BY_COLOR_TYPE[h.colorType]!;
-  const out = h.depth === 16 ? new Uint16Array(h.width * h.height * spp) : new Uint8Array(h.width * h.height * spp);
+  const out =
+    h.depth === 16 ? new Uint16Array(h.width * h.height * spp) : new Uint8Array(h.width * h.height * spp);
   const bpp = Math.max(1, (spp * h.depth) >> 3); // filter distance in bytes
   let pos = 0;
   for (const p of passesOf(h)) {
@@ -79,7 +80,7 @@ export function unfilterAndUnpack(h: PngHeader, inflated: Uint8Array): Uint8Arra
       // Unpack the row's samples into their place in the full image.
       const outY = p.y0 + y * p.dy;
       for (let x = 0; x < p.w; x++) {
-        const base = ((outY * h.width) + p.x0 + x * p.dx) * spp;
+        const base = (outY * h.width + p.x0 + x * p.dx) * spp;
         for (let s = 0; s < spp; s++) out[base + s] = sampleAt(cur, x * spp + s, h.depth);
       }
       [prev, cur] = [cur, prev];
@@ -96,7 +97,14 @@ function sampleAt(row: Uint8Array, i: number, depth: number): number {
   return (row[bit >> 3]! >> shift) & ((1 << depth) - 1);
 }
 
-function unfilterRow(filter: number, src: Uint8Array, prev: Uint8Array, cur: Uint8Array, bpp: number, y: number): void {
+function unfilterRow(
+  filter: number,
+  src: Uint8Array,
+  prev: Uint8Array,
+  cur: Uint8Array,
+  bpp: number,
+  y: number,
+): void {
   const n = src.length;
   switch (filter) {
     case 0:
@@ -109,7 +117,8 @@ function unfilterRow(filter: number, src: Uint8Array, prev: Uint8Array, cur: Uin
       for (let i = 0; i < n; i++) cur[i] = (src[i]! + prev[i]!) & 0xff;
       return;
     case 3:
-      for (let i = 0; i < n; i++) cur[i] = (src[i]! + (((i >= bpp ? cur[i - bpp]! : 0) + prev[i]!) >> 1)) & 0xff;
+      for (let i = 0; i < n; i++)
+        cur[i] = (src[i]! + (((i >= bpp ? cur[i - bpp]! : 0) + prev[i]!) >> 1)) & 0xff;
       return;
     case 4:
       for (let i = 0; i < n; i++) {

@@ -19,7 +19,13 @@ export interface PngReadOptions {
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** zlib's deflate cannot expand more than about 1032:1, so a header claiming more is a lie. */
 const MAX_INFLATE_RATIO = 1032;
-const DEPTHS_BY_COLOR_TYPE: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const DEPTHS_BY_COLOR_TYPE: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 
 /**
  * Reads a PNG file. Output channels by PNG colour type:
@@ -38,7 +44,8 @@ export function decodePng(bytes: Uint8Array, name: string, options: PngReadOptio
   const maxPixels = options.maxPixels ?? 2 ** 27;
   const fail = (msg: string, cause?: unknown) => new ApertureDepthError(msg, { file: name, cause });
   if (bytes.length === 0) throw fail('empty file, expected a PNG');
-  if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b)) throw fail('not a PNG file (bad signature)');
+  if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b))
+    throw fail('not a PNG file (bad signature)');
 
   // 1. Walk the chunk list: every length must fit in the file, IHDR first, IEND last.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -48,13 +55,16 @@ export function decodePng(bytes: Uint8Array, name: string, options: PngReadOptio
   let idatBytes = 0;
   let palette: Uint8Array | undefined;
   let trns: Uint8Array | undefined;
-  for (let sawEnd = false; !sawEnd; ) {
-    if (pos + 8 > bytes.length) throw fail(`truncated: ${header ? 'no IEND chunk' : 'no IHDR chunk'} before end of file`);
+  for (let sawEnd = false; !sawEnd;) {
+    if (pos + 8 > bytes.length)
+      throw fail(`truncated: ${header ? 'no IEND chunk' : 'no IHDR chunk'} before end of file`);
     const length = view.getUint32(pos);
     const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
     if (!/^[A-Za-z]{4}$/.test(type)) throw fail(`corrupt chunk type at byte ${pos + 4}`);
     if (length > 2 ** 31 - 1 || pos + 12 + length > bytes.length) {
-      throw fail(`truncated: chunk ${type} at byte ${pos} claims ${length} bytes, the file has ${bytes.length - pos - 12} left`);
+      throw fail(
+        `truncated: chunk ${type} at byte ${pos} claims ${length} bytes, the file has ${bytes.length - pos - 12} left`,
+      );
     }
     const data = bytes.subarray(pos + 8, pos + 8 + length);
     if (crc32(bytes.subarray(pos + 4, pos + 8 + length)) !== view.getUint32(pos + 8 + length)) {
@@ -64,7 +74,13 @@ export function decodePng(bytes: Uint8Array, name: string, options: PngReadOptio
     if (type === 'IHDR') {
       if (header) throw fail('more than one IHDR chunk');
       if (length !== 13) throw fail(`IHDR chunk has ${length} bytes, expected 13`);
-      header = { width: view.getUint32(pos + 8), height: view.getUint32(pos + 12), depth: data[8]!, colorType: data[9]!, interlace: data[12]! };
+      header = {
+        width: view.getUint32(pos + 8),
+        height: view.getUint32(pos + 12),
+        depth: data[8]!,
+        colorType: data[9]!,
+        interlace: data[12]!,
+      };
       if (data[10] !== 0 || data[11] !== 0) throw fail('unknown compression or filter method in IHDR');
     } else if (type === 'IDAT') {
       idat.push(data);
@@ -78,9 +94,11 @@ export function decodePng(bytes: Uint8Array, name: string, options: PngReadOptio
   const { width, height, depth, colorType } = h;
 
   // 2. Check the header's claims before anything is allocated.
-  if (width < 1 || height < 1 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1) throw fail(`invalid size ${width}x${height}`);
+  if (width < 1 || height < 1 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1)
+    throw fail(`invalid size ${width}x${height}`);
   if (!(colorType in DEPTHS_BY_COLOR_TYPE)) throw fail(`invalid colour type ${colorType}`);
-  if (!DEPTHS_BY_COLOR_TYPE[colorType]!.includes(depth)) throw fail(`bit depth ${depth} is invalid for colour type ${colorType}`);
+  if (!DEPTHS_BY_COLOR_TYPE[colorType]!.includes(depth))
+    throw fail(`bit depth ${depth} is invalid for colour type ${colorType}`);
   if (h.interlace > 1) throw fail(`invalid interlace method ${h.interlace}`);
   if (width * height > maxPixels) {
     throw fail(`size ${width}x${height} exceeds the limit of ${maxPixels} pixels (PngReadOptions.maxPixels)`);
@@ -88,11 +106,17 @@ export function decodePng(bytes: Uint8Array, name: string, options: PngReadOptio
   if (idatBytes === 0) throw fail('no IDAT chunk (no pixel data)');
   const inflatedSize = inflatedSizeOf(h);
   if (inflatedSize > idatBytes * MAX_INFLATE_RATIO + 1024) {
-    throw fail(`header claims ${width}x${height} pixels (${inflatedSize} bytes) but the file holds only ${idatBytes} compressed bytes`);
+    throw fail(
+      `header claims ${width}x${height} pixels (${inflatedSize} bytes) but the file holds only ${idatBytes} compressed bytes`,
+    );
   }
   if (colorType === 3) {
     if (!palette || palette.length === 0 || palette.length % 3 !== 0 || palette.length > 768) {
-      throw fail(palette ? `PLTE chunk has ${palette.length} bytes, expected 3 per entry, at most 256 entries` : 'palette image without a PLTE chunk');
+      throw fail(
+        palette
+          ? `PLTE chunk has ${palette.length} bytes, expected 3 per entry, at most 256 entries`
+          : 'palette image without a PLTE chunk',
+      );
     }
   }
 
@@ -105,7 +129,10 @@ export function decodePng(bytes: Uint8Array, name: string, options: PngReadOptio
     });
   } catch (err) {
     const tooBig = (err as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE';
-    throw fail(tooBig ? 'corrupt: more pixel data than the header says' : `corrupt pixel data: ${errorText(err)}`, err);
+    throw fail(
+      tooBig ? 'corrupt: more pixel data than the header says' : `corrupt pixel data: ${errorText(err)}`,
+      err,
+    );
   }
   if (inflated.length !== inflatedSize) {
     throw fail(`truncated pixel data: ${inflated.length} of ${inflatedSize} bytes after inflation`);
@@ -136,7 +163,10 @@ function toRaster(
     const out = new Uint8Array(n * channels);
     for (let i = 0; i < n; i++) {
       const k = samples[i]!;
-      if (k >= entries) throw fail(`corrupt pixel data: palette index ${k} at pixel ${i}, the palette has ${entries} entries`);
+      if (k >= entries)
+        throw fail(
+          `corrupt pixel data: palette index ${k} at pixel ${i}, the palette has ${entries} entries`,
+        );
       out[i * channels] = palette![3 * k]!;
       out[i * channels + 1] = palette![3 * k + 1]!;
       out[i * channels + 2] = palette![3 * k + 2]!;
@@ -157,7 +187,7 @@ function toRaster(
   return { width, height, channels, bitDepth, data: samples };
 }
 
-/** Encodes a raster as PNG bytes (grey, RGB or RGBA; 8 or 16 bit). */
+/** Encodes a raster as PNG bytes (grey, RGB or RGBA; 8 or 16 bit). `maxValue` is not stored. */
 export function encodePng(img: RasterImage, name = 'PNG image'): Uint8Array {
   checkRasterImage(img, name);
   const colorType = img.channels === 1 ? 0 : img.channels === 3 ? 2 : 6;

@@ -43,7 +43,8 @@ export function decodePnm(bytes: Uint8Array, name: string, options: PnmReadOptio
     }
     const start = pos;
     while (pos < bytes.length && bytes[pos]! >= 0x30 && bytes[pos]! <= 0x39 && pos - start < 12) pos++;
-    if (pos === start) throw fail(pos >= bytes.length ? `truncated header (no ${what})` : `corrupt header: expected ${what}`);
+    if (pos === start)
+      throw fail(pos >= bytes.length ? `truncated header (no ${what})` : `corrupt header: expected ${what}`);
     if (pos < bytes.length && !isSpace(bytes[pos]!)) throw fail(`corrupt header: ${what} is not a number`);
     return Number(String.fromCharCode(...bytes.subarray(start, pos)));
   };
@@ -55,12 +56,15 @@ export function decodePnm(bytes: Uint8Array, name: string, options: PnmReadOptio
 
   if (width < 1 || height < 1) throw fail(`invalid size ${width}x${height}`);
   if (maxval < 1 || maxval > 65535) throw fail(`maxval ${maxval} is outside 1..65535`);
-  if (width * height > maxPixels) throw fail(`size ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
+  if (width * height > maxPixels)
+    throw fail(`size ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
   const channels = kind === 'P6' ? 3 : 1;
   const bytesPerSample = maxval > 255 ? 2 : 1;
   const need = width * height * channels * bytesPerSample;
   if (bytes.length - pos < need) {
-    throw fail(`truncated: header claims ${width}x${height}x${channels} (${need} bytes), the file has ${bytes.length - pos}`);
+    throw fail(
+      `truncated: header claims ${width}x${height}x${channels} (${need} bytes), the file has ${bytes.length - pos}`,
+    );
   }
 
   const n = width * height * channels;
@@ -78,9 +82,12 @@ export function decodePnm(bytes: Uint8Array, name: string, options: PnmReadOptio
 /** Encodes a 1-channel raster as P5 or a 3-channel raster as P6 (16-bit samples big-endian). */
 export function encodePnm(img: RasterImage, name = 'PNM image'): Uint8Array {
   checkRasterImage(img, name);
-  if (img.channels === 4) throw new ApertureDepthError('PPM/PGM has no alpha: expected 1 or 3 channels', { file: name });
+  if (img.channels === 4)
+    throw new ApertureDepthError('PPM/PGM has no alpha: expected 1 or 3 channels', { file: name });
   const maxval = fullScale(img);
-  const header = new TextEncoder().encode(`${img.channels === 3 ? 'P6' : 'P5'}\n${img.width} ${img.height}\n${maxval}\n`);
+  const header = new TextEncoder().encode(
+    `${img.channels === 3 ? 'P6' : 'P5'}\n${img.width} ${img.height}\n${maxval}\n`,
+  );
   const bps = maxval > 255 ? 2 : 1;
   const out = new Uint8Array(header.length + img.data.length * bps);
   out.set(header);

@@ -35,9 +35,11 @@ export function fullScale(img: RasterImage): number {
 /** Checks a raster before a writer touches it; errors name the file being written. */
 export function checkRasterImage(img: RasterImage, file: string): void {
   const fail = (msg: string) => new ApertureDepthError(msg, { file, key: 'image' });
-  if (!img || typeof img !== 'object') throw fail('expected a RasterImage { width, height, channels, bitDepth, data }');
+  if (!img || typeof img !== 'object')
+    throw fail('expected a RasterImage { width, height, channels, bitDepth, data }');
   for (const k of ['width', 'height'] as const) {
-    if (!Number.isSafeInteger(img[k]) || img[k] < 1) throw fail(`${k} must be a positive integer, got ${img[k]}`);
+    if (!Number.isSafeInteger(img[k]) || img[k] < 1)
+      throw fail(`${k} must be a positive integer, got ${img[k]}`);
   }
   if (![1, 3, 4].includes(img.channels)) throw fail(`channels must be 1, 3 or 4, got ${img.channels}`);
   if (img.bitDepth !== 8 && img.bitDepth !== 16) throw fail(`bitDepth must be 8 or 16, got ${img.bitDepth}`);

@@ -11,7 +11,9 @@ import { writePng } from '../io/png.ts';
 import { computeDepthMetrics, type DepthMetrics } from '../metrics/depth-metrics.ts';
 import { colorize, robustRange, turbo } from '../report/colormap.ts';
 import { versions } from '../run-record/versions.ts';
+import { resolveNetworkEngine, type NetworkEngineRequest, type ResolvedEngine } from '../engine/network-engine.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
+import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
 import { exposureFactor, linearToSrgb } from '../../physics/radiometry.ts';
 import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
 import {
@@ -48,6 +50,12 @@ export interface EstimateOptions {
   optimizer?: OptimizerConfigInput;
   /** Prior settings. */
   prior?: { steps?: number; scheduler?: SchedulerKind; processingResolution?: number };
+  /**
+   * Executor of the prior's networks (`--engine`, config `prior.engine`): `tfjs`, `onnx` (onnxruntime
+   * graphs, `diffusion/onnx`) or `auto`, the faster one available (`core/engine/network-engine.ts`).
+   * @default 'auto'
+   */
+  engine?: NetworkEngineRequest;
   /**
    * Optimize at a box-downsampled size whose long side is at most this (the pixel pitch grows by the same
    * factor); depth is resized back to the input size. @default the input size
@@ -273,7 +281,8 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   let fallback: string | null = null;
   let modelPath: string | null = null;
   let prior: DepthPrior;
-  let model: MarigoldPrior | undefined;
+  let model: MarigoldPrior | OnnxMarigoldPrior | undefined;
+  let engine: ResolvedEngine | null = null;
   const requested = options.model && options.model !== 'default' ? options.model : undefined;
   if (variant !== 'pixel') {
     modelPath = requested ?? defaultModelPath() ?? null;
@@ -288,19 +297,49 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   if (variant === 'pixel') {
     prior = new PixelPrior(h, w);
   } else {
-    model = await MarigoldPrior.load(modelPath!, {
+    engine = await resolveNetworkEngine(options.engine, '--engine');
+    log(`prior engine: ${engine.engine} (${engine.reason})`);
+    const priorOptions = {
       steps: options.prior?.steps,
       scheduler: options.prior?.scheduler,
       processingResolution: options.prior?.processingResolution,
-    });
-    for (const note of model.notes) log(`prior: ${note}`);
+    };
     const srgb = tf.tidy(() => linearToSrgb(tf.clipByValue(aif, 0, 1)) as tf.Tensor3D); // [h, w, 3]
-    prior = MarigoldDepthPrior.create(model, srgb, {
-      processingResolution: options.prior?.processingResolution,
-    });
-    srgb.dispose();
+    try {
+      const adapterOptions = { processingResolution: options.prior?.processingResolution };
+      if (engine.engine === 'onnx') {
+        // Loaded on demand: onnxruntime-node is only needed by this engine.
+        const { OnnxMarigoldPrior } = await import('../../diffusion/marigold/onnx-prior.ts');
+        const onnx = await OnnxMarigoldPrior.load(modelPath!, { ...priorOptions, log: (l) => log(`prior: ${l}`) });
+        model = onnx;
+        for (const note of onnx.notes) log(`prior: ${note}`);
+        prior = await MarigoldDepthPrior.createAsync(onnx, srgb, adapterOptions);
+      } else {
+        const tfjsModel = await MarigoldPrior.load(modelPath!, priorOptions);
+        model = tfjsModel;
+        for (const note of tfjsModel.notes) log(`prior: ${note}`);
+        prior = MarigoldDepthPrior.create(tfjsModel, srgb, adapterOptions);
+      }
+    } finally {
+      srgb.dispose();
+    }
   }
   const config = resolveOptimizerConfig({ ...optimizerInput, variant });
+  if (variant === 'oracle') {
+    // The oracle aligns to ground truth: without a valid pixel of it there is nothing to align to.
+    const valid = images.depthGt ? tf.tidy(() => tf.sum(tf.cast(tf.isFinite(images.depthGt!), 'int32')).dataSync()[0]) : 0;
+    if (valid === 0) {
+      tf.dispose([aif, observed, ...(images.depthGt ? [images.depthGt] : [])]);
+      prior.dispose();
+      model?.dispose();
+      throw new ApertureDepthError(
+        images.depthGt
+          ? `the oracle variant aligns to ground truth, but ${spec.depthGt} has no valid pixel (all NaN or zero)`
+          : 'the oracle variant aligns to ground truth: pair.json needs depth_gt',
+        { file: spec.file, key: 'depth_gt' },
+      );
+    }
+  }
   const depthGtWork =
     images.depthGt && variant === 'oracle'
       ? tf.tidy(() => {
@@ -358,7 +397,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       ...(images.depthGt ? [images.depthGt] : []),
     ]);
     prior.dispose();
-    model?.dispose();
+    await model?.dispose();
     throw err;
   }
 
@@ -380,7 +419,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     result.dispose();
     tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
     prior.dispose();
-    model?.dispose();
+    await model?.dispose();
     throw new ApertureDepthError(
       `the estimated depth has ${bad} NaN, infinite or non-positive value(s) of ${depth.length}; no output was ` +
         `written (the optimizer's state is in ${files.checkpoint})`,
@@ -475,6 +514,14 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     variant,
     requested_variant: resolveOptimizerConfig(optimizerInput).variant,
     prior: { name: prior.name, model: modelPath, fallback, latent_shape: [...prior.latentShape] },
+    engine: engine
+      ? {
+          name: engine.engine,
+          requested: engine.requested,
+          reason: engine.reason,
+          ...(engine.onnxruntime ? { onnxruntime: engine.onnxruntime } : {}),
+        }
+      : null,
     seed,
     optimizer: configJson,
     radiometry: {
@@ -534,6 +581,6 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     ...(images.depthGt ? [images.depthGt] : []),
   ]);
   prior.dispose();
-  model?.dispose();
+  await model?.dispose();
   return out;
 }

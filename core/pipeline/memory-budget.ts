@@ -151,22 +151,26 @@ export function largestFitting(size: RunSize, maxBytes: number): FittingSize | u
       ...(pr !== undefined && size.prior ? { prior: { ...size.prior, processingResolution: pr } } : {}),
     }).total <= maxBytes;
   const start = Math.min(long, size.workingMaxSide ?? long);
-  if (fits(8)) {
-    let lo = 8;
+  // The largest working side that fits with processing resolution `pr` (binary search: bytes grow with it).
+  const bestSide = (pr?: number): number | undefined => {
+    if (!fits(Math.min(8, start), pr)) return undefined;
+    let lo = Math.min(8, start);
     let hi = start;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      if (fits(mid)) lo = mid;
+      if (fits(mid, pr)) lo = mid;
       else hi = mid - 1;
     }
-    return { workingMaxSide: lo };
-  }
+    return lo;
+  };
+  const side = bestSide();
+  if (side !== undefined) return { workingMaxSide: side };
   const p = size.prior;
   if (!p || size.variant === 'pixel') return undefined;
   const current = p.processingResolution > 0 ? p.processingResolution : start;
-  for (let pr = Math.floor(current / 8) * 8; pr >= 8; pr -= 8) {
-    if (fits(start, pr)) return { processingResolution: pr };
-    if (fits(8, pr)) return { processingResolution: pr, workingMaxSide: 8 };
+  for (let pr = Math.floor((current - 1) / 8) * 8; pr >= 8; pr -= 8) {
+    const s = bestSide(pr);
+    if (s !== undefined) return { processingResolution: pr, ...(s < start ? { workingMaxSide: s } : {}) };
   }
   return undefined;
 }
@@ -188,18 +192,15 @@ export function checkRunBytes(size: RunSize, maxBytes: number, file: string): Ru
   const suggestion = !fit
     ? `nothing fits: the input images (${size.width}x${size.height}) and the prior's weights alone need ` +
       `${parts.images + parts.weights} bytes; use smaller images or a larger limit`
-    : [
-        fit.workingMaxSide !== undefined
-          ? `the largest working size that fits is a long side of ${fit.workingMaxSide} px ` +
-            `(--working-size ${fit.workingMaxSide}, limits.working_max_side: ${fit.workingMaxSide})`
-          : '',
-        fit.processingResolution !== undefined
-          ? `the largest processing resolution that fits is ${fit.processingResolution} ` +
-            `(prior.processing_resolution: ${fit.processingResolution})`
-          : '',
-      ]
-        .filter(Boolean)
-        .join(' with ');
+    : fit.processingResolution === undefined
+      ? `the largest working size that fits is a long side of ${fit.workingMaxSide} px ` +
+        `(--working-size ${fit.workingMaxSide}, limits.working_max_side: ${fit.workingMaxSide})`
+      : `no working size fits at this processing resolution; the largest that fits is ` +
+        `prior.processing_resolution: ${fit.processingResolution}` +
+        (fit.workingMaxSide !== undefined
+          ? ` with a working long side of ${fit.workingMaxSide} px (--working-size ${fit.workingMaxSide}, ` +
+            `limits.working_max_side: ${fit.workingMaxSide})`
+          : '');
   throw new ApertureDepthError(
     `this run needs about ${need.total} bytes (${mb(need.total)}: images ${mb(parts.images)}, working tensors ` +
       `${mb(parts.working)}, renderer ${mb(parts.renderer)}, pixel prior ${mb(parts.pixelPrior)}, prior weights ` +

@@ -17,8 +17,16 @@ export function decodeDepth(
   latent: tf.Tensor,
   scalingFactor: number,
 ): tf.Tensor4D {
+  return tf.tidy(() => depthFromDecoded(vae.decode(ops, tf.div(latent, scalingFactor)))); // decoded [1, H, W, 3]
+}
+
+/**
+ * The host part of the depth head, after the decoder: decoded image `[1, H, W, 3]` -> depth `[1, H, W, 1]`
+ * in [0, 1] (channel mean, clip to [-1, 1], `(d + 1) / 2`). Differentiable; the ONNX engine runs the
+ * decoder natively and only this in tfjs.
+ */
+export function depthFromDecoded(image: tf.Tensor): tf.Tensor4D {
   return tf.tidy(() => {
-    const image = vae.decode(ops, tf.div(latent, scalingFactor)); // [1, H, W, 3]
     const mean = tf.mean(image, 3, true); // [1, H, W, 1]
     return tf.div(tf.add(tf.clipByValue(mean, -1, 1), 1), 2) as tf.Tensor4D;
   });

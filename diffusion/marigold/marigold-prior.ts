@@ -79,7 +79,7 @@ const nchwToNhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
 const nhwcToNchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
 
 /** Picks the scheduler folder for `kind`, or derives the config from the checkpoint's own (diffusers `from_config`). */
-function chooseScheduler(
+export function chooseScheduler(
   folder: ModelFolder,
   kind: SchedulerKind | undefined,
   schedulerDir: string | undefined,
@@ -110,7 +110,7 @@ function chooseScheduler(
 }
 
 /** Steps when neither the caller, model_index.json nor the registry says: 1 for LCM, 4 trailing DDIM, else 10. */
-function defaultSteps(config: SchedulerConfig): number {
+export function defaultSteps(config: SchedulerConfig): number {
   if (config.className === 'LCMScheduler') return 1;
   return config.timestepSpacing === 'trailing' ? 4 : 10;
 }

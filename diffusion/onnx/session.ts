@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { onnxProvidersFromEnv } from '../../core/engine/network-engine.ts';
 import { ApertureDepthError } from '../../core/errors.ts';
 
 /**
@@ -16,7 +17,8 @@ export interface SessionSettings {
    */
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
-   * Execution providers in order of preference (`cpu`, `webgpu`, `cuda` where installed). @default ['cpu']
+   * Execution providers in order of preference (`cpu`, `webgpu`, `cuda` where installed; README, "GPUs").
+   * @default `APERTURE_DEPTH_ONNX_PROVIDERS` (comma-separated), else ['cpu']
    */
   readonly providers?: readonly string[];
   /**
@@ -45,7 +47,7 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
   const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: settings.optimization ?? 'extended',
     executionProviders: [
-      ...(settings.providers ?? ['cpu']),
+      ...(settings.providers ?? onnxProvidersFromEnv() ?? ['cpu']),
     ] as ort.InferenceSession.ExecutionProviderConfig[],
     enableCpuMemArena: settings.cpuArena ?? true,
     enableMemPattern: true,

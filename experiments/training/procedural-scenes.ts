@@ -26,6 +26,9 @@ import {
 import { makeCamera, renderScene, type Light, type PinholeCamera, type SceneObject } from './scene/raycast.ts';
 import { logUniform, randomColor, randomTexture, type TextureImage } from './scene/textures.ts';
 
+/** Bumped whenever a seed's scene changes (it keys the training caches). */
+export const GENERATOR_VERSION = 2;
+
 /** Training seeds are [0, TRAIN_SEED_END). */
 export const TRAIN_SEED_END = 1_000_000;
 /** Held-out evaluation seeds start here. */
@@ -88,7 +91,7 @@ export function generateScene(seed: number, options: SceneOptions): ProceduralSc
   const rng = new Rng(seed * 2 + 1);
   const kindDraw = rng.uniform();
   const kind: SceneKind =
-    options.kind ?? (kindDraw < 0.3 ? 'room' : kindDraw < 0.55 ? 'yard' : kindDraw < 0.75 ? 'planes' : 'tabletop');
+    options.kind ?? (kindDraw < 0.3 ? 'room' : kindDraw < 0.5 ? 'yard' : kindDraw < 0.62 ? 'planes' : 'tabletop');
   const builder: Record<SceneKind, Builder> = { room: buildRoom, yard: buildYard, planes: buildPlanes, tabletop: buildTabletop };
   const layout = builder[kind](rng, width, height, options.textureImages ?? []);
   const gamma = rng.uniform() < 0.25 ? 1 : uni(rng, 1.8, 2.4);
@@ -223,13 +226,13 @@ function buildRoom(rng: Rng, w: number, h: number, images: readonly TextureImage
     enclosure(new PlanePrimitive([0, 0, roomD], [0, 0, -1]), rng, 0.1, 2, images),
     enclosure(new PlanePrimitive([0, 0, -0.5], [0, 0, 1]), rng, 0.1, 2, images),
   ];
-  const nFurniture = Math.floor(uni(rng, 0, 7));
+  const nFurniture = Math.floor(uni(rng, 1, 9));
   for (let k = 0; k < nFurniture; k++) {
     const dist = uni(rng, 1.2, Math.max(1.5, roomD - camPos[2] - 0.5));
     const p = groundPointInView(rng, camera, dist, 1.2);
     p[0] = Math.max(-roomW / 2 + 0.4, Math.min(roomW / 2 - 0.4, p[0]));
     p[2] = Math.min(roomD - 0.4, p[2]);
-    objects.push(groundObject(rng, p, uni(rng, 0.3, 1.4), images, rng.uniform() < 0.2 ? uni(rng, 0.3, 1) : 0));
+    objects.push(groundObject(rng, p, Math.min(1.8, dist * uni(rng, 0.15, 0.5)), images, rng.uniform() < 0.2 ? uni(rng, 0.3, 1) : 0));
   }
   const nPictures = Math.floor(uni(rng, 0, 4));
   for (let k = 0; k < nPictures; k++) {
@@ -271,10 +274,10 @@ function buildYard(rng: Rng, w: number, h: number, images: readonly TextureImage
     enclosure(new PlanePrimitive([0, 0, 0], [0, 1, 0], undefined, uni(rng, 0, 3)), rng, 0.05, 1.5, images),
     enclosure(new PlanePrimitive([0, 0, backDist], [-Math.sin(tiltYaw), 0, -Math.cos(tiltYaw)]), rng, 0.1, 3, images),
   ];
-  const n = Math.floor(uni(rng, 1, 10));
+  const n = Math.floor(uni(rng, 2, 12));
   for (let k = 0; k < n; k++) {
     const dist = uni(rng, 1, backDist - 0.3);
-    objects.push(groundObject(rng, groundPointInView(rng, camera, dist), logUniform(rng, 0.2, Math.min(2, dist * 0.6)), images, uni(rng, 0, 1)));
+    objects.push(groundObject(rng, groundPointInView(rng, camera, dist), dist * logUniform(rng, 0.1, 0.5), images, uni(rng, 0, 1)));
   }
   const { lights, ambient } = lighting(rng, false);
   return { camera, objects, lights, ambient };
@@ -322,10 +325,10 @@ function buildTabletop(rng: Rng, w: number, h: number, images: readonly TextureI
     enclosure(new PlanePrimitive([0, 0, 0], [0, 1, 0], undefined, uni(rng, 0, 3)), rng, 0.02, 0.4, images),
     enclosure(new PlanePrimitive([0, 0, wallDist], normalize3([uni(rng, -0.15, 0.15), 0, -1])), rng, 0.03, 1, images),
   ];
-  const n = Math.floor(uni(rng, 2, 9));
+  const n = Math.floor(uni(rng, 3, 11));
   for (let k = 0; k < n; k++) {
     const dist = uni(rng, 0.5, wallDist - 0.1);
-    objects.push(groundObject(rng, groundPointInView(rng, camera, dist), logUniform(rng, 0.05, Math.min(0.6, dist * 0.5)), images, uni(rng, 0, 0.3)));
+    objects.push(groundObject(rng, groundPointInView(rng, camera, dist), dist * logUniform(rng, 0.12, 0.55), images, uni(rng, 0, 0.3)));
   }
   const { lights, ambient } = lighting(rng, rng.uniform() < 0.5);
   if (lights.length === 0 || rng.uniform() < 0.5) {

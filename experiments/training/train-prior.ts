@@ -33,7 +33,7 @@ import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
 import { exportPriorFolder } from './export-model.ts';
 import { MICRO, TINY, priorConfigs, type SizeSpec } from './model-configs.ts';
-import { TEST_SEED_START, generateScene } from './procedural-scenes.ts';
+import { GENERATOR_VERSION, TEST_SEED_START, generateScene } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
 import { emptyPromptContext, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
@@ -139,7 +139,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   // 0. Training scenes (train split only: seeds 0 .. scenes-1).
   const seeds = Array.from({ length: opts.scenes }, (_, i) => i);
   const textureImages = opts.naturalTextures ? loadTextureImages() : [];
-  const dsKey = { v: 1, scenes: opts.scenes, size: opts.size, naturalTextures: opts.naturalTextures };
+  const dsKey = { v: GENERATOR_VERSION, scenes: opts.scenes, size: opts.size, naturalTextures: opts.naturalTextures };
   const ds: SceneDataset = cachedDataset(
     work,
     dsKey,

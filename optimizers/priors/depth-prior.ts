@@ -26,6 +26,25 @@ export interface DepthPrior {
   initialLatent(seed: number): tf.Tensor;
   /** Relative depth `[H, W]` in [0, 1], differentiable with respect to `latent`. */
   predict(latent: tf.Tensor): tf.Tensor2D;
+  /**
+   * Priors whose networks run outside tfjs autograd (the ONNX engine) offer the explicit path: the
+   * relative depth without gradient, asynchronously. When present, the optimizer uses it instead of
+   * `predict` (which such a prior may not support).
+   */
+  predictAsync?(latent: tf.Tensor): Promise<tf.Tensor2D>;
+  /**
+   * The relative depth and a way back to the latent gradient: the optimizer takes d loss / d depth with
+   * tfjs autograd (depth as an input) and calls `backward` for d loss / d latent.
+   */
+  predictWithVjp?(latent: tf.Tensor): Promise<PriorVjp>;
   /** Frees what the prior holds (weights it owns, cached encodings). */
   dispose(): void;
+}
+
+/** What {@link DepthPrior.predictWithVjp} returns. The caller owns every tensor. */
+export interface PriorVjp {
+  /** Relative depth `[H, W]` in [0, 1]. */
+  depth: tf.Tensor2D;
+  /** `d sum(depth * dDepth) / d latent`, shaped like the latent. Runs once. */
+  backward(dDepth: tf.Tensor2D): Promise<tf.Tensor>;
 }

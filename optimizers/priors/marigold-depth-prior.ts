@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../../core/errors.ts';
-import type { DepthPrior } from './depth-prior.ts';
+import type { DepthPrior, PriorVjp } from './depth-prior.ts';
 
 /**
  * The part of a latent diffusion depth model this adapter uses: structurally what
@@ -8,8 +8,11 @@ import type { DepthPrior } from './depth-prior.ts';
  * networks (layering: only small interfaces cross from `diffusion/`).
  */
 export interface LatentDepthModel<Image = unknown> {
-  /** Encodes an sRGB image in [0, 1], `[H, W, 3]`, once; becomes the model's current image. */
-  encodeImage(rgb01: tf.Tensor, options?: { processingResolution?: number }): Image;
+  /**
+   * Encodes an sRGB image in [0, 1], `[H, W, 3]`, once; becomes the model's current image. An engine
+   * outside tfjs (ONNX) encodes asynchronously: use {@link MarigoldDepthPrior.createAsync} with it.
+   */
+  encodeImage(rgb01: tf.Tensor, options?: { processingResolution?: number }): Image | Promise<Image>;
   /** Noise latent shape for the current image, NCHW `[1, 4, h, w]`. */
   readonly latentShape: readonly number[];
   /** A seeded standard-normal latent of `latentShape`. */
@@ -19,7 +22,17 @@ export interface LatentDepthModel<Image = unknown> {
     noiseLatent: tf.Tensor,
     options?: { steps?: number; noiseSeed?: number; image?: Image },
   ): tf.Tensor2D;
-  dispose(): void;
+  /** Engines outside tfjs autograd: the depth without gradient (see `DepthPrior.predictAsync`). */
+  predictDepthAsync?(
+    noiseLatent: tf.Tensor,
+    options?: { steps?: number; noiseSeed?: number; image?: Image },
+  ): Promise<tf.Tensor2D>;
+  /** Engines outside tfjs autograd: the depth and its vector-Jacobian product (see `DepthPrior.predictWithVjp`). */
+  predictWithVjp?(
+    noiseLatent: tf.Tensor,
+    options?: { steps?: number; noiseSeed?: number; image?: Image },
+  ): Promise<PriorVjp>;
+  dispose(): void | Promise<void>;
 }
 
 /** Options of {@link MarigoldDepthPrior.create}. */
@@ -50,6 +63,9 @@ export class MarigoldDepthPrior<Image = unknown> implements DepthPrior {
   readonly trainable = true;
   readonly latentShape: readonly number[];
   readonly outputShape: readonly [number, number];
+  /** Present when the model runs outside tfjs autograd (ONNX engine); see {@link DepthPrior}. */
+  readonly predictAsync?: (latent: tf.Tensor) => Promise<tf.Tensor2D>;
+  readonly predictWithVjp?: (latent: tf.Tensor) => Promise<PriorVjp>;
 
   private constructor(
     private readonly model: LatentDepthModel<Image>,
@@ -59,6 +75,16 @@ export class MarigoldDepthPrior<Image = unknown> implements DepthPrior {
   ) {
     this.latentShape = [...model.latentShape];
     this.outputShape = outputShape;
+    if (model.predictDepthAsync) {
+      this.predictAsync = (latent) => model.predictDepthAsync!(latent, this.predictOptions());
+    }
+    if (model.predictWithVjp) {
+      this.predictWithVjp = (latent) => model.predictWithVjp!(latent, this.predictOptions());
+    }
+  }
+
+  private predictOptions() {
+    return { steps: this.options.steps, noiseSeed: this.options.noiseSeed ?? 0, image: this.image };
   }
 
   /** Encodes `imageSrgb01` (`[H, W, 3]`, sRGB in [0, 1]) with `model` and wraps it as a {@link DepthPrior}. */
@@ -67,15 +93,29 @@ export class MarigoldDepthPrior<Image = unknown> implements DepthPrior {
     imageSrgb01: tf.Tensor3D,
     options: MarigoldDepthPriorOptions = {},
   ): MarigoldDepthPrior<Image> {
-    check(
-      imageSrgb01.rank === 3 && imageSrgb01.shape[2] === 3,
-      () => `image must be [H, W, 3], got [${imageSrgb01.shape}]`,
-      { key: 'MarigoldDepthPrior.create(image)' },
-    );
-    const clipped = tf.clipByValue(imageSrgb01, 0, 1); // [H, W, 3]
-    let image: Image;
+    const clipped = clippedImage(imageSrgb01);
+    let image: Image | Promise<Image>;
     try {
       image = model.encodeImage(clipped, { processingResolution: options.processingResolution });
+    } finally {
+      clipped.dispose();
+    }
+    check(!(image instanceof Promise), () => 'this model encodes asynchronously: use MarigoldDepthPrior.createAsync', {
+      key: 'MarigoldDepthPrior.create(model)',
+    });
+    return new MarigoldDepthPrior(model, image, [imageSrgb01.shape[0], imageSrgb01.shape[1]], options);
+  }
+
+  /** {@link MarigoldDepthPrior.create} for models of any engine (the ONNX engine encodes asynchronously). */
+  static async createAsync<Image>(
+    model: LatentDepthModel<Image>,
+    imageSrgb01: tf.Tensor3D,
+    options: MarigoldDepthPriorOptions = {},
+  ): Promise<MarigoldDepthPrior<Image>> {
+    const clipped = clippedImage(imageSrgb01);
+    let image: Image;
+    try {
+      image = await model.encodeImage(clipped, { processingResolution: options.processingResolution });
     } finally {
       clipped.dispose();
     }
@@ -87,14 +127,20 @@ export class MarigoldDepthPrior<Image = unknown> implements DepthPrior {
   }
 
   predict(latent: tf.Tensor): tf.Tensor2D {
-    return this.model.predictDepth(latent, {
-      steps: this.options.steps,
-      noiseSeed: this.options.noiseSeed ?? 0,
-      image: this.image,
-    }); // [H, W] in [0, 1]
+    return this.model.predictDepth(latent, this.predictOptions()); // [H, W] in [0, 1]
   }
 
   dispose(): void {
-    if (this.options.ownsModel) this.model.dispose();
+    if (this.options.ownsModel) void this.model.dispose();
   }
+}
+
+/** The image checked (`[H, W, 3]`) and clipped to [0, 1]. */
+function clippedImage(imageSrgb01: tf.Tensor3D): tf.Tensor3D {
+  check(
+    imageSrgb01.rank === 3 && imageSrgb01.shape[2] === 3,
+    () => `image must be [H, W, 3], got [${imageSrgb01.shape}]`,
+    { key: 'MarigoldDepthPrior.create(image)' },
+  );
+  return tf.clipByValue(imageSrgb01, 0, 1); // [H, W, 3]
 }

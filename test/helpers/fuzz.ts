@@ -32,22 +32,30 @@ export interface MutateOptions {
   fieldEdits?: FieldEdit[];
   /** Most mutations stacked in one case. @default 4 */
   maxMutations?: number;
+  /** Share of mutations that are field edits, when there are any. @default 0.25 */
+  fieldEditRate?: number;
 }
 
 const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x20, 0x0a, 0x2d, 0x30, 0x39];
 const INTERESTING_INTS = [0, 1, 0x7f, 0xff, 0x7fff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 1e9];
 
 /** Applies 1..maxMutations random mutations to a copy of `input`; `ops` says what was done. */
-export function mutate(input: Uint8Array, rng: Rng, options: MutateOptions = {}): { bytes: Uint8Array; ops: string[] } {
+export function mutate(
+  input: Uint8Array,
+  rng: Rng,
+  options: MutateOptions = {},
+): { bytes: Uint8Array; ops: string[] } {
   const headerBytes = options.headerBytes ?? 64;
   const edits = options.fieldEdits ?? [];
   let b: Uint8Array = input.slice();
   const ops: string[] = [];
   const count = 1 + randInt(rng, options.maxMutations ?? 4);
   // Aim half the mutations at the header.
-  const at = (len: number) => (len === 0 ? 0 : rng() < 0.5 ? randInt(rng, Math.min(len, headerBytes)) : randInt(rng, len));
+  const at = (len: number) =>
+    len === 0 ? 0 : rng() < 0.5 ? randInt(rng, Math.min(len, headerBytes)) : randInt(rng, len);
   for (let m = 0; m < count; m++) {
-    const kind = edits.length > 0 && rng() < 0.25 ? 'field' : pick(rng, GENERIC_KINDS);
+    const kind =
+      edits.length > 0 && rng() < (options.fieldEditRate ?? 0.25) ? 'field' : pick(rng, GENERIC_KINDS);
     if (kind === 'field') {
       const edited = pick(rng, edits)(b, rng);
       if (edited) {
@@ -81,7 +89,12 @@ export function mutate(input: Uint8Array, rng: Rng, options: MutateOptions = {})
         const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
         if (width === 2) view.setUint16(i, v & 0xffff, le);
         else if (width === 4) view.setUint32(i, v >>> 0, le);
-        else view.setBigUint64(i, rng() < 0.5 ? BigInt(v >>> 0) : 0xffffffffffffn << BigInt(randInt(rng, 16)), le);
+        else
+          view.setBigUint64(
+            i,
+            rng() < 0.5 ? BigInt(v >>> 0) : 0xffffffffffffn << BigInt(randInt(rng, 16)),
+            le,
+          );
         ops.push(`int${width * 8}${le ? 'le' : 'be'} ${i}=${v}`);
         break;
       }
@@ -94,7 +107,9 @@ export function mutate(input: Uint8Array, rng: Rng, options: MutateOptions = {})
       case 'insert': {
         const i = randInt(rng, b.length + 1);
         const n = 1 + randInt(rng, rng() < 0.2 ? 256 : 8);
-        const ins = new Uint8Array(n).map(() => (rng() < 0.5 ? pick(rng, INTERESTING_BYTES) : randInt(rng, 256)));
+        const ins = new Uint8Array(n).map(() =>
+          rng() < 0.5 ? pick(rng, INTERESTING_BYTES) : randInt(rng, 256),
+        );
         const out = new Uint8Array(b.length + n);
         out.set(b.subarray(0, i));
         out.set(ins, i);
@@ -124,7 +139,18 @@ export function mutate(input: Uint8Array, rng: Rng, options: MutateOptions = {})
   return { bytes: b, ops };
 }
 
-const GENERIC_KINDS = ['flip', 'set', 'int', 'truncate', 'insert', 'delete', 'duplicate', 'flip', 'set', 'int'] as const;
+const GENERIC_KINDS = [
+  'flip',
+  'set',
+  'int',
+  'truncate',
+  'insert',
+  'delete',
+  'duplicate',
+  'flip',
+  'set',
+  'int',
+] as const;
 
 /** Replaces the first match of `pattern` in the bytes read as latin1 (for text headers: PFM, PPM, NPY). */
 export function replaceText(bytes: Uint8Array, pattern: RegExp, replacement: string, what: string) {
@@ -172,7 +198,15 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
   const perCaseMs = options.perCaseMs ?? 2000;
   const budgetMs = options.budgetMs ?? 30000;
   const rng = makeRng(options.seed);
-  const report: FuzzReport = { format: target.format, cases: 0, parsed: 0, rejected: 0, failures: [], slowestMs: 0, elapsedMs: 0 };
+  const report: FuzzReport = {
+    format: target.format,
+    cases: 0,
+    parsed: 0,
+    rejected: 0,
+    failures: [],
+    slowestMs: 0,
+    elapsedMs: 0,
+  };
   const start = performance.now();
   for (let i = 0; i < options.cases; i++) {
     if (performance.now() - start > budgetMs) break;
@@ -190,13 +224,19 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
     } catch (err) {
       if (err instanceof ApertureDepthError && err.message.includes(name)) report.rejected++;
       else {
-        const what = err instanceof ApertureDepthError ? 'error without the file name' : `foreign ${(err as Error)?.name ?? typeof err}`;
-        report.failures.push(`case ${i} (seed ${seedIndex}; ${ops.join(', ')}): ${what}: ${String((err as Error)?.message ?? err).slice(0, 200)}`);
+        const what =
+          err instanceof ApertureDepthError
+            ? 'error without the file name'
+            : `foreign ${(err as Error)?.name ?? typeof err}`;
+        report.failures.push(
+          `case ${i} (seed ${seedIndex}; ${ops.join(', ')}): ${what}: ${String((err as Error)?.message ?? err).slice(0, 200)}`,
+        );
       }
     }
     const dt = performance.now() - t0;
     report.slowestMs = Math.max(report.slowestMs, dt);
-    if (dt > perCaseMs) report.failures.push(`case ${i} (seed ${seedIndex}; ${ops.join(', ')}): took ${dt.toFixed(0)} ms`);
+    if (dt > perCaseMs)
+      report.failures.push(`case ${i} (seed ${seedIndex}; ${ops.join(', ')}): took ${dt.toFixed(0)} ms`);
     report.cases++;
   }
   report.elapsedMs = performance.now() - start;

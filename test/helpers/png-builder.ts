@@ -18,7 +18,13 @@ export function chunk(type: string, data: Uint8Array): Uint8Array {
 
 export const PNG_SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-export function ihdr(width: number, height: number, depth: number, colorType: number, interlace = 0): Uint8Array {
+export function ihdr(
+  width: number,
+  height: number,
+  depth: number,
+  colorType: number,
+  interlace = 0,
+): Uint8Array {
   const d = new Uint8Array(13);
   const view = new DataView(d.buffer);
   view.setUint32(0, width);
@@ -75,10 +81,12 @@ const ADAM7: [number, number, number, number][] = [
 
 export function buildPng(spec: PngSpec): Uint8Array {
   const { width, height, depth, samples, values } = spec;
-  const sample = (x: number, y: number) => values.slice((y * width + x) * samples, (y * width + x + 1) * samples);
+  const sample = (x: number, y: number) =>
+    values.slice((y * width + x) * samples, (y * width + x + 1) * samples);
   const raw: number[] = [];
   if (!spec.interlace) {
-    for (let y = 0; y < height; y++) raw.push(...packRow(values.slice(y * width * samples, (y + 1) * width * samples), depth));
+    for (let y = 0; y < height; y++)
+      raw.push(...packRow(values.slice(y * width * samples, (y + 1) * width * samples), depth));
   } else {
     for (const [x0, y0, dx, dy] of ADAM7) {
       for (let y = y0; y < height; y += dy) {
@@ -91,7 +99,10 @@ export function buildPng(spec: PngSpec): Uint8Array {
   const parts = [PNG_SIGNATURE, ihdr(width, height, depth, spec.colorType, spec.interlace ? 1 : 0)];
   if (spec.palette) parts.push(chunk('PLTE', new Uint8Array(spec.palette.flat())));
   if (spec.trns) parts.push(chunk('tRNS', spec.trns));
-  parts.push(chunk('IDAT', new Uint8Array(deflateSync(new Uint8Array(raw)))), chunk('IEND', new Uint8Array(0)));
+  parts.push(
+    chunk('IDAT', new Uint8Array(deflateSync(new Uint8Array(raw)))),
+    chunk('IEND', new Uint8Array(0)),
+  );
   return concat(parts);
 }
 

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
+import { ENGINE_CHOICES, parseNetworkEngine } from '../../engine/network-engine.ts';
 import { check } from '../../errors.ts';
 import { stopOnSignals } from '../../interrupt.ts';
 import { estimate } from '../../pipeline/estimate.ts';
@@ -8,6 +9,7 @@ import { VARIANTS, type Variant } from '../../../optimizers/config.ts';
 
 interface EstimateArgs {
   backend?: string;
+  engine?: string;
   pair: string;
   out: string;
   model?: string;
@@ -37,6 +39,13 @@ const command: CommandModule<object, EstimateArgs> = {
       .option('config', {
         type: 'string',
         describe: 'YAML with `optimizer` and `prior` sections (experiment config layout)',
+      })
+      .option('engine', {
+        type: 'string',
+        choices: [...ENGINE_CHOICES],
+        describe:
+          'executor of the prior networks: onnx (onnxruntime-node, native threads), tfjs (the --backend), or auto ' +
+          '(default: onnx when onnxruntime-node loads, else tfjs); config key prior.engine',
       })
       .option('iterations', { type: 'number', describe: 'Adam steps (default 200)' })
       .option('seed', { type: 'number', describe: 'seed of the initial latent (default 0)' })
@@ -85,6 +94,12 @@ const command: CommandModule<object, EstimateArgs> = {
       seed: argv.seed,
       optimizer: fileConfig?.optimizer,
       prior: fileConfig?.prior,
+      engine:
+        argv.engine !== undefined
+          ? parseNetworkEngine(argv.engine, '--engine')
+          : fileConfig?.prior.engine !== undefined
+            ? parseNetworkEngine(fileConfig.prior.engine, 'prior.engine')
+            : undefined,
       checkpointEvery: argv['checkpoint-every'] ?? fileConfig?.checkpointEvery,
       workingMaxSide: argv['working-size'] || fileConfig?.workingMaxSide,
       resume: argv.resume ?? false,

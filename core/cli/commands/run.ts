@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
+import { ENGINE_CHOICES } from '../../engine/network-engine.ts';
 import { ApertureDepthError } from '../../errors.ts';
 import { loadConfig } from '../../config/load.ts';
 import { stopOnSignals } from '../../interrupt.ts';
@@ -14,6 +15,7 @@ interface RunArgs {
   resume?: boolean;
   shard?: string;
   'max-tensor-bytes'?: number;
+  engine?: string;
 }
 
 const command: CommandModule<object, RunArgs> = {
@@ -42,6 +44,11 @@ const command: CommandModule<object, RunArgs> = {
         type: 'number',
         describe: 'refuse a scene up front when it would need more tensor bytes (limits.max_tensor_bytes)',
       })
+      .option('engine', {
+        type: 'string',
+        choices: [...ENGINE_CHOICES],
+        describe: 'executor of the prior networks (prior.engine): onnx, tfjs or auto (default: onnx when it loads)',
+      })
       .option('shard', {
         type: 'string',
         describe:
@@ -57,7 +64,11 @@ const command: CommandModule<object, RunArgs> = {
     if (maxBytes !== undefined && !(Number.isFinite(maxBytes) && maxBytes > 0)) {
       throw new ApertureDepthError(`expected a positive number of bytes, got ${maxBytes}`, { key: '--max-tensor-bytes' });
     }
-    const set = [...(argv.set ?? []), ...(maxBytes !== undefined ? [`limits.max_tensor_bytes=${maxBytes}`] : [])];
+    const set = [
+      ...(argv.set ?? []),
+      ...(maxBytes !== undefined ? [`limits.max_tensor_bytes=${maxBytes}`] : []),
+      ...(argv.engine !== undefined ? [`prior.engine=${argv.engine}`] : []),
+    ];
     const loaded = loadConfig(argv.config, { set });
     const shard = argv.shard === undefined ? undefined : parseShard(argv.shard);
     const outDir = argv.out ?? loaded.config.output.dir;

@@ -1,7 +1,19 @@
 import test from 'ava';
 import h5wasm from 'h5wasm/node';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { ApertureDepthError } from '../../../core/errors.ts';
 import { listHdf5Datasets, readHdf5, readHdf5Dataset, writeHdf5 } from '../../../core/io/hdf5.ts';
 import type { NdArray } from '../../../core/io/ndarray.ts';
@@ -43,8 +55,15 @@ test('round trip: every dtype, nested groups, root and dataset attributes', asyn
 
 test('float16 is stored as float32', async (t) => {
   const path = join(tmp.dir, 'f16.h5');
-  await writeHdf5(path, { datasets: { h: { shape: [2], dtype: 'float16', data: new Float32Array([0.5, -2]) } }, attrs: {} });
-  t.deepEqual(await readHdf5Dataset(path, 'h'), { shape: [2], dtype: 'float32', data: new Float32Array([0.5, -2]) });
+  await writeHdf5(path, {
+    datasets: { h: { shape: [2], dtype: 'float16', data: new Float32Array([0.5, -2]) } },
+    attrs: {},
+  });
+  t.deepEqual(await readHdf5Dataset(path, 'h'), {
+    shape: [2],
+    dtype: 'float32',
+    data: new Float32Array([0.5, -2]),
+  });
 });
 
 test('readHdf5Dataset reads a slice (start, end, step per dimension)', async (t) => {
@@ -60,23 +79,75 @@ test('readHdf5Dataset reads a slice (start, end, step per dimension)', async (t)
   t.is(strided.data[0], 1 * h * w + 10);
   t.is(strided.data[1], 1 * h * w + 11);
   t.is(strided.data[2 * h], 3 * h * w + 10);
-  const err = await t.throwsAsync(readHdf5Dataset(path, 'depths', { slice: [[0, 7]] }), { instanceOf: ApertureDepthError });
-  t.regex(err!.message, /stack\.h5: depths: slice\[0\] = \[0,7\] is not \[start, end, step\?\] with 0 <= start <= end <= 6/);
-  const big = await t.throwsAsync(readHdf5Dataset(path, 'depths', { maxBytes: 1000 }), { instanceOf: ApertureDepthError });
-  t.regex(big!.message, /stack\.h5: depths: selection \[6, 64, 48\] is 73728 bytes, more than the limit of 1000/);
+  const err = await t.throwsAsync(readHdf5Dataset(path, 'depths', { slice: [[0, 7]] }), {
+    instanceOf: ApertureDepthError,
+  });
+  t.regex(
+    err!.message,
+    /stack\.h5: depths: slice\[0\] = \[0,7\] is not \[start, end, step\?\] with 0 <= start <= end <= 6/,
+  );
+  const big = await t.throwsAsync(readHdf5Dataset(path, 'depths', { maxBytes: 1000 }), {
+    instanceOf: ApertureDepthError,
+  });
+  t.regex(
+    big!.message,
+    /stack\.h5: depths: selection \[6, 64, 48\] is 73728 bytes, more than the limit of 1000/,
+  );
   const all = await t.throwsAsync(readHdf5(path, { maxBytes: 1000 }), { instanceOf: ApertureDepthError });
   t.regex(all!.message, /stack\.h5: datasets total 73728 bytes.*readHdf5Dataset/);
 });
 
 test('files with a 512-byte user block (MATLAB v7.3 .mat) open', async (t) => {
   const plain = join(tmp.dir, 'plain.h5');
-  await writeHdf5(plain, { datasets: { labels: { shape: [2, 3], dtype: 'uint16', data: new Uint16Array([1, 2, 3, 4, 5, 6]) } }, attrs: {} });
+  await writeHdf5(plain, {
+    datasets: { labels: { shape: [2, 3], dtype: 'uint16', data: new Uint16Array([1, 2, 3, 4, 5, 6]) } },
+    attrs: {},
+  });
   const userBlock = Buffer.alloc(512);
-  userBlock.write('MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .');
+  userBlock.write(
+    'MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .',
+  );
   const mat = join(tmp.dir, 'nyu-like.mat');
   writeFileSync(mat, Buffer.concat([userBlock, readFileSync(plain)]));
-  t.deepEqual(await readHdf5Dataset(mat, 'labels', { slice: [[1, 2], [1, 3]] }), { shape: [1, 2], dtype: 'uint16', data: new Uint16Array([5, 6]) });
-  t.deepEqual(await listHdf5Datasets(mat), [{ name: 'labels', shape: [2, 3], dtype: 'uint16', type: 'uint16' }]);
+  t.deepEqual(
+    await readHdf5Dataset(mat, 'labels', {
+      slice: [
+        [1, 2],
+        [1, 3],
+      ],
+    }),
+    { shape: [1, 2], dtype: 'uint16', data: new Uint16Array([5, 6]) },
+  );
+  t.deepEqual(await listHdf5Datasets(mat), [
+    { name: 'labels', shape: [2, 3], dtype: 'uint16', type: 'uint16' },
+  ]);
+});
+
+test('offsets beyond 4 GiB work: a dataset behind a 4 GiB (sparse) user block, read by slice', async (t) => {
+  const plain = join(tmp.dir, 'src.h5');
+  const data = Float32Array.from({ length: 6 * 64 * 48 }, (_, i) => i);
+  await writeHdf5(plain, { datasets: { depths: { shape: [6, 64, 48], dtype: 'float32', data } }, attrs: {} });
+  const big = join(tmp.dir, 'beyond-4gib.h5');
+  const fd = openSync(big, 'w');
+  try {
+    ftruncateSync(fd, 2 ** 32); // a hole: no disk space on file systems with sparse files
+    writeSync(fd, readFileSync(plain), 0, undefined, 2 ** 32);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    if (statSync(big).blocks * 512 > 2 ** 26) return t.pass('no sparse files here: skipped');
+    const row = await readHdf5Dataset(big, 'depths', {
+      slice: [
+        [5, 6],
+        [10, 11],
+      ],
+    });
+    t.deepEqual(row.shape, [1, 1, 48]);
+    t.deepEqual(row.data, data.subarray(5 * 64 * 48 + 10 * 48, 5 * 64 * 48 + 11 * 48));
+  } finally {
+    rmSync(big, { force: true });
+  }
 });
 
 test('files written elsewhere: int8/int16 widen to int32, uint32 to float64, strings are skipped', async (t) => {
@@ -102,7 +173,10 @@ test('files written elsewhere: int8/int16 widen to int32, uint32 to float64, str
   const err = await t.throwsAsync(readHdf5Dataset(path, 'names'), { instanceOf: ApertureDepthError });
   t.regex(err!.message, /foreign\.h5: names: dataset type string is not readable as an array/);
   const listed = await listHdf5Datasets(path);
-  t.like(listed.find((d) => d.name === 'names'), { dtype: null, type: 'string' });
+  t.like(
+    listed.find((d) => d.name === 'names'),
+    { dtype: null, type: 'string' },
+  );
 });
 
 test('a missing dataset lists the ones there are', async (t) => {
@@ -122,13 +196,21 @@ test('bad files are errors naming the file', async (t) => {
     ['missing.h5', null, /HDF5 file not found/],
     ['empty.h5', new Uint8Array(0), /empty file, expected HDF5/],
     ['text.h5', new TextEncoder().encode('{"not": "hdf5"}'.repeat(100)), /not an HDF5 file/],
-    ['truncated.h5', bytes.subarray(0, bytes.length >> 1), /corrupt or unreadable HDF5 file: .*(truncated|eof|EOF|addr)/i],
+    [
+      'truncated.h5',
+      bytes.subarray(0, bytes.length >> 1),
+      /corrupt or unreadable HDF5 file: .*(truncated|eof|EOF|addr)/i,
+    ],
     ['header-only.h5', bytes.subarray(0, 100), /corrupt or unreadable HDF5 file/],
   ];
   for (const [name, content, pattern] of cases) {
     const path = join(tmp.dir, name);
     if (content) writeFileSync(path, content);
-    for (const read of [() => readHdf5(path), () => readHdf5Dataset(path, 'a'), () => listHdf5Datasets(path)]) {
+    for (const read of [
+      () => readHdf5(path),
+      () => readHdf5Dataset(path, 'a'),
+      () => listHdf5Datasets(path),
+    ]) {
       const err = await t.throwsAsync(read(), { instanceOf: ApertureDepthError });
       t.true(err!.message.startsWith(`${path}: `), err!.message);
       t.regex(err!.message, pattern);
@@ -141,13 +223,45 @@ test('bad files are errors naming the file', async (t) => {
 test('writer checks its input and leaves nothing behind on failure', async (t) => {
   const path = join(tmp.dir, 'w.h5');
   const mismatch = await t.throwsAsync(
-    writeHdf5(path, { datasets: { a: { shape: [3], dtype: 'float32', data: new Float32Array(2) } }, attrs: {} }),
+    writeHdf5(path, {
+      datasets: { a: { shape: [3], dtype: 'float32', data: new Float32Array(2) } },
+      attrs: {},
+    }),
     { instanceOf: ApertureDepthError },
   );
   t.regex(mismatch!.message, /w\.h5: datasets\.a: shape \[3\] has 3 elements but data has 2/);
-  const badName = await t.throwsAsync(writeHdf5(path, { datasets: { 'a//b': DATASETS.f64! }, attrs: {} }), { instanceOf: ApertureDepthError });
+  const badName = await t.throwsAsync(writeHdf5(path, { datasets: { 'a//b': DATASETS.f64! }, attrs: {} }), {
+    instanceOf: ApertureDepthError,
+  });
   t.regex(badName!.message, /invalid dataset name "a\/\/b"/);
-  const badAttr = await t.throwsAsync(writeHdf5(path, { datasets: {}, attrs: { x: { nested: 1 } as never } }), { instanceOf: ApertureDepthError });
+  const badAttr = await t.throwsAsync(
+    writeHdf5(path, { datasets: {}, attrs: { x: { nested: 1 } as never } }),
+    { instanceOf: ApertureDepthError },
+  );
   t.regex(badAttr!.message, /w\.h5: attrs\.x: attribute must be/);
   t.false(existsSync(path));
+});
+
+/** A fuzzed file (gzip, base64) on which libhdf5 loops forever while reading an attribute. */
+const LOOPING_FILE_GZ_B64 =
+  'H4sICFw2C2sCA2hhbmcxODIuaDUA7ZhPSwJBFMDfzKosq9Eqiv05tFIHoQ4SVtjFFaWEAiXo3sGVpH9C29k9dKhbxw5BnfoEHTqF' +
+  'H6WbhyCIPoC9mR1zEbwFJb0f/NCdee/xZhQe7HW1sjVlzBlc12FAX1Gf8Z9zaj378XhWq1b2uNVbix4FvTNNAI37Yasq3ODAAFIJ' +
+  'CA1LDohtYDxEICk23ZZ77MBshgFWkTJZQAdRMeR/lYj12LJI5X5qE+JWUe3akI9Cvq+BTGtKIjbA5udTRbadGW0bGFvCaM5YSPUc' +
+  'Vp+jz1oSWNxaUOsWpHVId8Q+nlEz9ARGMFDXVVc5Y06+LtoP++1fnLbcsQdngYPzYOEf5H0+ZdbK1R2eCP7wAyKm6CLccNruYU9l' +
+  '3F/uLwJBEAQx6WyXa7ty0JjDCSsHoBrm547T+B5Agf2TkTrd6X9+kdkCeIUO/aEIgphMOivPL3QLBEEQxC/xRldAEH8ZrwjihTvY' +
+  'qIc+oF30FYUSgIlaaA610Tp6gLZRD71Cb9Db0henDkwYgRgAAA==';
+
+test('a file that makes libhdf5 loop is stopped by the timeout; the next read works', async (t) => {
+  const path = join(tmp.dir, 'looping.h5');
+  writeFileSync(path, gunzipSync(Buffer.from(LOOPING_FILE_GZ_B64, 'base64')));
+  const start = Date.now();
+  const err = await t.throwsAsync(readHdf5(path, { timeoutMs: 1000 }), { instanceOf: ApertureDepthError });
+  t.regex(
+    err!.message,
+    /looping\.h5: corrupt or unreadable HDF5 file: libhdf5 did not finish within 1000 ms/,
+  );
+  t.true(Date.now() - start < 20000);
+  const good = join(tmp.dir, 'after-loop.h5');
+  await writeHdf5(good, { datasets: { a: DATASETS.f64! }, attrs: { s: 'ok' } });
+  t.deepEqual((await readHdf5(good)).attrs, { s: 'ok' });
 });

@@ -26,7 +26,8 @@ test('decodes what jpeg-js encodes, close to the source pixels', (t) => {
   const img = decodeJpeg(bytes, 'mem.jpg');
   t.like(img, { width: w, height: h, channels: 3 });
   let maxErr = 0;
-  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) maxErr = Math.max(maxErr, Math.abs(img.data[i * 3 + c]! - rgba[i * 4 + c]!));
+  for (let i = 0; i < w * h; i++)
+    for (let c = 0; c < 3; c++) maxErr = Math.max(maxErr, Math.abs(img.data[i * 3 + c]! - rgba[i * 4 + c]!));
   t.true(maxErr < 16, `max error ${maxErr}`);
 });
 
@@ -45,6 +46,9 @@ function withSize(bytes: Uint8Array, width: number, height: number): Uint8Array 
 }
 
 const sun = new Uint8Array(readFileSync(SUN));
+const small = new Uint8Array(
+  jpegJs.encode({ width: 16, height: 16, data: new Uint8Array(16 * 16 * 4).fill(200) }, 80).data,
+);
 const BAD: [string, Uint8Array, RegExp][] = [
   ['empty', new Uint8Array(0), /empty file/],
   ['wrong magic', new TextEncoder().encode('this is text'), /not a JPEG file/],
@@ -52,7 +56,12 @@ const BAD: [string, Uint8Array, RegExp][] = [
   ['truncated header', sun.subarray(0, 300), /truncated/],
   ['huge size', withSize(sun, 65535, 65535), /exceeds the limit of 100 megapixels/],
   ['zero size', withSize(sun, 0, 480), /invalid size 0x480/],
-  ['size larger than the data', withSize(sun, 8000, 8000), /corrupt JPEG/],
+  [
+    'size larger than the file can hold',
+    withSize(small, 1000, 1000),
+    /header claims 1000x1000 pixels, more than a \d+-byte JPEG can hold/,
+  ],
+  ['size larger than the data', withSize(sun, 1280, 960), /corrupt JPEG/],
 ];
 for (const [label, bytes, pattern] of BAD) {
   test(`rejects ${label} naming the file`, (t) => {
@@ -65,6 +74,8 @@ for (const [label, bytes, pattern] of BAD) {
 }
 
 test('the memory limit refuses before decoding', (t) => {
-  const err = t.throws(() => decodeJpeg(sun, 'small-budget.jpg', { maxMemoryUsageInMB: 1 }), { instanceOf: ApertureDepthError });
+  const err = t.throws(() => decodeJpeg(sun, 'small-budget.jpg', { maxMemoryUsageInMB: 1 }), {
+    instanceOf: ApertureDepthError,
+  });
   t.regex(err!.message, /small-budget\.jpg: too large to decode: maxMemoryUsageInMB limit exceeded/);
 });

@@ -9,7 +9,10 @@ const tmp = makeTempDir('json');
 test.after.always(tmp.remove);
 
 test('reads a real JSON file and one with a BOM', (t) => {
-  const cam = readJsonFile('test/data/open3d-rgbd/camera_primesense.json', 'camera intrinsics') as Record<string, unknown>;
+  const cam = readJsonFile('test/data/open3d-rgbd/camera_primesense.json', 'camera intrinsics') as Record<
+    string,
+    unknown
+  >;
   t.is(typeof cam, 'object');
   const path = join(tmp.dir, 'bom.json');
   writeFileSync(path, '\ufeff{"a": [1, 2]}');
@@ -24,7 +27,11 @@ test('a missing file says not found, naming file and purpose', (t) => {
 });
 
 const BAD: [string, string, RegExp][] = [
-  ['trailing comma', '{\n  "a": 1,\n}', /line 3, column 1 \(offset 12\).*Expected double-quoted property name/],
+  [
+    'trailing comma',
+    '{\n  "a": 1,\n}',
+    /line 3, column 1 \(offset 12\).*Expected double-quoted property name/,
+  ],
   ['missing value', '{"a": }', /line 1, column 7 .*Unexpected token/],
   ['unterminated array', '[1, 2', /line 1, column 6 .*after array element/],
   ['garbage after', '{"a": 1} x', /line 1, column 10 .*non-whitespace character/],
@@ -43,7 +50,21 @@ for (const [label, text, pattern] of BAD) {
 }
 
 test('the error locator agrees with V8 where V8 gives a position', (t) => {
-  for (const text of ['{"a":1,}', '[1,2', '{"a" 1}', '"abc', '{"a":1}x', '[1, 2, 03]', '{"a": "\\x"}', '[-]', '{"a":[{"b":nul}]}', '[1.]', '[1e+]', '[.5]', '[1.5e3, -0.0, 2E-2, x]']) {
+  for (const text of [
+    '{"a":1,}',
+    '[1,2',
+    '{"a" 1}',
+    '"abc',
+    '{"a":1}x',
+    '[1, 2, 03]',
+    '{"a": "\\x"}',
+    '[-]',
+    '{"a":[{"b":nul}]}',
+    '[1.]',
+    '[1e+]',
+    '[.5]',
+    '[1.5e3, -0.0, 2E-2, x]',
+  ]) {
     let v8: number | undefined;
     try {
       JSON.parse(text);
@@ -53,5 +74,8 @@ test('the error locator agrees with V8 where V8 gives a position', (t) => {
     }
     if (v8 !== undefined) t.is(jsonErrorOffset(text), v8, text);
   }
-  t.throws(() => parseJsonText('{"a": 01}', 'mem'), { instanceOf: ApertureDepthError, message: /^mem: invalid JSON in JSON at line 1, column 8/ });
+  t.throws(() => parseJsonText('{"a": 01}', 'mem'), {
+    instanceOf: ApertureDepthError,
+    message: /^mem: invalid JSON in JSON at line 1, column 8/,
+  });
 });

@@ -65,21 +65,36 @@ for (const arr of CASES) {
 }
 
 test('NaN survives; float64 input narrows to float32', (t) => {
-  const out = decodePfm(encodePfm({ shape: [1, 2], dtype: 'float64', data: new Float64Array([NaN, 0.1]) }), 'n.pfm');
+  const out = decodePfm(
+    encodePfm({ shape: [1, 2], dtype: 'float64', data: new Float64Array([NaN, 0.1]) }),
+    'n.pfm',
+  );
   t.true(Number.isNaN(out.data[0]));
   t.is(out.data[1], Math.fround(0.1));
 });
 
 test('big-endian files (positive scale) and single-line headers', (t) => {
-  const bytes = new Uint8Array(Buffer.concat([Buffer.from('Pf 2 1 1.0\n', 'latin1'), Buffer.from([0x3f, 0xc0, 0, 0, 0x7f, 0x80, 0, 0])]));
-  t.deepEqual(decodePfm(bytes, 'be.pfm'), { shape: [1, 2], dtype: 'float32', data: new Float32Array([1.5, Infinity]), scale: 1 });
+  const bytes = new Uint8Array(
+    Buffer.concat([Buffer.from('Pf 2 1 1.0\n', 'latin1'), Buffer.from([0x3f, 0xc0, 0, 0, 0x7f, 0x80, 0, 0])]),
+  );
+  t.deepEqual(decodePfm(bytes, 'be.pfm'), {
+    shape: [1, 2],
+    dtype: 'float32',
+    data: new Float32Array([1.5, Infinity]),
+    scale: 1,
+  });
 });
 
-const enc = (s: string, payload = 0) => new Uint8Array(Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(payload)]));
+const enc = (s: string, payload = 0) =>
+  new Uint8Array(Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(payload)]));
 const BAD: [string, Uint8Array, RegExp][] = [
   ['empty', new Uint8Array(0), /empty file/],
   ['wrong magic', enc('P6\n2 2\n255\n', 12), /not a PFM file/],
-  ['truncated data', enc('Pf\n4 4\n-1.0\n', 60), /truncated: header claims 4x4x1 floats \(64 bytes\), the file has 60/],
+  [
+    'truncated data',
+    enc('Pf\n4 4\n-1.0\n', 60),
+    /truncated: header claims 4x4x1 floats \(64 bytes\), the file has 60/,
+  ],
   ['huge size', enc('PF\n999999999 999999999\n-1.0\n', 16), /too large/],
   ['truncated header', enc('Pf\n4 '), /truncated header \(no height\)/],
   ['zero scale', enc('Pf\n1 1\n0\n', 4), /invalid scale 0/],
