@@ -23,7 +23,10 @@ export const INTERRUPTED_EXIT_CODE = 130;
  * const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration`));
  * try { await estimate({ ..., signal: stop.signal }); } finally { stop.release(); }
  */
-export function stopOnSignals(onFirst?: (signal: NodeJS.Signals) => void): { signal: AbortSignal; release: () => void } {
+export function stopOnSignals(onFirst?: (signal: NodeJS.Signals) => void): {
+  signal: AbortSignal;
+  release: () => void;
+} {
   const controller = new AbortController();
   const handler = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(INTERRUPTED_EXIT_CODE);

@@ -108,15 +108,27 @@ export function readCheckpoint(path: string): OptimizerState | undefined {
     key: 'iteration',
   });
   const isObject = (x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x);
-  check(isObject(json.params ?? {}), () => 'expected an object of parameter groups', { file: path, key: 'params' });
-  check(isObject(json.adam) && Array.isArray(json.adam.groups) && json.adam.groups.every(isObject), () => 'expected { groups: [...] }', {
+  check(isObject(json.params ?? {}), () => 'expected an object of parameter groups', {
     file: path,
-    key: 'adam',
+    key: 'params',
   });
-  check(Array.isArray(json.loss_history ?? []) && (json.loss_history ?? []).every((x: unknown) => typeof x === 'number'), () => 'expected a list of numbers', {
-    file: path,
-    key: 'loss_history',
-  });
+  check(
+    isObject(json.adam) && Array.isArray(json.adam.groups) && json.adam.groups.every(isObject),
+    () => 'expected { groups: [...] }',
+    {
+      file: path,
+      key: 'adam',
+    },
+  );
+  check(
+    Array.isArray(json.loss_history ?? []) &&
+      (json.loss_history ?? []).every((x: unknown) => typeof x === 'number'),
+    () => 'expected a list of numbers',
+    {
+      file: path,
+      key: 'loss_history',
+    },
+  );
   const params: Record<string, StoredArray> = {};
   for (const [k, v] of Object.entries<any>(json.params ?? {})) {
     check(isObject(v), () => 'expected { shape, data }', { file: path, key: `params.${k}` });

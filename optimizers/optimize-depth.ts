@@ -663,9 +663,12 @@ export async function optimizeDepth(
           writeCheckpoint(run.checkpointPath, snapshot(iteration));
           saved = `; the state is saved in ${run.checkpointPath}: rerun with --resume to continue`;
         }
-        throw new InterruptedError(`interrupted (${String(run.signal.reason ?? 'abort')}) at iteration ${iteration} of ${config.iterations}${saved}`, {
-          key: 'optimizer',
-        });
+        throw new InterruptedError(
+          `interrupted (${String(run.signal.reason ?? 'abort')}) at iteration ${iteration} of ${config.iterations}${saved}`,
+          {
+            key: 'optimizer',
+          },
+        );
       }
       const lrFactor = schedule(iteration, config.iterations);
       const paramList = names.map((n) => params[n]);

@@ -70,8 +70,13 @@ function withBaseNote<T>(file: string, load: () => T): T {
   } catch (err) {
     if (!(err instanceof ApertureDepthError) || err.message.includes(file)) throw err;
     const prefix = [err.file, err.key].filter(Boolean).join(': ');
-    const reason = prefix && err.message.startsWith(`${prefix}: `) ? err.message.slice(prefix.length + 2) : err.message;
-    throw new ApertureDepthError(`${reason} (read as a base of ${file})`, { file: err.file, key: err.key, cause: err });
+    const reason =
+      prefix && err.message.startsWith(`${prefix}: `) ? err.message.slice(prefix.length + 2) : err.message;
+    throw new ApertureDepthError(`${reason} (read as a base of ${file})`, {
+      file: err.file,
+      key: err.key,
+      cause: err,
+    });
   }
 }
 

@@ -58,6 +58,8 @@ export function toEstimateOptions(
     ...(config.limits.working_max_side !== undefined
       ? { workingMaxSide: config.limits.working_max_side }
       : {}),
-    ...(config.limits.max_tensor_bytes !== undefined ? { maxTensorBytes: config.limits.max_tensor_bytes } : {}),
+    ...(config.limits.max_tensor_bytes !== undefined
+      ? { maxTensorBytes: config.limits.max_tensor_bytes }
+      : {}),
   };
 }

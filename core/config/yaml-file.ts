@@ -23,7 +23,9 @@ export function readYamlFile(path: string): Record<string, unknown> {
     if (st.isDirectory())
       throw new ApertureDepthError('is a folder, expected a YAML config file', { file: path });
     if (!st.isFile())
-      throw new ApertureDepthError('is not a regular file (a device or pipe?), expected a YAML config file', { file: path });
+      throw new ApertureDepthError('is not a regular file (a device or pipe?), expected a YAML config file', {
+        file: path,
+      });
     if (st.size > MAX_CONFIG_BYTES) {
       throw new ApertureDepthError(`is ${st.size} bytes; a config file is at most ${MAX_CONFIG_BYTES}`, {
         file: path,

@@ -17,23 +17,28 @@ export function imageSize(path: string): { width: number; height: number } {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new ApertureDepthError('is not a regular file, expected an image', { file: path });
+    if (!st.isFile())
+      throw new ApertureDepthError('is not a regular file, expected an image', { file: path });
     const read = (position: number, length: number): Uint8Array => {
       const buf = new Uint8Array(Math.max(0, Math.min(length, st.size - position)));
       if (buf.length > 0) readSync(fd, buf, 0, buf.length, position);
       return buf;
     };
     const head = read(0, 32);
-    const fail = (why: string) => new ApertureDepthError(`cannot read the image size: ${why}`, { file: path });
+    const fail = (why: string) =>
+      new ApertureDepthError(`cannot read the image size: ${why}`, { file: path });
     if (head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47) {
       // 8-byte signature, then the IHDR chunk: length, "IHDR", width, height (big-endian).
-      if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== 'IHDR') throw fail('PNG without IHDR');
+      if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== 'IHDR')
+        throw fail('PNG without IHDR');
       const view = new DataView(head.buffer);
       return checked(view.getUint32(16), view.getUint32(20), path);
     }
     if (head[0] === 0xff && head[1] === 0xd8) return jpegSize(read, st.size, fail, path);
     if (head[0] === 0x50 && (head[1] === 0x35 || head[1] === 0x36)) {
-      const text = Buffer.from(read(0, 1024)).toString('latin1').replace(/#[^\n\r]*/g, ' ');
+      const text = Buffer.from(read(0, 1024))
+        .toString('latin1')
+        .replace(/#[^\n\r]*/g, ' ');
       const m = /^P[56]\s+(\d{1,9})\s+(\d{1,9})\s/.exec(text);
       if (!m) throw fail('PPM/PGM header without width and height');
       return checked(Number(m[1]), Number(m[2]), path);
@@ -45,7 +50,8 @@ export function imageSize(path: string): { width: number; height: number } {
 }
 
 function checked(width: number, height: number, file: string): { width: number; height: number } {
-  if (!(width >= 1 && height >= 1)) throw new ApertureDepthError(`invalid image size ${width}x${height}`, { file });
+  if (!(width >= 1 && height >= 1))
+    throw new ApertureDepthError(`invalid image size ${width}x${height}`, { file });
   return { width, height };
 }
 

@@ -45,7 +45,11 @@ function boxMean(x: tf.Tensor2D, r: number): tf.Tensor2D {
 }
 
 /** Confidence `[h, w]` in [0, 1] from the AIF (and the observed image, for saturation); see the file comment. */
-export function defocusConfidence(aif: tf.Tensor3D, observed: tf.Tensor3D, options: ConfidenceOptions): tf.Tensor2D {
+export function defocusConfidence(
+  aif: tf.Tensor3D,
+  observed: tf.Tensor3D,
+  options: ConfidenceOptions,
+): tf.Tensor2D {
   const [h, w] = aif.shape;
   check(
     Number.isFinite(options.radiusPx) && options.radiusPx >= 1,

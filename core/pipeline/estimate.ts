@@ -11,7 +11,11 @@ import { writePng } from '../io/png.ts';
 import { computeDepthMetrics, type DepthMetrics } from '../metrics/depth-metrics.ts';
 import { colorize, robustRange, turbo } from '../report/colormap.ts';
 import { versions } from '../run-record/versions.ts';
-import { resolveNetworkEngine, type NetworkEngineRequest, type ResolvedEngine } from '../engine/network-engine.ts';
+import {
+  resolveNetworkEngine,
+  type NetworkEngineRequest,
+  type ResolvedEngine,
+} from '../engine/network-engine.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
 import { exposureFactor, linearToSrgb } from '../../physics/radiometry.ts';
@@ -162,11 +166,18 @@ function checkSignal(images: PairImages, spec: PairSpec, saturation: number | nu
     return tf.stack([tf.max(peakA), tf.max(peakB), satA, satB, usable]).dataSync();
   });
   const [maxA, maxB, satA, satB, usable] = Array.from(stats);
-  for (const [max, file, key] of [[maxA, spec.aif, 'aif'], [maxB, spec.blurred, 'blurred']] as const) {
-    check(max >= BLACK_LEVEL, () => `the ${key} image ${file} is black (brightest value ${max}): no light to estimate depth from`, {
-      file: spec.file,
-      key,
-    });
+  for (const [max, file, key] of [
+    [maxA, spec.aif, 'aif'],
+    [maxB, spec.blurred, 'blurred'],
+  ] as const) {
+    check(
+      max >= BLACK_LEVEL,
+      () => `the ${key} image ${file} is black (brightest value ${max}): no light to estimate depth from`,
+      {
+        file: spec.file,
+        key,
+      },
+    );
   }
   check(
     usable >= MIN_USABLE_FRACTION,
@@ -186,7 +197,10 @@ function checkBudget(spec: PairSpec, options: EstimateOptions, optimizerInput: O
   const modelPath = variant !== 'pixel' ? (requested ?? defaultModelPath()) : undefined;
   if (!modelPath) variant = 'pixel';
   const prior = modelPath
-    ? priorFootprint(modelPath, { steps: options.prior?.steps, processingResolution: options.prior?.processingResolution })
+    ? priorFootprint(modelPath, {
+        steps: options.prior?.steps,
+        processingResolution: options.prior?.processingResolution,
+      })
     : undefined;
   const renderer = resolveOptimizerConfig({ ...optimizerInput, variant }).renderer;
   checkRunBytes(
@@ -198,7 +212,10 @@ function checkBudget(spec: PairSpec, options: EstimateOptions, optimizerInput: O
 
 /** The median CoC (pixels) of a depth map under the forward model's f-number. */
 function medianCocPx(depth: tf.Tensor2D, camera: ThinLensCamera, fNumber: number): number {
-  const c = tf.tidy(() => circleOfConfusionPx(camera, depth, fNumber).dataSync() as Float32Array).slice().sort();
+  const c = tf
+    .tidy(() => circleOfConfusionPx(camera, depth, fNumber).dataSync() as Float32Array)
+    .slice()
+    .sort();
   const m = c[Math.floor(c.length / 2)] ?? 0;
   return Number.isFinite(m) ? m : 0;
 }
@@ -310,7 +327,10 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       if (engine.engine === 'onnx') {
         // Loaded on demand: onnxruntime-node is only needed by this engine.
         const { OnnxMarigoldPrior } = await import('../../diffusion/marigold/onnx-prior.ts');
-        const onnx = await OnnxMarigoldPrior.load(modelPath!, { ...priorOptions, log: (l) => log(`prior: ${l}`) });
+        const onnx = await OnnxMarigoldPrior.load(modelPath!, {
+          ...priorOptions,
+          log: (l) => log(`prior: ${l}`),
+        });
         model = onnx;
         for (const note of onnx.notes) log(`prior: ${note}`);
         prior = await MarigoldDepthPrior.createAsync(onnx, srgb, adapterOptions);
@@ -327,7 +347,9 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   const config = resolveOptimizerConfig({ ...optimizerInput, variant });
   if (variant === 'oracle') {
     // The oracle aligns to ground truth: without a valid pixel of it there is nothing to align to.
-    const valid = images.depthGt ? tf.tidy(() => tf.sum(tf.cast(tf.isFinite(images.depthGt!), 'int32')).dataSync()[0]) : 0;
+    const valid = images.depthGt
+      ? tf.tidy(() => tf.sum(tf.cast(tf.isFinite(images.depthGt!), 'int32')).dataSync()[0])
+      : 0;
     if (valid === 0) {
       tf.dispose([aif, observed, ...(images.depthGt ? [images.depthGt] : [])]);
       prior.dispose();
@@ -417,7 +439,12 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   for (let i = 0; i < depth.length; i++) if (!(Number.isFinite(depth[i]) && depth[i] > 0)) bad++;
   if (bad > 0) {
     result.dispose();
-    tf.dispose([aif, observed, ...(depthGtWork ? [depthGtWork] : []), ...(images.depthGt ? [images.depthGt] : [])]);
+    tf.dispose([
+      aif,
+      observed,
+      ...(depthGtWork ? [depthGtWork] : []),
+      ...(images.depthGt ? [images.depthGt] : []),
+    ]);
     prior.dispose();
     await model?.dispose();
     throw new ApertureDepthError(
@@ -438,7 +465,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   if (observable < 0.05) {
     log(
       `warning: depth is observable from defocus in only ${(100 * observable).toFixed(1)} % of the image (too ` +
-        'little texture at the scale of the blur, or saturated); elsewhere depth.npy holds the prior\'s guess. ' +
+        "little texture at the scale of the blur, or saturated); elsewhere depth.npy holds the prior's guess. " +
         `See ${files.confidenceNpy}.`,
     );
   }

@@ -35,7 +35,13 @@ export interface PriorFootprint {
   weightElements: number;
   /** Image pixels per latent pixel. */
   vaeScaleFactor: number;
-  unet: { channels: number[]; attention: boolean[]; heads: number[]; layers: number[]; transformerLayers: number[] };
+  unet: {
+    channels: number[];
+    attention: boolean[];
+    heads: number[];
+    layers: number[];
+    transformerLayers: number[];
+  };
   vae: { channels: number[]; layers: number };
   /** Denoising steps per prediction. */
   steps: number;
@@ -59,7 +65,14 @@ export interface RunBytes {
   /** Bytes in all. */
   total: number;
   /** Bytes per term, for the message. */
-  parts: { images: number; working: number; renderer: number; pixelPrior: number; weights: number; activations: number };
+  parts: {
+    images: number;
+    working: number;
+    renderer: number;
+    pixelPrior: number;
+    weights: number;
+    activations: number;
+  };
   working: { width: number; height: number; downscale: number };
   /** Processing size of the prior, when there is one. */
   processing?: { width: number; height: number };
@@ -110,7 +123,8 @@ export function estimateRunBytes(size: RunSize): RunBytes {
   const hw = working.width * working.height;
   const images = F32 * W * H * (3 * 3 + 3);
   const work = F32 * hw * (4 * 3 + 6);
-  const buffers = RENDERER_BUFFERS[size.renderer as keyof typeof RENDERER_BUFFERS] ?? RENDERER_BUFFERS.layered;
+  const buffers =
+    RENDERER_BUFFERS[size.renderer as keyof typeof RENDERER_BUFFERS] ?? RENDERER_BUFFERS.layered;
   const renderer = F32 * hw * 3 * buffers;
   const pixelPrior = size.variant === 'pixel' ? F32 * 4 * hw : 0;
   let weights = 0;
@@ -182,9 +196,13 @@ const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
  * `file` is what the run reads (the pair), named in the error.
  */
 export function checkRunBytes(size: RunSize, maxBytes: number, file: string): RunBytes {
-  check(Number.isFinite(maxBytes) && maxBytes > 0, () => `must be a positive number of bytes, got ${maxBytes}`, {
-    key: 'limits.max_tensor_bytes',
-  });
+  check(
+    Number.isFinite(maxBytes) && maxBytes > 0,
+    () => `must be a positive number of bytes, got ${maxBytes}`,
+    {
+      key: 'limits.max_tensor_bytes',
+    },
+  );
   const need = estimateRunBytes(size);
   if (need.total <= maxBytes) return need;
   const { parts, working, processing } = need;
@@ -215,7 +233,10 @@ export function checkRunBytes(size: RunSize, maxBytes: number, file: string): Ru
  * Reads what the budget needs from a model folder without loading it: the UNet and VAE configs and the
  * weight headers (element counts). `steps` and `processingResolution` as the prior would choose them.
  */
-export function priorFootprint(model: string, options: { steps?: number; processingResolution?: number } = {}): PriorFootprint {
+export function priorFootprint(
+  model: string,
+  options: { steps?: number; processingResolution?: number } = {},
+): PriorFootprint {
   const folder = openModelFolder(resolveModel(model).path);
   const unetRaw = readComponentConfig(folder.unet.dir);
   const unet = parseUNetConfig(unetRaw.raw, unetRaw.file);
@@ -236,7 +257,9 @@ export function priorFootprint(model: string, options: { steps?: number; process
     vaeScaleFactor: 2 ** (vae.block_out_channels.length - 1),
     unet: {
       channels: unet.block_out_channels,
-      attention: unet.down_block_types.map((t, i) => t === 'CrossAttnDownBlock2D' || unet.up_block_types[n - 1 - i] === 'CrossAttnUpBlock2D'),
+      attention: unet.down_block_types.map(
+        (t, i) => t === 'CrossAttnDownBlock2D' || unet.up_block_types[n - 1 - i] === 'CrossAttnUpBlock2D',
+      ),
       heads: unet.num_attention_heads,
       layers: unet.layers_per_block,
       transformerLayers: unet.transformer_layers_per_block,

@@ -429,7 +429,10 @@ export async function runExperiment(options: RunExperimentOptions): Promise<RunE
       } catch (err) {
         if (err instanceof InterruptedError) {
           writeSummaries(outDir, rows, variantInfo, title, extra);
-          throw new InterruptedError(`${ref.id} · ${v.name}: ${err.message}`, { file: outDir, key: '--resume' });
+          throw new InterruptedError(`${ref.id} · ${v.name}: ${err.message}`, {
+            file: outDir,
+            key: '--resume',
+          });
         }
         if (!(err instanceof ApertureDepthError) && !(err instanceof Error)) throw err;
         failed++;

@@ -147,7 +147,9 @@ export function parseSchedulerConfig(raw: unknown, file = 'scheduler_config.json
   };
   // The schedule allocates arrays of this length: cap it (diffusers trains with 1000) before anything is built.
   check(
-    Number.isInteger(config.numTrainTimesteps) && config.numTrainTimesteps >= 1 && config.numTrainTimesteps <= MAX_TRAIN_TIMESTEPS,
+    Number.isInteger(config.numTrainTimesteps) &&
+      config.numTrainTimesteps >= 1 &&
+      config.numTrainTimesteps <= MAX_TRAIN_TIMESTEPS,
     () => `expected a positive integer of at most ${MAX_TRAIN_TIMESTEPS}, got ${config.numTrainTimesteps}`,
     { file, key: 'num_train_timesteps' },
   );

@@ -20,7 +20,7 @@ export interface TrainingSummary {
   naturalTextures: boolean;
   workers: number;
   vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
-  unet: { steps: number; batch: number; lr: number; p999: number };
+  unet: { steps: number; batch: number; lr: number; p999: number; poolWeight: number };
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
   seconds: { data: number; vae: number; encode: number; unet: number };
@@ -139,7 +139,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
 - Stage A, VAE: ${t.vae.steps} steps, batch ${t.vae.batch} scenes (one RGB + one depth ${t.vae.crop}x${t.vae.crop} crop each), Adam lr ${t.vae.lr}
   (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL, on a posterior sample. ${formatDuration(t.seconds.vae)}.
 - Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
-  (cosine), v-prediction MSE, timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.
+  (cosine), v-prediction MSE (+ ${t.unet.poolWeight} x MSE of the 4x4-pooled error), timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.
 - Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}; total ${formatDuration(total)} on the machine that
   trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
 

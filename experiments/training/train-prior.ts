@@ -81,7 +81,7 @@ export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   size: 64,
   naturalTextures: true,
   vae: { steps: 1500, batch: 8, crop: 32, lr: 4e-4, klWeight: 1e-4, depthWeight: 2 },
-  unet: { steps: 3000, batch: 8, lr: 3e-4, p999: 0.5 },
+  unet: { steps: 3000, batch: 8, lr: 1e-3, p999: 0.75, poolWeight: 1 },
   ckptEvery: 100,
   logEvery: 25,
   valScenes: 8,
@@ -350,6 +350,7 @@ async function main(): Promise<void> {
     .option('unet-batch', { type: 'number', default: d.unet.batch })
     .option('unet-lr', { type: 'number', default: d.unet.lr })
     .option('p999', { type: 'number', default: d.unet.p999, describe: 'share of UNet samples at t = 999' })
+    .option('pool-weight', { type: 'number', default: d.unet.poolWeight, describe: 'weight of the 4x4-pooled latent MSE' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
     .option('val-scenes', { type: 'number', default: d.valScenes })
@@ -375,7 +376,7 @@ async function main(): Promise<void> {
       klWeight: argv['kl-weight'],
       depthWeight: argv['depth-weight'],
     },
-    unet: { steps: argv['unet-steps'], batch: argv['unet-batch'], lr: argv['unet-lr'], p999: argv.p999 },
+    unet: { steps: argv['unet-steps'], batch: argv['unet-batch'], lr: argv['unet-lr'], p999: argv.p999, poolWeight: argv['pool-weight'] },
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],
     valScenes: argv['val-scenes'],

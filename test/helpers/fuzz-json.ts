@@ -120,14 +120,21 @@ export function mutateTree(
     case 1:
     case 2: {
       const v = pick(rng, INTERESTING_VALUES);
-      return { value: setAt(doc, path, structuredClone(v)), what: `${at}=${JSON.stringify(v)?.slice(0, 20)}` };
+      return {
+        value: setAt(doc, path, structuredClone(v)),
+        what: `${at}=${JSON.stringify(v)?.slice(0, 20)}`,
+      };
     }
     case 3:
       return { value: setAt(doc, path, DELETE), what: `delete ${at}` };
     case 4: {
       // A key the format knows, or an unknown one, added to an object.
-      if (node === null || typeof node !== 'object' || Array.isArray(node)) return mutateTree(doc, rng, keys, limits);
-      const k = keys.length > 0 && rng() < 0.7 ? pick(rng, keys) : pick(rng, ['unknown_key', '__proto__', 'constructor', '']);
+      if (node === null || typeof node !== 'object' || Array.isArray(node))
+        return mutateTree(doc, rng, keys, limits);
+      const k =
+        keys.length > 0 && rng() < 0.7
+          ? pick(rng, keys)
+          : pick(rng, ['unknown_key', '__proto__', 'constructor', '']);
       const v = structuredClone(pick(rng, INTERESTING_VALUES));
       return { value: setAt(doc, [...path, k], v), what: `add ${at}.${k}` };
     }
@@ -151,7 +158,9 @@ export function mutateTree(
     }
     default: {
       // A long list where one value is expected (bounded: a big but not absurd document).
-      const v = Array.from({ length: pick(rng, limits.lengths ?? [2, 100, 20000]) }, (_, i) => (rng() < 0.5 ? i : `s${i}`));
+      const v = Array.from({ length: pick(rng, limits.lengths ?? [2, 100, 20000]) }, (_, i) =>
+        rng() < 0.5 ? i : `s${i}`,
+      );
       return { value: setAt(doc, path, v), what: `list ${at} x${v.length}` };
     }
   }
@@ -188,18 +197,32 @@ export const jsonTextEdits: FieldEdit[] = [
     if (numbers.length === 0) return undefined;
     const m = pick(rng, numbers);
     const v = pick(rng, ['1e999', '-1e999', '1e-999', '-0', '00', '1.', '.5', '0x10', '9'.repeat(400)]);
-    return { bytes: encoder.encode(text.slice(0, m.index) + v + text.slice(m.index! + m[0].length)), what: `number ${v.slice(0, 8)}` };
+    return {
+      bytes: encoder.encode(text.slice(0, m.index) + v + text.slice(m.index! + m[0].length)),
+      what: `number ${v.slice(0, 8)}`,
+    };
   },
   (bytes, rng) => {
     const text = decoder.decode(bytes);
     const i = text.indexOf('{');
     if (i < 0) return undefined;
     const k = pick(rng, ['aif', 'camera', '_class_name', 'block_out_channels', 'unet', 'weight_map', 'x']);
-    return { bytes: encoder.encode(`${text.slice(0, i + 1)}"${k}": ${pick(rng, ['null', '[]', '"a"', '1e999'])},${text.slice(i + 1)}`), what: `duplicate key ${k}` };
+    return {
+      bytes: encoder.encode(
+        `${text.slice(0, i + 1)}"${k}": ${pick(rng, ['null', '[]', '"a"', '1e999'])},${text.slice(i + 1)}`,
+      ),
+      what: `duplicate key ${k}`,
+    };
   },
   (bytes, rng) => {
     const text = decoder.decode(bytes);
-    const v = pick(rng, ['\ufeff' + text, `${text}\n{}`, `${text}garbage`, `[${text}]`, `"${text.slice(0, 40)}"`]);
+    const v = pick(rng, [
+      '\ufeff' + text,
+      `${text}\n{}`,
+      `${text}garbage`,
+      `[${text}]`,
+      `"${text.slice(0, 40)}"`,
+    ]);
     return { bytes: encoder.encode(v), what: 'frame' };
   },
 ];
@@ -255,6 +278,9 @@ export const yamlTextEdits: FieldEdit[] = [
       '\t- tab\n',
     ];
     const h = pick(rng, hazards);
-    return { bytes: encoder.encode(rng() < 0.5 ? `${h}${text}` : `${text}\n${h}`), what: `yaml hazard ${h.slice(0, 12)}` };
+    return {
+      bytes: encoder.encode(rng() < 0.5 ? `${h}${text}` : `${text}\n${h}`),
+      what: `yaml hazard ${h.slice(0, 12)}`,
+    };
   },
 ];

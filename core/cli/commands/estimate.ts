@@ -61,7 +61,7 @@ const command: CommandModule<object, EstimateArgs> = {
       })
       .option('checkpoint-every', {
         type: 'number',
-        describe: 'write OUT/checkpoint.json every N iterations (default: the config\'s, else 10)',
+        describe: "write OUT/checkpoint.json every N iterations (default: the config's, else 10)",
       })
       .option('max-tensor-bytes', {
         type: 'number',
@@ -73,15 +73,25 @@ const command: CommandModule<object, EstimateArgs> = {
       }),
   handler: async (argv) => {
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
-    for (const key of ['iterations', 'seed', 'working-size', 'checkpoint-every', 'max-tensor-bytes'] as const) {
+    for (const key of [
+      'iterations',
+      'seed',
+      'working-size',
+      'checkpoint-every',
+      'max-tensor-bytes',
+    ] as const) {
       const v = argv[key];
       check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
         key: `--${key}`,
       });
     }
     const fileConfig = argv.config ? readEstimateConfig(argv.config) : undefined;
-    check(argv['checkpoint-every'] !== 0, () => 'expected an integer >= 1, got 0', { key: '--checkpoint-every' });
-    check(argv['max-tensor-bytes'] !== 0, () => 'expected a number of bytes >= 1, got 0', { key: '--max-tensor-bytes' });
+    check(argv['checkpoint-every'] !== 0, () => 'expected an integer >= 1, got 0', {
+      key: '--checkpoint-every',
+    });
+    check(argv['max-tensor-bytes'] !== 0, () => 'expected a number of bytes >= 1, got 0', {
+      key: '--max-tensor-bytes',
+    });
     const log = (line: string) => process.stderr.write(`aperture-depth: ${line}\n`);
     // Ctrl-C: finish the iteration, write the checkpoint, exit 130; a second Ctrl-C exits at once.
     const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration (again to quit at once)`));

@@ -47,7 +47,8 @@ const command: CommandModule<object, RunArgs> = {
       .option('engine', {
         type: 'string',
         choices: [...ENGINE_CHOICES],
-        describe: 'executor of the prior networks (prior.engine): onnx, tfjs or auto (default: onnx when it loads)',
+        describe:
+          'executor of the prior networks (prior.engine): onnx, tfjs or auto (default: onnx when it loads)',
       })
       .option('shard', {
         type: 'string',
@@ -62,7 +63,9 @@ const command: CommandModule<object, RunArgs> = {
   handler: async (argv) => {
     const maxBytes = argv['max-tensor-bytes'];
     if (maxBytes !== undefined && !(Number.isFinite(maxBytes) && maxBytes > 0)) {
-      throw new ApertureDepthError(`expected a positive number of bytes, got ${maxBytes}`, { key: '--max-tensor-bytes' });
+      throw new ApertureDepthError(`expected a positive number of bytes, got ${maxBytes}`, {
+        key: '--max-tensor-bytes',
+      });
     }
     const set = [
       ...(argv.set ?? []),

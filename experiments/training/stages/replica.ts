@@ -117,7 +117,7 @@ export function buildReplica(init: ReplicaInit, lr: number): Replica {
     context,
     alphasCumprod,
     latents,
-    loss: (items) => unetItemsLoss(unet, latents, alphasCumprod, context, items as readonly UNetItem[]),
+    loss: (items) => unetItemsLoss(unet, latents, alphasCumprod, context, items as readonly UNetItem[], init.settings.poolWeight),
     dispose: () => {
       trainer.dispose();
       unet.dispose();

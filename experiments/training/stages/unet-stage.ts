@@ -21,6 +21,11 @@ export interface UNetStageSettings {
   lr: number;
   /** Fraction of samples trained at t = 999 (the one-step inference timestep). */
   p999: number;
+  /**
+   * Weight of an extra MSE between 4x4 average-pooled prediction and target: the coarse layout decides the
+   * aligned depth metrics, and the per-pixel latent MSE is dominated by detail that is learnt last. 0 = off.
+   */
+  poolWeight: number;
 }
 
 /** Encoded training set: item 2n is scene n, item 2n + 1 its mirror image. NHWC `[2N, h, w, 4]`. */
@@ -102,6 +107,7 @@ export function unetItemsLoss(
   alphasCumprod: Float32Array,
   context: tf.Tensor3D,
   items: readonly UNetItem[],
+  poolWeight = 0,
 ): LossFn {
   const per = set.h * set.w * set.c;
   const b = items.length;
@@ -126,6 +132,11 @@ export function unetItemsLoss(
     const sample = tf.concat([tf.tensor4d(rgb, shape), tf.tensor4d(xt, shape)], 3); // [B, h, w, 8]: rgb first
     const ctx = tf.tile(context, [b, 1, 1]); // [B, S, D]
     const pred = unetForwardPerSample(unet, trainOps, sample, timesteps, ctx); // [B, h, w, 4]
-    return { loss: tf.mean(tf.square(tf.sub(pred, tf.tensor4d(v, shape)))) as tf.Scalar };
+    const err = tf.sub(pred, tf.tensor4d(v, shape));
+    const mse = tf.mean(tf.square(err)) as tf.Scalar;
+    if (!(poolWeight > 0)) return { loss: mse };
+    const pool = Math.min(4, set.h, set.w);
+    const coarse = tf.mean(tf.square(tf.avgPool(err as tf.Tensor4D, pool, pool, 'valid'))) as tf.Scalar; // [B, h/4, w/4, 4]
+    return { loss: tf.add(mse, tf.mul(coarse, poolWeight)) as tf.Scalar, parts: { mse, coarse } };
   };
 }

@@ -13,7 +13,14 @@ import { join, relative } from 'node:path';
 import { readHdf5 } from '../../../core/io/hdf5.ts';
 import { makeRng, randInt } from '../../helpers/fuzz.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
-import { checkpointIteration, listFiles, scanOutputs, startCli, TEMP_NAME, waitFor } from './helpers/cli-process.ts';
+import {
+  checkpointIteration,
+  listFiles,
+  scanOutputs,
+  startCli,
+  TEMP_NAME,
+  waitFor,
+} from './helpers/cli-process.ts';
 import { MIDDLEBURY } from './run-helpers.ts';
 
 const tmp = makeTempDir('kill-run');
@@ -25,7 +32,14 @@ const ITERATIONS = 200;
 let config: string;
 let reference: Promise<string>;
 
-const args = (out: string, resume = false) => ['run', '--config', config, '--out', out, ...(resume ? ['--resume'] : [])];
+const args = (out: string, resume = false) => [
+  'run',
+  '--config',
+  config,
+  '--out',
+  out,
+  ...(resume ? ['--resume'] : []),
+];
 const sceneDir = (out: string, scene: string) => join(out, 'scenes', scene, 'pixel');
 
 test.before(() => {
@@ -70,13 +84,25 @@ function normalized(file: string, out: string): Buffer | string | unknown {
     return v;
   };
   if (name === 'per_scene.csv') {
-    const rows = text().trimEnd().split('\n').map((l) => l.split(','));
+    const rows = text()
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(','));
     const col = rows[0]!.indexOf('runtime_s');
     return rows.map((r) => r.filter((_, i) => i !== col).join(','));
   }
   if (name === 'summary.md') {
     // The runtime column of the table.
-    return text().split('\n').map((l) => (l.startsWith('|') ? l.split('|').filter((_, i) => i !== 8).join('|') : l));
+    return text()
+      .split('\n')
+      .map((l) =>
+        l.startsWith('|')
+          ? l
+              .split('|')
+              .filter((_, i) => i !== 8)
+              .join('|')
+          : l,
+      );
   }
   if (name.endsWith('.json') && name !== 'checkpoint.json') return dropKeys(JSON.parse(text()));
   return readFileSync(file);
@@ -92,14 +118,27 @@ async function assertSameRun(t: import('ava').ExecutionContext, out: string): Pr
       // HDF5 object headers carry modification times: compare the datasets and attributes.
       const [a, b] = [await readHdf5(join(out, f)), await readHdf5(join(ref, f))];
       for (const k of Object.keys(b.datasets)) {
-        t.true(Buffer.from((a.datasets[k]!.data as Float32Array).buffer).equals(Buffer.from((b.datasets[k]!.data as Float32Array).buffer)), `${f} ${k}`);
+        t.true(
+          Buffer.from((a.datasets[k]!.data as Float32Array).buffer).equals(
+            Buffer.from((b.datasets[k]!.data as Float32Array).buffer),
+          ),
+          `${f} ${k}`,
+        );
       }
       t.deepEqual(a.attrs, b.attrs, f);
       continue;
     }
-    t.deepEqual(normalized(join(out, f), out), normalized(join(ref, f), ref), `${f} differs from the uninterrupted run`);
+    t.deepEqual(
+      normalized(join(out, f), out),
+      normalized(join(ref, f), ref),
+      `${f} differs from the uninterrupted run`,
+    );
   }
-  t.deepEqual(rel(out).filter((f) => TEMP_NAME.test(f.slice(f.lastIndexOf('/') + 1))), [], 'no temp file left');
+  t.deepEqual(
+    rel(out).filter((f) => TEMP_NAME.test(f.slice(f.lastIndexOf('/') + 1))),
+    [],
+    'no temp file left',
+  );
 }
 
 test('SIGKILL after the n-th progress line, in a later scene, and while summarizing; --resume: the same results', async (t) => {
@@ -108,11 +147,25 @@ test('SIGKILL after the n-th progress line, in a later scene, and while summariz
   const nthLine = 1 + randInt(rng, 4);
   const later = SCENES[1 + randInt(rng, 2)]!;
   const at = 5 + randInt(rng, ITERATIONS / 2);
-  const kills: Array<{ what: string; until: (lines: string[]) => boolean; resume: boolean; maxDelayMs?: number }> = [
+  const kills: Array<{
+    what: string;
+    until: (lines: string[]) => boolean;
+    resume: boolean;
+    maxDelayMs?: number;
+  }> = [
     { what: `progress line ${nthLine}`, until: (lines) => lines.length >= nthLine, resume: false },
-    { what: `${later} checkpoint >= ${at}`, until: () => checkpointIteration(join(sceneDir(out, later), 'checkpoint.json')) >= at, resume: true },
+    {
+      what: `${later} checkpoint >= ${at}`,
+      until: () => checkpointIteration(join(sceneDir(out, later), 'checkpoint.json')) >= at,
+      resume: true,
+    },
     // Only the summaries and report.html are left to write then: a few milliseconds.
-    { what: 'the last scene done, summaries being written', until: () => existsSync(join(sceneDir(out, SCENES[2]!), 'done.json')), resume: true, maxDelayMs: 3 },
+    {
+      what: 'the last scene done, summaries being written',
+      until: () => existsSync(join(sceneDir(out, SCENES[2]!), 'done.json')),
+      resume: true,
+      maxDelayMs: 3,
+    },
   ];
   for (const k of kills) {
     const run = startCli(args(out, k.resume));
@@ -121,10 +174,15 @@ test('SIGKILL after the n-th progress line, in a later scene, and while summariz
     await new Promise((r) => setTimeout(r, delayMs));
     run.child.kill('SIGKILL');
     const r = await run.done;
-    t.log(`killed at ${k.what} (${reached ? 'reached' : 'not reached'}) + ${delayMs} ms: ${r.signal ?? `exit ${r.code}`}; last line: ${run.lines.at(-1)}`);
+    t.log(
+      `killed at ${k.what} (${reached ? 'reached' : 'not reached'}) + ${delayMs} ms: ${r.signal ?? `exit ${r.code}`}; last line: ${run.lines.at(-1)}`,
+    );
     const scan = await scanOutputs(out);
     t.deepEqual(scan.problems, [], `half-written files after killing at ${k.what}`);
-    if (scan.temps.length > 0) t.log(`temp files left (allowed; removed on resume): ${scan.temps.map((f) => relative(out, f)).join(', ')}`);
+    if (scan.temps.length > 0)
+      t.log(
+        `temp files left (allowed; removed on resume): ${scan.temps.map((f) => relative(out, f)).join(', ')}`,
+      );
   }
   const last = await startCli(args(out, true)).done;
   t.is(last.code, 0, last.stderr);
@@ -141,7 +199,10 @@ test('SIGINT during the second scene: exit 130 after its checkpoint, summaries o
   run.child.kill('SIGINT');
   const r = await run.done;
   t.is(r.code, 130, r.stderr);
-  const m = /Teddy · pixel: (?:optimizer: )?interrupted \(SIGINT\) at iteration (\d+) of 200; the state is saved in .*checkpoint\.json: rerun with --resume/.exec(r.stderr);
+  const m =
+    /Teddy · pixel: (?:optimizer: )?interrupted \(SIGINT\) at iteration (\d+) of 200; the state is saved in .*checkpoint\.json: rerun with --resume/.exec(
+      r.stderr,
+    );
   t.truthy(m, r.stderr);
   t.is(checkpointIteration(ckpt), Number(m?.[1]));
   t.true(existsSync(join(sceneDir(out, 'ArtL'), 'done.json')), 'the first scene is finished');

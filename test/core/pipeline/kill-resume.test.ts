@@ -7,13 +7,22 @@
  * identically. KILL_SEED=<n> replays other kill points. `run` is covered by kill-resume-run.test.ts.
  */
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeStaleTempFiles } from '../../../core/io/atomic.ts';
 import { readHdf5 } from '../../../core/io/hdf5.ts';
+import { estimate } from '../../../core/pipeline/estimate.ts';
 import { setupEngine } from '../../helpers/engine.ts';
 import { makeRng, randInt } from '../../helpers/fuzz.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
-import { checkpointIteration, listFiles, scanOutputs, startCli, TEMP_NAME, waitFor } from './helpers/cli-process.ts';
+import {
+  checkpointIteration,
+  listFiles,
+  scanOutputs,
+  startCli,
+  TEMP_NAME,
+  waitFor,
+} from './helpers/cli-process.ts';
 import { writeArtlPair } from './helpers/write-pair.ts';
 
 const tmp = makeTempDir('kill-estimate');
@@ -25,8 +34,20 @@ let pair: string;
 let reference: Promise<string>;
 
 const args = (out: string, resume = false) => [
-  'estimate', '--pair', pair, '--out', out, '--variant', 'pixel', '--iterations', String(ITERATIONS), '--seed', '3',
-  '--checkpoint-every', '3', ...(resume ? ['--resume'] : []),
+  'estimate',
+  '--pair',
+  pair,
+  '--out',
+  out,
+  '--variant',
+  'pixel',
+  '--iterations',
+  String(ITERATIONS),
+  '--seed',
+  '3',
+  '--checkpoint-every',
+  '3',
+  ...(resume ? ['--resume'] : []),
 ];
 
 test.before(async () => {
@@ -42,12 +63,22 @@ test.before(async () => {
 });
 
 /** Files compared byte for byte; result.h5 and run.json by content (see below). */
-const BYTE_IDENTICAL = ['depth.npy', 'depth_mm.png', 'depth.png', 'confidence.npy', 'metrics.json', 'checkpoint.json'];
+const BYTE_IDENTICAL = [
+  'depth.npy',
+  'depth_mm.png',
+  'depth.png',
+  'confidence.npy',
+  'metrics.json',
+  'checkpoint.json',
+];
 
 async function assertSameOutputs(t: import('ava').ExecutionContext, out: string): Promise<void> {
   const ref = await reference;
   for (const f of BYTE_IDENTICAL) {
-    t.true(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), `${f} differs from the uninterrupted run`);
+    t.true(
+      readFileSync(join(out, f)).equals(readFileSync(join(ref, f))),
+      `${f} differs from the uninterrupted run`,
+    );
   }
   // HDF5 object headers carry modification times, so the container differs between any two runs: compare
   // every dataset and attribute instead.
@@ -55,7 +86,12 @@ async function assertSameOutputs(t: import('ava').ExecutionContext, out: string)
   t.deepEqual(Object.keys(a.datasets).sort(), Object.keys(b.datasets).sort());
   for (const k of Object.keys(b.datasets)) {
     t.deepEqual(a.datasets[k]!.shape, b.datasets[k]!.shape, k);
-    t.true(Buffer.from((a.datasets[k]!.data as Float32Array).buffer).equals(Buffer.from((b.datasets[k]!.data as Float32Array).buffer)), `result.h5 ${k}`);
+    t.true(
+      Buffer.from((a.datasets[k]!.data as Float32Array).buffer).equals(
+        Buffer.from((b.datasets[k]!.data as Float32Array).buffer),
+      ),
+      `result.h5 ${k}`,
+    );
   }
   t.deepEqual(a.attrs, b.attrs);
   // run.json: the same except timings, where it resumed from and the folder names.
@@ -66,7 +102,11 @@ async function assertSameOutputs(t: import('ava').ExecutionContext, out: string)
     return r;
   };
   t.deepEqual(norm(out), norm(ref));
-  t.deepEqual(listFiles(out).filter((f) => TEMP_NAME.test(f.slice(f.lastIndexOf('/') + 1))), [], 'no temp file left after the last --resume');
+  t.deepEqual(
+    listFiles(out).filter((f) => TEMP_NAME.test(f.slice(f.lastIndexOf('/') + 1))),
+    [],
+    'no temp file left after the last --resume',
+  );
 }
 
 test('SIGKILL at seeded points (mid-iterations, twice, and while writing outputs), then --resume: identical outputs', async (t) => {
@@ -79,7 +119,11 @@ test('SIGKILL at seeded points (mid-iterations, twice, and while writing outputs
     { what: `checkpoint >= ${first}`, until: () => checkpointIteration(ckpt) >= first, resume: false },
     { what: `checkpoint >= ${second}`, until: () => checkpointIteration(ckpt) >= second, resume: true },
     // The first output file is there: the others are being written.
-    { what: 'outputs being written', until: () => existsSync(join(out, 'confidence.npy')) || existsSync(join(out, 'depth.npy')), resume: true },
+    {
+      what: 'outputs being written',
+      until: () => existsSync(join(out, 'confidence.npy')) || existsSync(join(out, 'depth.npy')),
+      resume: true,
+    },
   ];
   for (const k of kills) {
     const run = startCli(args(out, k.resume));
@@ -89,7 +133,9 @@ test('SIGKILL at seeded points (mid-iterations, twice, and while writing outputs
     const killed = run.child.kill('SIGKILL');
     const r = await run.done;
     t.true(reached, `${k.what} was reached (${r.stderr.slice(-400)})`);
-    t.log(`killed at ${k.what} + ${delayMs} ms: checkpoint iteration ${checkpointIteration(ckpt)}, ${r.signal ?? `exit ${r.code}`}`);
+    t.log(
+      `killed at ${k.what} + ${delayMs} ms: checkpoint iteration ${checkpointIteration(ckpt)}, ${r.signal ?? `exit ${r.code}`}`,
+    );
     if (!killed || r.signal !== 'SIGKILL') t.log('(the process had already finished)');
     const scan = await scanOutputs(out);
     t.deepEqual(scan.problems, [], `half-written files after killing at ${k.what}`);
@@ -111,7 +157,10 @@ test('SIGINT stops after writing a checkpoint (exit 130, message), and --resume 
   run.child.kill('SIGINT');
   const r = await run.done;
   t.is(r.code, 130, r.stderr);
-  const m = /interrupted \(SIGINT\) at iteration (\d+) of 90; the state is saved in .*checkpoint\.json: rerun with --resume to continue/.exec(r.stderr);
+  const m =
+    /interrupted \(SIGINT\) at iteration (\d+) of 90; the state is saved in .*checkpoint\.json: rerun with --resume to continue/.exec(
+      r.stderr,
+    );
   t.truthy(m, r.stderr);
   t.log(`SIGINT after checkpoint ${at}: stopped at iteration ${m?.[1]}`);
   t.is(checkpointIteration(ckpt), Number(m?.[1]), 'the checkpoint holds the iteration it stopped at');
@@ -121,4 +170,33 @@ test('SIGINT stops after writing a checkpoint (exit 130, message), and --resume 
   t.is(resumed.code, 0, resumed.stderr);
   t.regex(resumed.stderr, new RegExp(`resuming from iteration ${m?.[1]}`));
   await assertSameOutputs(t, out);
+});
+
+test('temp files of a dead writer are ignored by readers and removed by --resume; a live writer’s are kept', async (t) => {
+  const exited = startCli(['version']); // a process that has exited: its pid is no writer's
+  await exited.done;
+  const deadPid = exited.child.pid!;
+  const out = join(tmp.dir, 'stale');
+  mkdirSync(join(out, 'sub'), { recursive: true });
+  const stale = [
+    join(out, `.depth.npy.tmp-${deadPid}-abc123`),
+    join(out, 'sub', `.run.json.tmp-${deadPid}-zz9`),
+  ];
+  const live = join(out, `.result.h5.tmp-${process.pid}-live1`);
+  for (const f of [...stale, live]) writeFileSync(f, 'half a file');
+  t.deepEqual(removeStaleTempFiles(out).sort(), [...stale].sort());
+  t.true(existsSync(live), 'a running writer keeps its temp file');
+  // estimate --resume in a folder a killed run left: the stale temp goes, the outputs are whole.
+  writeFileSync(stale[0]!, 'half a file');
+  const r = await estimate({
+    pair,
+    outDir: out,
+    variant: 'pixel',
+    iterations: 3,
+    resume: true,
+    progress: false,
+  });
+  t.is(r.iterations, 3);
+  t.false(existsSync(stale[0]!));
+  t.deepEqual((await scanOutputs(out)).problems, []);
 });

@@ -39,7 +39,8 @@ function png16(f: Pixel, w = W, h = H) {
   const data = new Uint16Array(w * h * 3);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
-      for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = Math.round(Math.min(1, Math.max(0, f(x, y, c))) * 65535);
+      for (let c = 0; c < 3; c++)
+        data[(y * w + x) * 3 + c] = Math.round(Math.min(1, Math.max(0, f(x, y, c))) * 65535);
   return { width: w, height: h, channels: 3 as const, bitDepth: 16 as const, data };
 }
 
@@ -56,7 +57,8 @@ function writePair(name: string, p: PairFiles): string {
   mkdirSync(dir, { recursive: true });
   writePng(join(dir, 'aif.png'), p.aif);
   writePng(join(dir, 'blurred.png'), p.blurred);
-  if (p.gt) writeNpy(join(dir, 'gt.npy'), { shape: [p.aif.height, p.aif.width], dtype: 'float32', data: p.gt });
+  if (p.gt)
+    writeNpy(join(dir, 'gt.npy'), { shape: [p.aif.height, p.aif.width], dtype: 'float32', data: p.gt });
   const json = {
     aif: 'aif.png',
     blurred: 'blurred.png',
@@ -72,10 +74,21 @@ function writePair(name: string, p: PairFiles): string {
 }
 
 const run = (pair: string, extra: Partial<EstimateOptions> = {}) =>
-  estimate({ pair, outDir: join(pair, '..', 'out'), variant: 'pixel', iterations: 5, progress: false, ...extra });
+  estimate({
+    pair,
+    outDir: join(pair, '..', 'out'),
+    variant: 'pixel',
+    iterations: 5,
+    progress: false,
+    ...extra,
+  });
 
 /** The error of a run that must write nothing. */
-async function refused(t: import('ava').ExecutionContext, pair: string, message: RegExp): Promise<ApertureDepthError> {
+async function refused(
+  t: import('ava').ExecutionContext,
+  pair: string,
+  message: RegExp,
+): Promise<ApertureDepthError> {
   const err = await t.throwsAsync(() => run(pair), { instanceOf: ApertureDepthError });
   t.regex(err!.message, message);
   t.true(err!.message.includes(pair), 'names the pair.json');
@@ -93,7 +106,11 @@ test('an all-black image is refused, naming the image: there is no light to esti
 
 test('a saturated image is refused: too few unsaturated pixels to compare the blur on', async (t) => {
   const p = writePair('saturated', { aif: png16(() => 1), blurred: png16((x) => (x < 1 ? 0.5 : 1)) });
-  await refused(t, p, /only [0-9.]+ % of the pixels are below the saturation level 0\.99 in both images.*aif 100\.0 % saturated/);
+  await refused(
+    t,
+    p,
+    /only [0-9.]+ % of the pixels are below the saturation level 0\.99 in both images.*aif 100\.0 % saturated/,
+  );
 });
 
 test('a constant image runs, but its confidence map marks every pixel unobservable, with a warning', async (t) => {
@@ -101,10 +118,16 @@ test('a constant image runs, but its confidence map marks every pixel unobservab
   const p = writePair('constant', { aif: flat, blurred: flat });
   const log: string[] = [];
   const r = await run(p, { log: (l) => log.push(l) });
-  t.true(r.depth.every((d) => Number.isFinite(d) && d > 0), 'depth is finite (the prior\u2019s guess)');
+  t.true(
+    r.depth.every((d) => Number.isFinite(d) && d > 0),
+    'depth is finite (the prior\u2019s guess)',
+  );
   const conf = readNpy(join(p, '..', 'out', 'confidence.npy'));
   t.deepEqual(conf.shape, [H, W]);
-  t.true((conf.data as Float32Array).every((c) => c >= 0 && c < 1e-6), 'confidence 0 everywhere (up to rounding)');
+  t.true(
+    (conf.data as Float32Array).every((c) => c >= 0 && c < 1e-6),
+    'confidence 0 everywhere (up to rounding)',
+  );
   const record = JSON.parse(readFileSync(join(p, '..', 'out', 'run.json'), 'utf8'));
   t.is(record.observability.observable_fraction, 0);
   t.regex(log.join('\n'), /warning: depth is observable from defocus in only 0\.0 % of the image/);
@@ -132,7 +155,13 @@ test('focus distance outside the scene (in front of it, behind it) gives finite 
   const png = (x: tf.Tensor3D) => {
     const [h, w] = x.shape;
     const v = x.dataSync();
-    return { width: w, height: h, channels: 3 as const, bitDepth: 16 as const, data: Uint16Array.from(v, (s) => Math.round(Math.min(1, Math.max(0, s)) * 65535)) };
+    return {
+      width: w,
+      height: h,
+      channels: 3 as const,
+      bitDepth: 16 as const,
+      data: Uint16Array.from(v, (s) => Math.round(Math.min(1, Math.max(0, s)) * 65535)),
+    };
   };
   // The ArtL scene spans 1.42 to 2.16 m: focused at 1.2 m it lies behind the focus plane, at 5 m in front of it.
   for (const focus of [1.2, 5]) {
@@ -142,7 +171,9 @@ test('focus distance outside the scene (in front of it, behind it) gives finite 
       aif: png(s.aif),
       blurred: png(s.blurred),
       gt: s.depthGt.dataSync() as Float32Array,
-      extra: { camera: { focal_length_mm: 50, pixel_pitch_um: s.camera.pixelPitchUm, focus_distance_m: focus } },
+      extra: {
+        camera: { focal_length_mm: 50, pixel_pitch_um: s.camera.pixelPitchUm, focus_distance_m: focus },
+      },
     });
     tf.dispose([s.aif, s.blurred, s.depthGt, s.depthFilled, s.rgbSrgb]);
     const r = await run(p, { iterations: 40 });
@@ -161,16 +192,26 @@ test('focus distance outside the scene (in front of it, behind it) gives finite 
 
 test('images of different sizes are refused, naming both files', async (t) => {
   const p = writePair('sizes', { aif: png16(textured), blurred: png16(textured, W, H - 2) });
-  await refused(t, p, /the images differ in size: aif .*sizes\/aif\.png is 32x24, blurred .*sizes\/blurred\.png is 32x22/);
+  await refused(
+    t,
+    p,
+    /the images differ in size: aif .*sizes\/aif\.png is 32x24, blurred .*sizes\/blurred\.png is 32x22/,
+  );
 });
 
 test('ground truth with NaN and zeros: those pixels are invalid; all invalid gives count 0 and null metrics', async (t) => {
-  const gt = Float32Array.from({ length: W * H }, (_, i) => (i % 3 === 0 ? Number.NaN : i % 3 === 1 ? 0 : 1.5));
+  const gt = Float32Array.from({ length: W * H }, (_, i) =>
+    i % 3 === 0 ? Number.NaN : i % 3 === 1 ? 0 : 1.5,
+  );
   const p = writePair('gt-holes', { aif: png16(textured), blurred: png16(textured), gt });
   const r = await run(p);
   t.is(r.metrics!.count, (W * H) / 3, 'only the 1.5 m pixels count');
   t.true(Number.isFinite(r.metrics!.abs_rel));
-  const none = writePair('gt-none', { aif: png16(textured), blurred: png16(textured), gt: new Float32Array(W * H) });
+  const none = writePair('gt-none', {
+    aif: png16(textured),
+    blurred: png16(textured),
+    gt: new Float32Array(W * H),
+  });
   const r2 = await run(none);
   t.is(r2.metrics!.count, 0);
   t.is(r2.metrics!.abs_rel, Number.NaN);
@@ -181,7 +222,11 @@ test('ground truth with NaN and zeros: those pixels are invalid; all invalid giv
 });
 
 test('the oracle variant refuses ground truth without a valid pixel, naming the file', async (t) => {
-  const none = writePair('gt-none-oracle', { aif: png16(textured), blurred: png16(textured), gt: new Float32Array(W * H).fill(Number.NaN) });
+  const none = writePair('gt-none-oracle', {
+    aif: png16(textured),
+    blurred: png16(textured),
+    gt: new Float32Array(W * H).fill(Number.NaN),
+  });
   const err = await t.throwsAsync(
     () =>
       run(none, {
@@ -191,25 +236,63 @@ test('the oracle variant refuses ground truth without a valid pixel, naming the 
       }),
     { instanceOf: ApertureDepthError },
   );
-  t.regex(err!.message, /gt-none-oracle\/pair\.json: depth_gt: the oracle variant aligns to ground truth, but .*gt\.npy has no valid pixel/);
+  t.regex(
+    err!.message,
+    /gt-none-oracle\/pair\.json: depth_gt: the oracle variant aligns to ground truth, but .*gt\.npy has no valid pixel/,
+  );
 });
 
 test('simulate: depth with NaN or zeros renders (holes stay NaN in depth_gt.npy); all invalid is an error naming the file', async (t) => {
   const dir = join(tmp.dir, 'sim');
   mkdirSync(dir, { recursive: true });
-  writePng(join(dir, 'rgb.png'), { width: W, height: H, channels: 3, bitDepth: 8, data: Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * 37) % 256) });
-  writeFileSync(join(dir, 'camera.json'), JSON.stringify({ focal_length_mm: 50, pixel_pitch_um: 20, focus_distance_m: 1.2, f_number_aif: 22, f_number_blurred: 8 }));
-  const holes = Float32Array.from({ length: W * H }, (_, i) => (i % 4 === 0 ? Number.NaN : i % 4 === 1 ? 0 : 1.5 + (i % 7) / 10));
+  writePng(join(dir, 'rgb.png'), {
+    width: W,
+    height: H,
+    channels: 3,
+    bitDepth: 8,
+    data: Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * 37) % 256),
+  });
+  writeFileSync(
+    join(dir, 'camera.json'),
+    JSON.stringify({
+      focal_length_mm: 50,
+      pixel_pitch_um: 20,
+      focus_distance_m: 1.2,
+      f_number_aif: 22,
+      f_number_blurred: 8,
+    }),
+  );
+  const holes = Float32Array.from({ length: W * H }, (_, i) =>
+    i % 4 === 0 ? Number.NaN : i % 4 === 1 ? 0 : 1.5 + (i % 7) / 10,
+  );
   writeNpy(join(dir, 'holes.npy'), { shape: [H, W], dtype: 'float32', data: holes });
-  const r = await runSimulateCommand({ rgb: join(dir, 'rgb.png'), depth: join(dir, 'holes.npy'), camera: join(dir, 'camera.json'), out: join(dir, 'out') });
+  const r = await runSimulateCommand({
+    rgb: join(dir, 'rgb.png'),
+    depth: join(dir, 'holes.npy'),
+    camera: join(dir, 'camera.json'),
+    out: join(dir, 'out'),
+  });
   const gt = readNpy(join(dir, 'out', 'depth_gt.npy')).data as Float32Array;
   t.true(Number.isNaN(gt[0]!), 'a NaN hole stays NaN');
   t.true(Number.isNaN(gt[1]!) || gt[1] === 0, 'a zero is a hole');
   t.true(Number.isFinite(r.focusDistanceM));
-  for (const [name, fill] of [['nan', Number.NaN], ['zero', 0]] as const) {
-    writeNpy(join(dir, `${name}.npy`), { shape: [H, W], dtype: 'float32', data: new Float32Array(W * H).fill(fill) });
+  for (const [name, fill] of [
+    ['nan', Number.NaN],
+    ['zero', 0],
+  ] as const) {
+    writeNpy(join(dir, `${name}.npy`), {
+      shape: [H, W],
+      dtype: 'float32',
+      data: new Float32Array(W * H).fill(fill),
+    });
     const err = await t.throwsAsync(
-      () => runSimulateCommand({ rgb: join(dir, 'rgb.png'), depth: join(dir, `${name}.npy`), camera: join(dir, 'camera.json'), out: join(dir, `out-${name}`) }),
+      () =>
+        runSimulateCommand({
+          rgb: join(dir, 'rgb.png'),
+          depth: join(dir, `${name}.npy`),
+          camera: join(dir, 'camera.json'),
+          out: join(dir, `out-${name}`),
+        }),
       { instanceOf: ApertureDepthError },
     );
     t.regex(err!.message, new RegExp(`${name}\\.npy: --depth: no valid depth`));
@@ -225,7 +308,10 @@ test('a non-finite depth reaching the writer is an error and nothing is written 
     tf.tidy(() => tf.mul(original(x, size), Number.NaN))) as typeof tf.image.resizeBilinear;
   try {
     const err = await t.throwsAsync(() => run(p, { workingMaxSide: 16 }), { instanceOf: ApertureDepthError });
-    t.regex(err!.message, /nan-inject\/pair\.json: depth: the estimated depth has 768 NaN, infinite or non-positive value\(s\) of 768; no output was written/);
+    t.regex(
+      err!.message,
+      /nan-inject\/pair\.json: depth: the estimated depth has 768 NaN, infinite or non-positive value\(s\) of 768; no output was written/,
+    );
   } finally {
     image.resizeBilinear = original;
   }

@@ -36,7 +36,12 @@ export function startCli(args: string[]): CliRun {
     stderr += b.toString();
     lines.splice(0, lines.length, ...stderr.split('\n').filter(Boolean));
   });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) =>
     child.on('exit', (code, signal) => {
       // Let the pipes drain before reporting.
       setImmediate(() => resolve({ code, signal, stdout, stderr }));
@@ -46,7 +51,11 @@ export function startCli(args: string[]): CliRun {
 }
 
 /** Polls `cond` every 5 ms; resolves true when it holds, false if the process exits or `timeoutMs` passes. */
-export async function waitFor(cond: () => boolean, run: CliRun | undefined, timeoutMs = 120_000): Promise<boolean> {
+export async function waitFor(
+  cond: () => boolean,
+  run: CliRun | undefined,
+  timeoutMs = 120_000,
+): Promise<boolean> {
   const t0 = Date.now();
   let exited = false;
   run?.done.then(() => (exited = true));
@@ -85,7 +94,9 @@ export function listFiles(dir: string): string[] {
  * Checks every file under a final name in `dir` is complete (it parses as what its name says); returns
  * the temp files found (allowed after a kill, never read, removed by the next --resume) and the problems.
  */
-export async function scanOutputs(dir: string): Promise<{ temps: string[]; problems: string[]; checked: number }> {
+export async function scanOutputs(
+  dir: string,
+): Promise<{ temps: string[]; problems: string[]; checked: number }> {
   const temps: string[] = [];
   const problems: string[] = [];
   let checked = 0;
