@@ -405,7 +405,7 @@ async function explicitValueAndGrads(
   try {
     const dLatent = await pass.backward(dRelative as tf.Tensor2D);
     const k = names.indexOf(LATENT_GROUP);
-    const sum = tf.add(grads[k], tf.reshape(dLatent, grads[k].shape));
+    const sum = tf.tidy(() => tf.add(grads[k], tf.reshape(dLatent, grads[k].shape)));
     tf.dispose([dLatent, grads[k]]);
     grads[k] = sum;
   } catch (err) {

@@ -201,12 +201,16 @@ export class OnnxMarigoldPrior {
 
   /**
    * A prior over networks given in memory (host weights, e.g. `createUNet(config, seed, { bind: null })`):
-   * benchmarks of real-size shapes with random weights. `identity` must change when the weights do.
+   * benchmarks of real-size shapes with random weights. `identity` must change when the weights do. The
+   * model functions are called only when a graph is not in the cache; the prior disposes what they return
+   * once the graphs that needed it are built (the weights then live in the graph cache).
    */
   static fromNetworks(
     parts: {
-      unet: UNet2DConditionModel;
-      vae: AutoencoderKL;
+      unetConfig: UNetConfig;
+      vaeConfig: VaeConfig;
+      unet: () => UNet2DConditionModel;
+      vae: () => AutoencoderKL;
       identity: unknown;
       scheduler: DiffusionScheduler;
       steps: number;
@@ -216,13 +220,20 @@ export class OnnxMarigoldPrior {
     },
     options: OnnxEngineOptions = {},
   ): OnnxMarigoldPrior {
+    let unet: UNet2DConditionModel | undefined;
+    let vae: AutoencoderKL | undefined;
     const source: MarigoldNetworkSource = {
-      unetConfig: parts.unet.config,
-      vaeConfig: parts.vae.config,
+      unetConfig: parts.unetConfig,
+      vaeConfig: parts.vaeConfig,
       identity: parts.identity,
-      unet: () => parts.unet,
-      vae: () => parts.vae,
-      release: () => {},
+      unet: () => (unet ??= parts.unet()),
+      vae: () => (vae ??= parts.vae()),
+      release: () => {
+        unet?.dispose();
+        vae?.dispose();
+        unet = undefined;
+        vae = undefined;
+      },
     };
     parts.scheduler.setTimesteps(parts.steps);
     return new OnnxMarigoldPrior(

@@ -103,6 +103,8 @@ export interface NetworkStats {
   forwardFlops: number;
   /** FLOPs of one `vjp` call (forward, recomputation and backward). */
   vjpFlops: number;
+  /** FLOPs of `forwardPass` + `backward` (the full forward, then every segment's recompute-and-VJP). */
+  forwardPassFlops: number;
   nodes: number;
   weightsBytes: number;
 }
@@ -395,6 +397,7 @@ function statsOf(
     segments: meta.segments.length,
     forwardFlops: meta.forwardFlops,
     vjpFlops: meta.vjpFlops,
+    forwardPassFlops: meta.forwardFlops + meta.segments.reduce((a, s) => a + (s.vjp?.flops ?? 0), 0),
     nodes: meta.nodes,
     weightsBytes: meta.weightsBytes,
   };

@@ -1,0 +1,467 @@
+/**
+ * Bench: one optimization iteration of the full variant (prior forward + prior gradient + renderer
+ * forward/backward + optimizer step), per component, for the two engines of the prior's networks.
+ *
+ *   npx tsx experiments/bench/iteration.ts                          # (a) then (b)
+ *   npx tsx experiments/bench/iteration.ts --part tiny              # (a) default prior, tfjs vs onnx
+ *   npx tsx experiments/bench/iteration.ts --part real --size 512x384   # (b) real-Marigold shape, onnx
+ *   npx tsx experiments/bench/iteration.ts --part real --size 768x576   # (c) the memory target
+ *
+ * (a) The embedded default prior (`models/aperture-depth-tiny`; sd2-tiny from the test fixtures while it is
+ *     not installed) at its default processing resolution, on a synthetic pair of that size: the tfjs
+ *     engine (tfjs autograd on the `--backend`, wasm by default) against the onnx engine (onnxruntime-node);
+ *     a line with the word "iteration" carries the speed-up.
+ * (b) A UNet and VAE with the real Marigold (SD2) configs and random weights, on the onnx engine:
+ *     graph build and session creation cold and from the disk cache, one iteration and its parts, GFLOP/s
+ *     (analytic FLOPs of the graphs run) against `--peak` GFLOP/s, peak RSS.
+ * Times are wall (and process CPU, the steadier figure on a shared machine). Every line ends with its command.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initEngine, type BackendName } from '../../core/engine/backend.ts';
+import { defaultModelPath, DEFAULT_MODEL_DIR } from '../../core/pipeline/default-model.ts';
+import { Rng } from '../../core/tensor/rng.ts';
+import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
+import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
+import { createUNet, createVae } from '../../diffusion/models/load.ts';
+import { parseUNetConfig } from '../../diffusion/models/unet/config.ts';
+import { parseVaeConfig } from '../../diffusion/models/vae/config.ts';
+import { loadScheduler } from '../../diffusion/schedulers/index.ts';
+import { Adam } from '../../optimizers/adam.ts';
+import { l2Loss } from '../../optimizers/losses/index.ts';
+import { FreeMapping } from '../../optimizers/mappings/index.ts';
+import {
+  createDefocusObjective,
+  LATENT_GROUP,
+  modelFNumber,
+  optimizeDepth,
+  projectToSphere,
+  SCALE_SHIFT_GROUP,
+  type DepthProblem,
+} from '../../optimizers/optimize-depth.ts';
+import type { DepthPrior, PriorVjp } from '../../optimizers/priors/depth-prior.ts';
+import { MarigoldDepthPrior } from '../../optimizers/priors/marigold-depth-prior.ts';
+import { getRenderer } from '../../physics/renderers/index.ts';
+import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    part: { type: 'string', default: 'all' },
+    size: { type: 'string', default: '512x384' },
+    iterations: { type: 'string', default: '4' },
+    threads: { type: 'string', default: '0' },
+    backend: { type: 'string', default: 'wasm' },
+    peak: { type: 'string', default: '240' },
+    'checkpoint-mb': { type: 'string', default: '1024' },
+    'cache-dir': { type: 'string', default: '' },
+  },
+});
+const part = args.part!;
+const threads = Number(args.threads);
+const peak = Number(args.peak);
+const backend = args.backend as BackendName;
+const here = import.meta.dirname;
+const root = join(here, '..', '..');
+
+const s = (ms: number) => (ms / 1000).toFixed(2);
+const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+/** `1.23 s (cpu 1.10 s)`, or in ms below a second. */
+const fmt = (t: Timing) =>
+  t.wall >= 1000 ? `${s(t.wall)} s (cpu ${s(t.cpu)} s)` : `${t.wall.toFixed(1)} ms (cpu ${t.cpu.toFixed(1)} ms)`;
+
+/** Min over `reps` runs (after `warmup` runs) of wall and CPU ms. */
+async function time(fn: () => unknown, reps = 1, warmup = 0): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    await fn();
+    wall = Math.min(wall, performance.now() - t0);
+    cpu = Math.min(cpu, cpuMs() - c0);
+  }
+  return { wall, cpu };
+}
+
+/**
+ * A synthetic aperture pair `[H, W, 3]`: textured image over a depth ramp 1.2 m -> 6 m with a near box,
+ * f = 50 mm focused at 2 m, f/22 and f/8, pixel pitch scaled so CoCs are those of a 768 px wide frame at 5 um.
+ */
+function syntheticScene(W: number, H: number) {
+  const rng = new Rng(1);
+  const img = new Float32Array(H * W * 3);
+  const depth = new Float32Array(H * W);
+  for (let i = 0; i < H; i++) {
+    for (let j = 0; j < W; j++) {
+      const p = i * W + j;
+      const u = (j + 0.5) / W;
+      depth[p] = 1 / (1 / 1.2 + u * (1 / 6 - 1 / 1.2));
+      if (i > H / 3 && i < (2 * H) / 3 && j > W / 3 && j < (2 * W) / 3) depth[p] = 0.96;
+      for (let c = 0; c < 3; c++) {
+        img[p * 3 + c] =
+          0.3 + 0.25 * Math.sin((0.07 * i * 768) / W + c) * Math.cos((0.05 * j * 768) / W - c) + 0.1 * rng.uniform();
+      }
+    }
+  }
+  const camera = new ThinLensCamera({ focalLengthMm: 50, pixelPitchUm: (5 * 768) / W, focusDistanceM: 2 });
+  const aif = tf.tensor3d(img, [H, W, 3]);
+  const depthT = tf.tensor2d(depth, [H, W]);
+  const observed = getRenderer('scatter').render(aif, depthT, camera, modelFNumber(22, 8, true));
+  depthT.dispose();
+  const srgb = tf.tidy(() => tf.clipByValue(tf.pow(aif, 1 / 2.2), 0, 1) as tf.Tensor3D);
+  return {
+    srgb,
+    problem: (prior: DepthPrior): DepthProblem => ({ aif, observed, camera, fNumberAif: 22, fNumberBlurred: 8, prior }),
+    dispose: () => tf.dispose([aif, observed, srgb]),
+  };
+}
+
+/** Splits the prior's share of a loop iteration: time in predictWithVjp (forward) and in backward. */
+class TimedPrior implements DepthPrior {
+  readonly name: string;
+  readonly latentShape: readonly number[];
+  readonly outputShape: readonly [number, number];
+  readonly sphericalLatent: boolean;
+  readonly trainable: boolean;
+  forward: Timing = { wall: 0, cpu: 0 };
+  backward: Timing = { wall: 0, cpu: 0 };
+  /** When `predictWithVjp` was first called (the start of a loop's first iteration). */
+  firstCall?: Timing;
+  readonly predictAsync?: (latent: tf.Tensor) => Promise<tf.Tensor2D>;
+  readonly predictWithVjp?: (latent: tf.Tensor) => Promise<PriorVjp>;
+
+  constructor(private readonly inner: DepthPrior) {
+    this.name = inner.name;
+    this.latentShape = inner.latentShape;
+    this.outputShape = inner.outputShape;
+    this.sphericalLatent = inner.sphericalLatent;
+    this.trainable = inner.trainable;
+    if (inner.predictAsync) this.predictAsync = (z) => inner.predictAsync!(z);
+    if (inner.predictWithVjp) {
+      this.predictWithVjp = async (z) => {
+        const c0 = cpuMs();
+        const t0 = performance.now();
+        this.firstCall ??= { wall: t0, cpu: c0 };
+        const pass = await inner.predictWithVjp!(z);
+        this.add(this.forward, t0, c0);
+        return {
+          depth: pass.depth,
+          backward: async (d) => {
+            const c1 = cpuMs();
+            const t1 = performance.now();
+            const g = await pass.backward(d);
+            this.add(this.backward, t1, c1);
+            return g;
+          },
+        };
+      };
+    }
+  }
+
+  private add(acc: Timing, t0: number, c0: number) {
+    acc.wall += performance.now() - t0;
+    acc.cpu += cpuMs() - c0;
+  }
+
+  reset() {
+    this.forward = { wall: 0, cpu: 0 };
+    this.backward = { wall: 0, cpu: 0 };
+    this.firstCall = undefined;
+  }
+
+  initialLatent(seed: number) {
+    return this.inner.initialLatent(seed);
+  }
+
+  predict(latent: tf.Tensor) {
+    return this.inner.predict(latent);
+  }
+
+  dispose() {
+    this.inner.dispose();
+  }
+}
+
+/** Renderer + loss forward/backward (relative depth given) and one Adam step with the sphere projection. */
+async function hostParts(problem: DepthProblem, relative: tf.Tensor2D, reps: number) {
+  const mapping = new FreeMapping();
+  const { loss } = createDefocusObjective(problem, {
+    mapping,
+    renderer: getRenderer('scatter'),
+    fNumber: modelFNumber(22, 8, true),
+    lossFn: l2Loss(),
+  });
+  const z = problem.prior.initialLatent(0);
+  const ss = tf.tensor1d(mapping.paramsFor({ scale: 4, shift: 1.2 }));
+  const renderer = await time(
+    () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.valueAndGrads((rel: tf.Tensor, p: tf.Tensor) =>
+          loss({ [LATENT_GROUP]: z, [SCALE_SHIFT_GROUP]: p }, 0, rel as tf.Tensor2D),
+        )([relative, ss]);
+        value.dataSync();
+        grads.forEach((g) => g.dataSync());
+      }),
+    reps,
+    1,
+  );
+  const adam = new Adam([
+    { name: LATENT_GROUP, lr: 0.01 },
+    { name: SCALE_SHIFT_GROUP, lr: 0.01 },
+  ]);
+  const gz = tf.randomNormal(z.shape, 0, 1, 'float32', 3);
+  const gs = tf.onesLike(ss);
+  const step = await time(
+    () => {
+      const next = adam.step({ [LATENT_GROUP]: z, [SCALE_SHIFT_GROUP]: ss }, { [LATENT_GROUP]: gz, [SCALE_SHIFT_GROUP]: gs }, 1);
+      const p = projectToSphere(next[LATENT_GROUP]);
+      p.dataSync();
+      next[SCALE_SHIFT_GROUP].dataSync();
+      tf.dispose([p, ...Object.values(next)]);
+    },
+    reps,
+    1,
+  );
+  adam.dispose();
+  tf.dispose([z, ss, gz, gs]);
+  return { renderer, step };
+}
+
+/**
+ * Wall and CPU ms per iteration of the full variant's loop (optimizeDepth), from marks taken after each
+ * iteration (a hook): over iterations 2..N, or, for one iteration, from the prior's first
+ * `predictWithVjp` call. `warm` first runs one iteration (kernels, sessions).
+ */
+async function loop(problem: DepthProblem, prior: TimedPrior, iterations: number, warm = true): Promise<Timing> {
+  const config = { variant: 'full' as const, iterations, seed: 0, mappingInit: 'default' as const };
+  if (warm) (await optimizeDepth(problem, { ...config, iterations: 1 }, { progress: false })).dispose();
+  prior.reset();
+  const marks: Timing[] = [];
+  const hooks = [{ every: 1, fn: () => void marks.push({ wall: performance.now(), cpu: cpuMs() }) }];
+  (await optimizeDepth(problem, config, { progress: false, hooks })).dispose();
+  const first = iterations > 1 ? marks[0] : prior.firstCall;
+  const last = marks[marks.length - 1];
+  if (!first || !last) throw new Error('loop: no timing marks');
+  const n = iterations > 1 ? iterations - 1 : 1;
+  return { wall: (last.wall - first.wall) / n, cpu: (last.cpu - first.cpu) / n };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (a) the default prior, tfjs vs onnx
+
+async function tiny(): Promise<void> {
+  const installed = defaultModelPath();
+  const ckpt = installed ?? join(root, 'test/data/diffusers-tiny/sd2-tiny/checkpoint');
+  const label = installed ? DEFAULT_MODEL_DIR : 'sd2-tiny (fallback: the default model is not installed)';
+  const iterations = Number(args.iterations);
+  const cmd = `npx tsx experiments/bench/iteration.ts --part tiny --iterations ${iterations} --backend ${backend}${threads ? ` --threads ${threads}` : ''}`;
+  const line = (t: string) => console.log(`${t}    # ${cmd}`);
+  const cacheDir = mkdtempSync(join(tmpdir(), 'aperture-depth-iteration-'));
+  try {
+    const tfjsModel = await MarigoldPrior.load(ckpt);
+    const res = tfjsModel.processingResolution;
+    const steps = tfjsModel.steps;
+    // An image of the processing size, 4:3 landscape.
+    const W = res;
+    const H = Math.round((res * 3) / 4);
+    const onnxModel = await OnnxMarigoldPrior.load(ckpt, { cacheDir, threads });
+    const results: Record<string, { iteration: Timing; fwd: Timing; grad: Timing; renderer: Timing; step: Timing }> = {};
+    for (const engine of ['tfjs', 'onnx'] as const) {
+      const scene = syntheticScene(W, H);
+      const inner =
+        engine === 'tfjs'
+          ? MarigoldDepthPrior.create(tfjsModel, scene.srgb)
+          : await MarigoldDepthPrior.createAsync(onnxModel, scene.srgb);
+      const prior = new TimedPrior(inner);
+      const problem = scene.problem(prior);
+      const z = prior.initialLatent(0);
+      const w = tf.randomNormal([...prior.outputShape], 0, 1, 'float32', 2) as tf.Tensor2D;
+      let fwd: Timing;
+      let grad: Timing;
+      let relative: tf.Tensor2D;
+      if (engine === 'tfjs') {
+        fwd = await time(() => tf.tidy(() => prior.predict(z).dataSync()), 3, 1);
+        const both = await time(
+          () => tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(prior.predict(x), w)))(z).dataSync()),
+          3,
+          1,
+        );
+        grad = { wall: both.wall - fwd.wall, cpu: both.cpu - fwd.cpu };
+        relative = prior.predict(z);
+      } else {
+        await onnxModel.prepare({ steps });
+        fwd = await time(async () => (await prior.predictAsync!(z)).dispose(), 3, 1);
+        const both = await time(async () => {
+          const pass = await prior.predictWithVjp!(z);
+          tf.dispose([pass.depth, await pass.backward(w)]);
+        }, 3, 1);
+        grad = { wall: both.wall - fwd.wall, cpu: both.cpu - fwd.cpu };
+        relative = await prior.predictAsync!(z);
+      }
+      const { renderer, step } = await hostParts(problem, relative, 3);
+      const iteration = await loop(problem, prior, iterations);
+      results[engine] = { iteration, fwd, grad, renderer, step };
+      line(
+        `${engine} engine, ${label}, ${W}x${H} (latent ${prior.latentShape.slice(2).reverse().join('x')}, ${steps} step(s)): ` +
+          `prior forward ${fmt(fwd)}, prior gradient ${fmt(grad)}, renderer fwd+bwd ${fmt(renderer)}, ` +
+          `optimizer step ${fmt(step)}; one iteration ${fmt(iteration)} (loop of ${iterations}); load ${loadavg()[0].toFixed(1)}`,
+      );
+      tf.dispose([z, w, relative]);
+      prior.dispose();
+      scene.dispose();
+    }
+    const a = results.tfjs!.iteration;
+    const b = results.onnx!.iteration;
+    line(
+      `iteration speed-up onnx vs tfjs (${backend}), ${label}: ${(a.wall / b.wall).toFixed(1)}x wall ` +
+        `(${s(a.wall)} s -> ${s(b.wall)} s), ${(a.cpu / b.cpu).toFixed(1)}x cpu; prior forward+gradient ` +
+        `${((results.tfjs!.fwd.wall + results.tfjs!.grad.wall) / (results.onnx!.fwd.wall + results.onnx!.grad.wall)).toFixed(1)}x`,
+    );
+    tfjsModel.dispose();
+    await onnxModel.dispose();
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (b), (c) the real Marigold shape, random weights, onnx
+
+async function real(): Promise<void> {
+  const [W, H] = args.size!.split('x').map(Number) as [number, number];
+  const checkpointBytes = Number(args['checkpoint-mb']) * 2 ** 20;
+  const cmd =
+    `npx tsx experiments/bench/iteration.ts --part real --size ${W}x${H}` +
+    (args['checkpoint-mb'] !== '1024' ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
+    (threads ? ` --threads ${threads}` : '');
+  const line = (t: string) => console.log(`${t}    # ${cmd}`);
+  const unetRaw = JSON.parse(readFileSync(join(here, 'configs', 'marigold-depth-v1-0-unet.json'), 'utf8'));
+  const unetConfig = parseUNetConfig(unetRaw, 'marigold-depth-v1-0-unet.json');
+  const vaeConfig = parseVaeConfig(
+    {
+      _class_name: 'AutoencoderKL',
+      act_fn: 'silu',
+      block_out_channels: [128, 256, 512, 512],
+      down_block_types: Array(4).fill('DownEncoderBlock2D'),
+      up_block_types: Array(4).fill('UpDecoderBlock2D'),
+      in_channels: 3,
+      out_channels: 3,
+      latent_channels: 4,
+      layers_per_block: 2,
+      norm_num_groups: 32,
+      sample_size: 768,
+      scaling_factor: 0.18215,
+    },
+    'SD2 vae config',
+  );
+  const ownCache = !args['cache-dir'];
+  const cacheDir = args['cache-dir'] || mkdtempSync(join(tmpdir(), 'aperture-depth-iteration-real-'));
+  const crossDim = unetConfig.cross_attention_dim[0]!;
+  const embedding = { data: new Rng(7).normalArray(2 * crossDim), shape: [1, 2, crossDim] };
+  let weightsMs = 0;
+  const timedCreate = <T>(f: () => T): T => {
+    const t0 = performance.now();
+    const r = f();
+    weightsMs += performance.now() - t0;
+    return r;
+  };
+  const makePrior = () =>
+    OnnxMarigoldPrior.fromNetworks(
+      {
+        unetConfig,
+        vaeConfig,
+        unet: () => timedCreate(() => createUNet(unetConfig, 0, { bind: null })),
+        vae: () => timedCreate(() => createVae(vaeConfig, 0, { bind: null })),
+        identity: { random: 'marigold-v1-0 shapes', seed: 0 },
+        scheduler: loadScheduler(join(root, 'test/data/marigold-configs/marigold-depth-v1-0/scheduler')),
+        steps: 1,
+        processingResolution: Math.max(W, H),
+        textEmbedding: embedding,
+      },
+      { cacheDir, threads, checkpointBytes },
+    );
+  try {
+    // 1. cold: random weights, trace, VJP, write; sessions
+    const scene = syntheticScene(W, H);
+    let t0 = performance.now();
+    const model = makePrior();
+    const inner = await MarigoldDepthPrior.createAsync(model, scene.srgb);
+    const encodeMs = performance.now() - t0;
+    t0 = performance.now();
+    await model.prepare();
+    const prepareMs = performance.now() - t0;
+    const st = await model.networkStats();
+    const unet = st.unet[0]!;
+    const dec = st.decoder;
+    const build = unet.buildMs + dec.buildMs + (st.encoder?.buildMs ?? 0);
+    const sessions = unet.sessionMs + dec.sessionMs;
+    line(
+      `real-shape UNet (${unet.nodes} nodes, ${unet.segments} segments) + VAE decoder (${dec.nodes} nodes, ${dec.segments} segments), ` +
+        `latent ${W / 8}x${H / 8}, cold: random weights ${s(weightsMs)} s, graph build ${s(build)} s ` +
+        `(unet trace ${s(unet.buildPhasesMs.trace)} + vjp ${s(unet.buildPhasesMs.vjp)} + write ${s(unet.buildPhasesMs.write)}; ` +
+        `decoder ${s(dec.buildMs)}; encoder ${s(st.encoder?.buildMs ?? 0)}), ${gib(unet.weightsBytes + dec.weightsBytes)} GiB written; ` +
+        `sessions (unet + decoder, forward + gradient) ${s(sessions)} s; build + sessions ${s(build + sessions)} s ` +
+        `(encode image incl. encoder build + run ${s(encodeMs)} s, prepare ${s(prepareMs)} s); peak RSS ${gib(peakRss())} GiB`,
+    );
+
+    // 2. one iteration and its parts (the prior's split measured inside the loop)
+    const prior = new TimedPrior(inner);
+    const problem = scene.problem(prior);
+    const iteration = await loop(problem, prior, 1, false);
+    const z = prior.initialLatent(0);
+    const relative = await prior.predictAsync!(z);
+    const { renderer, step } = await hostParts(problem, relative, 1);
+    tf.dispose([z, relative]);
+    const fwdFlops = unet.forwardFlops + dec.forwardFlops;
+    const iterFlops = unet.forwardPassFlops + dec.forwardPassFlops;
+    const rate = (flops: number, t: Timing) =>
+      `${(flops / 1e9).toFixed(0)} GFLOP, ${(flops / 1e6 / t.wall).toFixed(0)} GFLOP/s wall (${((100 * flops) / 1e6 / t.wall / peak).toFixed(0)} % of ${peak}), ` +
+      `${(flops / 1e6 / t.cpu).toFixed(0)} GFLOP per cpu-s`;
+    line(
+      `real-shape ${W}x${H} onnx: one iteration ${fmt(iteration)}, ${rate(iterFlops, iteration)}; ` +
+        `prior forward ${fmt(prior.forward)} (${rate(fwdFlops, prior.forward)}), prior gradient ${fmt(prior.backward)} ` +
+        `(${rate(iterFlops - fwdFlops, prior.backward)}), renderer fwd+bwd ${fmt(renderer)}, optimizer step ${fmt(step)}; ` +
+        `peak RSS ${gib(peakRss())} GiB; load ${loadavg()[0].toFixed(1)}`,
+    );
+    prior.dispose();
+    await model.dispose();
+
+    // 3. from the cache: no weights, no tracing
+    weightsMs = 0;
+    t0 = performance.now();
+    const again = makePrior();
+    const inner2 = await MarigoldDepthPrior.createAsync(again, scene.srgb);
+    const encode2 = performance.now() - t0;
+    t0 = performance.now();
+    await again.prepare();
+    const prepare2 = performance.now() - t0;
+    const st2 = await again.networkStats();
+    const hit = st2.unet[0]!.fromCache && st2.decoder.fromCache && weightsMs === 0;
+    line(
+      `real-shape ${W}x${H} from the cache: hit ${hit}, sessions (unet + decoder) ${s(st2.unet[0]!.sessionMs + st2.decoder.sessionMs)} s ` +
+        `(prepare ${s(prepare2)} s; encode image incl. encoder session + run ${s(encode2)} s); peak RSS ${gib(peakRss())} GiB`,
+    );
+    inner2.dispose();
+    await again.dispose();
+    scene.dispose();
+  } finally {
+    if (ownCache) rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+await initEngine(backend);
+if (part === 'all' || part === 'tiny') await tiny();
+if (part === 'all' || part === 'real') await real();

@@ -1,0 +1,152 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
+import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
+import { leakedTensors, setupEngine } from '../helpers/engine.ts';
+import { fixture, relL2 } from '../helpers/npy-fixture.ts';
+import { fixtureImage } from '../helpers/prior-parity.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
+
+/**
+ * The Marigold prior on the ONNX engine (UNet and VAE as onnxruntime graphs, scheduler and depth head in
+ * tfjs, gradients by the explicit predictWithVjp path) against the tfjs prior (tf.grad through everything)
+ * and diffusers' fixtures, on sd2-tiny.
+ */
+
+const CKPT = 'test/data/diffusers-tiny/sd2-tiny/checkpoint';
+const tmp = makeTempDir('onnx-prior');
+let image: tf.Tensor4D;
+
+test.before(async () => {
+  await setupEngine();
+  image = fixtureImage(); // [1, 64, 48, 3]
+});
+test.after.always(() => {
+  image?.dispose();
+  tmp.remove();
+});
+
+interface Pair {
+  tfjs: MarigoldPrior;
+  onnx: OnnxMarigoldPrior;
+  dispose(): Promise<void>;
+}
+
+async function priors(
+  options: { steps: number; scheduler?: SchedulerKind },
+  processingResolution: number,
+  cacheDir: string | null = null,
+): Promise<Pair> {
+  const tfjs = await MarigoldPrior.load(CKPT, options);
+  const onnx = await OnnxMarigoldPrior.load(CKPT, { ...options, cacheDir, threads: 1 });
+  tfjs.encodeImage(image, { processingResolution });
+  await onnx.encodeImage(image, { processingResolution });
+  return {
+    tfjs,
+    onnx,
+    dispose: async () => {
+      tfjs.dispose();
+      await onnx.dispose();
+    },
+  };
+}
+
+/** Depth and d sum(depth * W) / d latent from both engines. */
+async function bothEngines(p: Pair, z: tf.Tensor, w: tf.Tensor2D, noiseSeed = 0) {
+  const tfDepth = p.tfjs.predictDepth(z, { noiseSeed });
+  const tfGrad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(p.tfjs.predictDepth(v, { noiseSeed }), w)))(z);
+  const asyncDepth = await p.onnx.predictDepthAsync(z, { noiseSeed });
+  const pass = await p.onnx.predictWithVjp(z, { noiseSeed });
+  const grad = await pass.backward(w);
+  const r = {
+    depth: relL2(asyncDepth.dataSync(), tfDepth.dataSync()),
+    vjpDepth: relL2(pass.depth.dataSync(), tfDepth.dataSync()),
+    grad: relL2(grad.dataSync(), tfGrad.dataSync()),
+    onnxDepth: asyncDepth.dataSync().slice(),
+    onnxGrad: grad.dataSync().slice(),
+  };
+  tf.dispose([tfDepth, tfGrad, asyncDepth, pass.depth, grad]);
+  return r;
+}
+
+test.serial(
+  'ddim_1step: depth and latent gradient equal the tfjs engine (1e-5 / 1e-4) and the diffusers fixture',
+  async (t) => {
+    const p = await priors({ steps: 1 }, 64);
+    try {
+      const a = (name: string) => fixture(`sd2-tiny/arrays/pipeline/ddim_1step/${name}.npy`);
+      t.true(relL2(p.onnx.image.rgbLatent.dataSync(), p.tfjs.image.rgbLatent.dataSync()) < 1e-5, 'rgb latent');
+      const zf = a('latents_in');
+      const W = a('grad_W');
+      const z = tf.tensor4d(zf.data, zf.shape as [number, number, number, number]);
+      const w = tf.tensor2d(W.data, [W.shape[2]!, W.shape[3]!]);
+      const r = await bothEngines(p, z, w);
+      const vsPrediction = relL2(r.onnxDepth, a('prediction').data);
+      const vsFixture = relL2(r.onnxGrad, a('grad_wrt_latents').data);
+      t.log(
+        `onnx vs tfjs: depth ${r.depth.toExponential(2)} (vjp pass ${r.vjpDepth.toExponential(2)}), ` +
+          `grad ${r.grad.toExponential(2)}; vs diffusers: prediction ${vsPrediction.toExponential(2)}, ` +
+          `grad_wrt_latents ${vsFixture.toExponential(2)}`,
+      );
+      t.true(r.depth < 1e-5 && r.vjpDepth < 1e-5, `depth ${r.depth} ${r.vjpDepth}`);
+      t.true(r.grad < 1e-4, `grad ${r.grad}`);
+      t.true(vsPrediction < 1e-4, `prediction vs fixture ${vsPrediction}`);
+      t.true(vsFixture < 1e-4, `grad vs fixture ${vsFixture}`);
+      tf.dispose([z, w]);
+    } finally {
+      await p.dispose();
+    }
+  },
+);
+
+for (const c of [
+  { label: 'DDIM 2 steps (chained UNet VJPs)', options: { steps: 2 }, pr: 64 },
+  { label: 'LCM 2 steps (fresh noise between steps)', options: { steps: 2, scheduler: 'lcm' as const }, pr: 64 },
+  { label: 'DDIM 1 step at 40 px (padding, odd latent 5x4)', options: { steps: 1 }, pr: 40 },
+]) {
+  test.serial(`${c.label}: depth and latent gradient equal the tfjs engine`, async (t) => {
+    const p = await priors(c.options, c.pr);
+    try {
+      const z = p.tfjs.sampleLatent(3);
+      const w = tf.randomNormal([64, 48], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const r = await bothEngines(p, z, w, 2);
+      t.log(`${c.label}: depth ${r.depth.toExponential(2)}, grad ${r.grad.toExponential(2)}`);
+      t.true(r.depth < 1e-5 && r.vjpDepth < 1e-5, `depth ${r.depth} ${r.vjpDepth}`);
+      t.true(r.grad < 1e-4, `grad ${r.grad}`);
+      tf.dispose([z, w]);
+    } finally {
+      await p.dispose();
+    }
+  });
+}
+
+test.serial('disk cache: a second prior opens the graphs without tracing; no tensor leaks; backward runs once', async (t) => {
+  const first = await OnnxMarigoldPrior.load(CKPT, { steps: 1, cacheDir: tmp.dir, threads: 1 });
+  await first.encodeImage(image);
+  const z = first.sampleLatent(1);
+  const w = tf.ones([64, 48]) as tf.Tensor2D;
+  const d1 = await first.predictDepthAsync(z);
+  t.false((await first.networkStats()).decoder.fromCache);
+  await first.dispose();
+  const lines: string[] = [];
+  const second = await OnnxMarigoldPrior.load(CKPT, { steps: 1, cacheDir: tmp.dir, threads: 1, log: (l) => lines.push(l) });
+  try {
+    await second.encodeImage(image);
+    const leaked = await leakedTensors(async () => {
+      const d2 = await second.predictDepthAsync(z);
+      t.true(relL2(d2.dataSync(), d1.dataSync()) < 1e-7);
+      const pass = await second.predictWithVjp(z);
+      const g = await pass.backward(w);
+      await t.throwsAsync(() => pass.backward(w), { message: /once/ });
+      tf.dispose([d2, pass.depth, g]);
+    });
+    t.is(leaked, 0);
+    const stats = await second.networkStats();
+    t.true(stats.decoder.fromCache && stats.unet.every((u) => u.fromCache), lines.join('\n'));
+    t.true(lines.every((l) => /from the cache/.test(l)), lines.join('\n'));
+    t.throws(() => second.predictDepth(), { message: /asynchronously/ });
+  } finally {
+    tf.dispose([z, w, d1]);
+    await second.dispose();
+  }
+});
