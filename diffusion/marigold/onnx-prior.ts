@@ -446,7 +446,7 @@ export class OnnxMarigoldPrior {
     const image = this.image;
     const nets = this.networks.get(image)!;
     const timesteps = this.scheduler.setTimesteps(options.steps ?? this.steps);
-    const which = { forward: true, vjp: options.gradient ?? true };
+    const which = { forward: true, pass: options.gradient ?? true }; // pass: forwardPass + backward
     for (const t of timesteps) await (await this.unetFor(image, nets, t)).prepare(which);
     await nets.decoder.prepare(which);
   }

@@ -76,7 +76,18 @@ interface SegmentMeta {
     /** forward value (segment input) -> gradient output name */
     readonly grads: Readonly<Record<string, string>>;
   };
+  /**
+   * Last segment only: a forward graph that also outputs the activations its backward reads (`forward`),
+   * and the backward alone over them (`backward`: inputs = seeds + segment inputs + saved values), so
+   * `forwardPass` + `backward` do not recompute the segment the forward pass just ran.
+   */
+  readonly saved?: {
+    readonly forward: ModelMeta;
+    readonly backward: ModelMeta;
+  };
 }
+
+type ModelKind = 'forward' | 'vjp' | 'saved-forward' | 'saved-backward';
 
 interface NetworkMeta {
   readonly name: string;
@@ -109,7 +120,7 @@ export interface NetworkStats {
   weightsBytes: number;
 }
 
-type Sources = (kind: 'forward' | 'vjp', segment: number) => ModelSource;
+type Sources = (kind: ModelKind, segment: number) => ModelSource;
 
 const OUTPUT = 'output';
 
@@ -158,7 +169,15 @@ export class OnnxNetwork {
       const files = memoryWeights(built.graph);
       const byName = new Map(files.files.map((f) => [f.path, f]));
       const sources: Sources = (kind, k) => {
-        const view = kind === 'forward' ? built.views[k].forward : built.views[k].vjp!;
+        const v = built.views[k];
+        const view =
+          kind === 'forward'
+            ? v.forward
+            : kind === 'vjp'
+              ? v.vjp!
+              : kind === 'saved-forward'
+                ? v.saved!.forward
+                : v.saved!.backward;
         const bytes = encodeModel(built.graph, view, files.layout);
         const used = initializersOf(built.graph, view.nodes)
           .filter(isExternal)
@@ -191,6 +210,11 @@ export class OnnxNetwork {
               join(tmp, built.meta.segments[k].vjp!.file),
               encodeModel(built.graph, v.vjp, layout),
             );
+          const saved = built.meta.segments[k].saved;
+          if (v.saved && saved) {
+            writeFileSync(join(tmp, saved.forward.file), encodeModel(built.graph, v.saved.forward, layout));
+            writeFileSync(join(tmp, saved.backward.file), encodeModel(built.graph, v.saved.backward, layout));
+          }
         });
         writeFileSync(join(tmp, 'meta.json'), JSON.stringify(built.meta, null, 1));
       });
@@ -198,9 +222,18 @@ export class OnnxNetwork {
       phases = { ...built.phases, write: performance.now() - tw };
     }
     const m = meta!;
-    const sources: Sources = (kind, k) => ({
-      path: join(dir, kind === 'forward' ? m.segments[k].forward.file : m.segments[k].vjp!.file),
-    });
+    const sources: Sources = (kind, k) => {
+      const seg = m.segments[k];
+      const file =
+        kind === 'forward'
+          ? seg.forward.file
+          : kind === 'vjp'
+            ? seg.vjp!.file
+            : kind === 'saved-forward'
+              ? seg.saved!.forward.file
+              : seg.saved!.backward.file;
+      return { path: join(dir, file) };
+    };
     return new OnnxNetwork(
       m,
       sources,
@@ -217,16 +250,22 @@ export class OnnxNetwork {
     return this.meta.output.shape;
   }
 
-  /** Opens the sessions `forward` and/or `vjp` will use (otherwise opened on first call). */
-  async prepare(which: { forward?: boolean; vjp?: boolean } = { forward: true }): Promise<void> {
+  /**
+   * Opens the sessions `forward`, `vjp` and/or `forwardPass` + `backward` (`pass`) will use (otherwise
+   * opened on first call).
+   */
+  async prepare(which: { forward?: boolean; vjp?: boolean; pass?: boolean } = { forward: true }): Promise<void> {
     const n = this.meta.segments.length;
-    const jobs: Promise<unknown>[] = [];
+    const ids: [ModelKind, number][] = [];
     for (let k = 0; k < n; k++) {
-      if (which.forward || (which.vjp && k < n - 1)) jobs.push(this.session('forward', k));
-      if (which.vjp) jobs.push(this.session('vjp', k));
+      const last = k === n - 1;
+      const saved = last && this.meta.segments[k].saved !== undefined;
+      if (which.forward || ((which.vjp || which.pass) && !last)) ids.push(['forward', k]);
+      if (which.vjp || (which.pass && !saved)) ids.push(['vjp', k]);
+      if (which.pass && saved) ids.push(['saved-forward', k], ['saved-backward', k]);
     }
     // Sequential creation keeps the peak low and the cores for one job at a time.
-    for (const j of jobs) await j;
+    for (const [kind, k] of ids) await this.session(kind, k);
   }
 
   /** The network output (logical layout) for named host inputs. */
@@ -262,14 +301,18 @@ export class OnnxNetwork {
   }> {
     this.checkGradient();
     const values = this.feedInputs(inputs);
-    for (let k = 0; k < this.meta.segments.length; k++) await this.runForward(k, values);
+    const n = this.meta.segments.length;
+    for (let k = 0; k < n; k++) {
+      // The last segment keeps its activations (when built so): its backward then runs alone.
+      await this.runForward(k, values, k === n - 1 && this.meta.segments[k].saved !== undefined);
+    }
     let used = false;
     return {
       output: values.get(OUTPUT)!.data as Float32Array,
       backward: async (upstream) => {
         check(!used, () => 'backward() of a forward pass can run once', { key: 'backward' });
         used = true;
-        return (await this.backward(values, upstream)).grad;
+        return (await this.backward(values, upstream, true)).grad;
       },
     };
   }
@@ -284,6 +327,7 @@ export class OnnxNetwork {
   private async backward(
     values: Map<string, ort.Tensor>,
     upstream: Float32Array,
+    useSaved = false,
   ): Promise<{ output: Float32Array; grad: Float32Array }> {
     const wrt = this.meta.wrt!;
     check(
@@ -293,11 +337,13 @@ export class OnnxNetwork {
     );
     const grads = new Map<string, Float32Array>([[OUTPUT, upstream]]);
     let output = values.get(OUTPUT)?.data as Float32Array | undefined;
-    for (let k = this.meta.segments.length - 1; k >= 0; k--) {
+    const n = this.meta.segments.length;
+    for (let k = n - 1; k >= 0; k--) {
       const seg = this.meta.segments[k].vjp!;
+      const saved = useSaved && k === n - 1 ? this.meta.segments[k].saved : undefined;
       const seedOf = new Map(Object.entries(seg.seeds).map(([value, seed]) => [seed, value]));
       const feeds: Record<string, ort.Tensor> = {};
-      for (const name of seg.inputs) {
+      for (const name of saved ? saved.backward.inputs : seg.inputs) {
         const value = seedOf.get(name);
         if (value !== undefined) {
           const shape = this.valueShape(value, values);
@@ -309,7 +355,7 @@ export class OnnxNetwork {
           feeds[name] = v;
         }
       }
-      const out = await (await this.session('vjp', k)).run(feeds);
+      const out = await (await this.session(saved ? 'saved-backward' : 'vjp', k)).run(feeds);
       if (out[OUTPUT]) output = out[OUTPUT].data as Float32Array;
       for (const [value, gname] of Object.entries(seg.grads)) {
         const gdata = out[gname].data as Float32Array;
@@ -319,7 +365,7 @@ export class OnnxNetwork {
         else grads.set(value, gdata);
       }
       // Values this segment produced, and their gradients, are no longer needed.
-      for (const o of this.meta.segments[k].forward.outputs) {
+      for (const o of saved ? saved.forward.outputs : this.meta.segments[k].forward.outputs) {
         if (o === OUTPUT) continue;
         values.delete(o);
         grads.delete(o);
@@ -360,15 +406,15 @@ export class OnnxNetwork {
     throw new ApertureDepthError(`no shape known for "${name}"`, { key: 'vjp' });
   }
 
-  private async runForward(k: number, values: Map<string, ort.Tensor>): Promise<void> {
-    const m = this.meta.segments[k].forward;
+  private async runForward(k: number, values: Map<string, ort.Tensor>, keepActivations = false): Promise<void> {
+    const m = keepActivations ? this.meta.segments[k].saved!.forward : this.meta.segments[k].forward;
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of m.inputs) feeds[name] = values.get(name)!;
-    const out = await (await this.session('forward', k)).run(feeds);
+    const out = await (await this.session(keepActivations ? 'saved-forward' : 'forward', k)).run(feeds);
     for (const name of m.outputs) values.set(name, out[name]);
   }
 
-  private session(kind: 'forward' | 'vjp', k: number): Promise<ort.InferenceSession> {
+  private session(kind: ModelKind, k: number): Promise<ort.InferenceSession> {
     const id = `${kind}:${k}`;
     let s = this.sessions.get(id);
     if (!s) {
@@ -397,7 +443,9 @@ function statsOf(
     segments: meta.segments.length,
     forwardFlops: meta.forwardFlops,
     vjpFlops: meta.vjpFlops,
-    forwardPassFlops: meta.forwardFlops + meta.segments.reduce((a, s) => a + (s.vjp?.flops ?? 0), 0),
+    forwardPassFlops:
+      meta.forwardFlops +
+      meta.segments.reduce((a, s) => a + (s.saved?.backward.flops ?? s.vjp?.flops ?? 0), 0),
     nodes: meta.nodes,
     weightsBytes: meta.weightsBytes,
   };
@@ -407,7 +455,7 @@ interface Built {
   graph: OnnxGraph;
   phases: { trace: number; vjp: number; write: number };
   meta: NetworkMeta;
-  views: { forward: GraphView; vjp?: GraphView }[];
+  views: { forward: GraphView; vjp?: GraphView; saved?: { forward: GraphView; backward: GraphView } }[];
 }
 
 /** Traces the network and builds the forward and forward+VJP views of every segment. */
@@ -481,18 +529,53 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
     const inputs = [...seg.inputs, ...seeds.values()].filter(
       (i) => nodes.some((n) => n.inputs.includes(i)) || outputs.includes(i),
     );
-    views.push({ forward, vjp: { name: `${trace.name}_vjp${k}`, nodes, inputs, outputs } });
     const flops = flopsOf(g, nodes);
     vjpFlops += flops + (k < segments.length - 1 ? fwdMeta.flops : 0);
+    const vjpMeta = {
+      file: `vjp-${k}.onnx`,
+      inputs,
+      outputs,
+      flops,
+      seeds: Object.fromEntries(seeds),
+      grads: gradNames,
+    };
+    if (k < segments.length - 1) {
+      views.push({ forward, vjp: { name: `${trace.name}_vjp${k}`, nodes, inputs, outputs } });
+      segMeta.push({ forward: fwdMeta, vjp: vjpMeta });
+      return;
+    }
+    // Last segment: the backward alone, reading the activations a saving forward outputs.
+    const gradOutputs = Object.values(gradNames);
+    const bwdNodes = pruneTo(g.nodes.slice(res.emitted[0]), gradOutputs);
+    const produced = new Set(bwdNodes.flatMap((n) => n.outputs));
+    const reads = [...new Set(bwdNodes.flatMap((n) => n.inputs))].filter(
+      (i) => i !== '' && !produced.has(i) && !g.isInitializer(i),
+    );
+    const seedInputs = new Set(seeds.values());
+    const keep = reads.filter((r) => !seedInputs.has(r) && !seg.inputs.includes(r) && !seg.outputs.includes(r));
+    const savedForward: GraphView = {
+      name: `${trace.name}_fwd${k}_saving`,
+      nodes: fwdNodes,
+      inputs: seg.inputs,
+      outputs: [...seg.outputs, ...keep],
+    };
+    const savedBackward: GraphView = {
+      name: `${trace.name}_bwd${k}`,
+      nodes: bwdNodes,
+      inputs: reads,
+      outputs: gradOutputs,
+    };
+    views.push({
+      forward,
+      vjp: { name: `${trace.name}_vjp${k}`, nodes, inputs, outputs },
+      saved: { forward: savedForward, backward: savedBackward },
+    });
     segMeta.push({
       forward: fwdMeta,
-      vjp: {
-        file: `vjp-${k}.onnx`,
-        inputs,
-        outputs,
-        flops,
-        seeds: Object.fromEntries(seeds),
-        grads: gradNames,
+      vjp: vjpMeta,
+      saved: {
+        forward: { ...fwdMeta, file: `saving-forward-${k}.onnx`, outputs: savedForward.outputs },
+        backward: { file: `backward-${k}.onnx`, inputs: reads, outputs: gradOutputs, flops: flopsOf(g, bwdNodes) },
       },
     });
   });
