@@ -67,6 +67,11 @@ export interface OnnxEngineOptions extends SessionSettings {
    * many produced bytes; 0 = one joint graph). @default 1 GiB (a tiny model stays one segment)
    */
   checkpointBytes?: number;
+  /**
+   * Activations a forward pass keeps per network (UNet, decoder) so the backward need not recompute those
+   * checkpoint segments (`OnnxNetworkOptions.keepActivationBytes`). @default 1.5 GiB
+   */
+  keepActivationBytes?: number;
   /** Messages about graph builds and cache hits. @default none */
   log?: (line: string) => void;
 }
@@ -486,7 +491,9 @@ export class OnnxMarigoldPrior {
       spinning: o.spinning ?? false, // tfjs host work runs between the sessions' runs
       prepacking: o.prepacking,
       cacheDir: o.cacheDir,
-      ...(wrt ? { wrt, checkpointBytes: o.checkpointBytes ?? GIB } : {}),
+      ...(wrt
+        ? { wrt, checkpointBytes: o.checkpointBytes ?? GIB, keepActivationBytes: o.keepActivationBytes ?? 1.5 * GIB }
+        : {}),
     };
   }
 

@@ -57,6 +57,12 @@ export interface OnnxNetworkOptions extends SessionSettings {
    * Activation budget per segment in bytes for checkpointing; 0 or absent = one joint forward+VJP graph.
    */
   readonly checkpointBytes?: number;
+  /**
+   * `forwardPass` keeps the activations of checkpoint segments, chosen by recompute FLOPs saved per byte,
+   * up to about this many bytes (besides the last segment's, always kept), so `backward` does not recompute
+   * those segments. Not part of the graphs: changing it needs no rebuild. @default 0
+   */
+  readonly keepActivationBytes?: number;
   readonly vjpOptions?: VjpOptions;
 }
 
@@ -77,13 +83,14 @@ interface SegmentMeta {
     readonly grads: Readonly<Record<string, string>>;
   };
   /**
-   * Last segment only: a forward graph that also outputs the activations its backward reads (`forward`),
-   * and the backward alone over them (`backward`: inputs = seeds + segment inputs + saved values), so
-   * `forwardPass` + `backward` do not recompute the segment the forward pass just ran.
+   * A forward graph that also outputs the activations the segment's backward reads (`forward`), and the
+   * backward alone over them (`backward`: inputs = seeds + segment inputs + saved values), so that
+   * `forwardPass` + `backward` need not recompute a segment whose activations it kept (`bytes` of them).
    */
   readonly saved?: {
     readonly forward: ModelMeta;
     readonly backward: ModelMeta;
+    readonly bytes: number;
   };
 }
 
@@ -114,8 +121,10 @@ export interface NetworkStats {
   forwardFlops: number;
   /** FLOPs of one `vjp` call (forward, recomputation and backward). */
   vjpFlops: number;
-  /** FLOPs of `forwardPass` + `backward` (the full forward, then every segment's recompute-and-VJP). */
+  /** FLOPs of `forwardPass` + `backward` (the forward, then each segment's VJP, recomputing unless kept). */
   forwardPassFlops: number;
+  /** Segments whose activations `forwardPass` keeps (`keepActivationBytes`; the last one always). */
+  keptSegments: number;
   nodes: number;
   weightsBytes: number;
 }
@@ -127,12 +136,24 @@ const OUTPUT = 'output';
 export class OnnxNetwork {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
+  /** Segments whose activations `forwardPass` keeps (their backward then runs without recomputing). */
+  private readonly kept: ReadonlySet<number>;
+  readonly stats: NetworkStats;
+
   private constructor(
     private readonly meta: NetworkMeta,
     private readonly sources: Sources,
     private readonly settings: SessionSettings,
-    readonly stats: NetworkStats,
-  ) {}
+    stats: Omit<NetworkStats, 'forwardPassFlops' | 'keptSegments'>,
+    keepBytes: number,
+  ) {
+    this.kept = keptSegments(meta, keepBytes);
+    const passFlops = meta.segments.reduce(
+      (a, s, k) => a + (this.kept.has(k) ? s.saved!.backward.flops : (s.vjp?.flops ?? 0)),
+      meta.forwardFlops,
+    );
+    this.stats = { ...stats, forwardPassFlops: passFlops, keptSegments: this.kept.size };
+  }
 
   /** Traces (or finds in the cache) and returns the network; sessions open on first use or `prepare`. */
   static async load(trace: NetworkTrace, options: OnnxNetworkOptions = {}): Promise<OnnxNetwork> {
@@ -189,6 +210,7 @@ export class OnnxNetwork {
         sources,
         settings,
         statsOf(built.meta, performance.now() - t0, false, built.phases),
+        options.keepActivationBytes ?? 0,
       );
     }
     const dir = entryDir(options.cacheDir ?? defaultCacheDir(), hash);
@@ -239,6 +261,7 @@ export class OnnxNetwork {
       sources,
       settings,
       statsOf(m, fromCache ? 0 : performance.now() - t0, fromCache, phases),
+      options.keepActivationBytes ?? 0,
     );
   }
 
@@ -258,20 +281,29 @@ export class OnnxNetwork {
     const n = this.meta.segments.length;
     const ids: [ModelKind, number][] = [];
     for (let k = 0; k < n; k++) {
-      const last = k === n - 1;
-      const saved = last && this.meta.segments[k].saved !== undefined;
-      if (which.forward || ((which.vjp || which.pass) && !last)) ids.push(['forward', k]);
-      if (which.vjp || (which.pass && !saved)) ids.push(['vjp', k]);
-      if (which.pass && saved) ids.push(['saved-forward', k], ['saved-backward', k]);
+      const kept = this.kept.has(k);
+      // forward() and forwardPass run a kept segment's saving forward (one session, not two)
+      if (which.forward || which.pass) ids.push([kept ? 'saved-forward' : 'forward', k]);
+      if (which.pass) ids.push([kept ? 'saved-backward' : 'vjp', k]);
+      if (which.vjp) {
+        if (k < n - 1) ids.push(['forward', k]);
+        ids.push(['vjp', k]);
+      }
     }
     // Sequential creation keeps the peak low and the cores for one job at a time.
-    for (const [kind, k] of ids) await this.session(kind, k);
+    const seen = new Set<string>();
+    for (const [kind, k] of ids) {
+      if (seen.has(`${kind}:${k}`)) continue;
+      seen.add(`${kind}:${k}`);
+      await this.session(kind, k);
+    }
   }
 
   /** The network output (logical layout) for named host inputs. */
   async forward(inputs: Readonly<Record<string, Float32Array>>): Promise<Float32Array> {
     const values = this.feedInputs(inputs);
-    for (let k = 0; k < this.meta.segments.length; k++) await this.runForward(k, values);
+    // Kept segments run their saving forward here too (the sessions forwardPass uses; extra outputs dropped).
+    for (let k = 0; k < this.meta.segments.length; k++) await this.runForward(k, values, this.kept.has(k));
     return values.get(OUTPUT)!.data as Float32Array;
   }
 
@@ -301,11 +333,8 @@ export class OnnxNetwork {
   }> {
     this.checkGradient();
     const values = this.feedInputs(inputs);
-    const n = this.meta.segments.length;
-    for (let k = 0; k < n; k++) {
-      // The last segment keeps its activations (when built so): its backward then runs alone.
-      await this.runForward(k, values, k === n - 1 && this.meta.segments[k].saved !== undefined);
-    }
+    // Kept segments output their activations too: their backward then runs without recomputing.
+    for (let k = 0; k < this.meta.segments.length; k++) await this.runForward(k, values, this.kept.has(k));
     let used = false;
     return {
       output: values.get(OUTPUT)!.data as Float32Array,
@@ -340,7 +369,7 @@ export class OnnxNetwork {
     const n = this.meta.segments.length;
     for (let k = n - 1; k >= 0; k--) {
       const seg = this.meta.segments[k].vjp!;
-      const saved = useSaved && k === n - 1 ? this.meta.segments[k].saved : undefined;
+      const saved = useSaved && this.kept.has(k) ? this.meta.segments[k].saved : undefined;
       const seedOf = new Map(Object.entries(seg.seeds).map(([value, seed]) => [seed, value]));
       const feeds: Record<string, ort.Tensor> = {};
       for (const name of saved ? saved.backward.inputs : seg.inputs) {
@@ -429,12 +458,34 @@ export class OnnxNetwork {
   }
 }
 
+/**
+ * The segments whose activations a forward pass keeps: the last one (when built with a saving forward),
+ * then others by recompute FLOPs avoided per kept byte while their bytes fit `keepBytes`.
+ */
+function keptSegments(meta: NetworkMeta, keepBytes: number): Set<number> {
+  const n = meta.segments.length;
+  const kept = new Set<number>();
+  if (n === 0 || !meta.segments[n - 1]!.saved) return kept;
+  kept.add(n - 1);
+  const candidates = meta.segments
+    .map((s, k) => ({ k, bytes: s.saved?.bytes ?? Infinity, flops: s.forward.flops }))
+    .filter((c) => c.k < n - 1 && Number.isFinite(c.bytes))
+    .sort((a, b) => b.flops / Math.max(b.bytes, 1) - a.flops / Math.max(a.bytes, 1));
+  let used = 0;
+  for (const c of candidates) {
+    if (used + c.bytes > keepBytes) continue;
+    used += c.bytes;
+    kept.add(c.k);
+  }
+  return kept;
+}
+
 function statsOf(
   meta: NetworkMeta,
   buildMs: number,
   fromCache: boolean,
   phases = { trace: 0, vjp: 0, write: 0 },
-): NetworkStats {
+): Omit<NetworkStats, 'forwardPassFlops' | 'keptSegments'> {
   return {
     buildMs,
     buildPhasesMs: phases,
@@ -443,9 +494,6 @@ function statsOf(
     segments: meta.segments.length,
     forwardFlops: meta.forwardFlops,
     vjpFlops: meta.vjpFlops,
-    forwardPassFlops:
-      meta.forwardFlops +
-      meta.segments.reduce((a, s) => a + (s.saved?.backward.flops ?? s.vjp?.flops ?? 0), 0),
     nodes: meta.nodes,
     weightsBytes: meta.weightsBytes,
   };
@@ -539,12 +587,7 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
       seeds: Object.fromEntries(seeds),
       grads: gradNames,
     };
-    if (k < segments.length - 1) {
-      views.push({ forward, vjp: { name: `${trace.name}_vjp${k}`, nodes, inputs, outputs } });
-      segMeta.push({ forward: fwdMeta, vjp: vjpMeta });
-      return;
-    }
-    // Last segment: the backward alone, reading the activations a saving forward outputs.
+    // The backward alone, reading the activations a saving forward outputs (forwardPass on a budget).
     const gradOutputs = Object.values(gradNames);
     const bwdNodes = pruneTo(g.nodes.slice(res.emitted[0]), gradOutputs);
     const produced = new Set(bwdNodes.flatMap((n) => n.outputs));
@@ -576,6 +619,7 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
       saved: {
         forward: { ...fwdMeta, file: `saving-forward-${k}.onnx`, outputs: savedForward.outputs },
         backward: { file: `backward-${k}.onnx`, inputs: reads, outputs: gradOutputs, flops: flopsOf(g, bwdNodes) },
+        bytes: keep.reduce((a, v) => a + 4 * sizeOf(g.shape(v)), 0),
       },
     });
   });

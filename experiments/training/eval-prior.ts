@@ -17,7 +17,7 @@ import { scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
 
 export interface EvalOptions {
-  /** Held-out procedural scenes. @default 24 */
+  /** Held-out procedural scenes. @default 64 */
   procedural?: number;
   /** Procedural scene size [width, height]. @default 4:3 at the processing resolution */
   proceduralSize?: [number, number];
@@ -99,7 +99,7 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     const noiseSeed = options.noiseSeed ?? 0;
     const [pw, ph] = options.proceduralSize ?? [resolution, Math.round((resolution * 3) / 4)];
     const procedural: SceneResult[] = [];
-    for (let k = 0; k < (options.procedural ?? 24); k++) procedural.push(scoreScene(prior, heldOutProcedural(k, pw, ph), steps, noiseSeed));
+    for (let k = 0; k < (options.procedural ?? 64); k++) procedural.push(scoreScene(prior, heldOutProcedural(k, pw, ph), steps, noiseSeed));
     const middlebury: SceneResult[] = [];
     for (const name of options.middlebury ?? middleburyScenes()) {
       const r = scoreScene(prior, loadMiddlebury(name, resolution), steps, noiseSeed);
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('eval-prior')
     .option('model', { type: 'string', default: 'models/aperture-depth-tiny' })
-    .option('procedural', { type: 'number', default: 24, describe: 'held-out procedural scenes' })
+    .option('procedural', { type: 'number', default: 64, describe: 'held-out procedural scenes' })
     .option('resolution', { type: 'number', describe: 'processing resolution (long side) [default: the model]' })
     .option('steps', { type: 'number', describe: 'denoising steps [default: the model]' })
     .option('noise-seed', { type: 'number', default: 0 })

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { check } from '../../../core/errors.ts';
 import { readImage } from '../../../core/io/image.ts';
 import { TEST_SEED_START, generateScene } from '../procedural-scenes.ts';
+import { loadTextureImages } from '../scene/texture-images.ts';
+import type { TextureImage } from '../scene/textures.ts';
 
 export const MIDDLEBURY_DIR = fileURLToPath(new URL('../../../test/data/middlebury2014-q/', import.meta.url));
 
@@ -85,9 +87,14 @@ export function loadMiddlebury(name: string, longSide: number, dir = MIDDLEBURY_
   return { name: `middlebury/${name}`, width: ow, height: oh, rgb: areaResize(rgb, w, h, 3, ow, oh), depthM: nearestResize(depthM, w, h, ow, oh) };
 }
 
-/** Held-out procedural scene `k` (seed TEST_SEED_START + k) at `width` x `height`. */
-export function heldOutProcedural(k: number, width: number, height: number): EvalScene {
+let defaultTextures: TextureImage[] | undefined;
+
+/**
+ * Held-out procedural scene `k` (seed TEST_SEED_START + k) at `width` x `height`, drawn from the same
+ * generator as the training scenes (natural texture patches included unless `textureImages` says otherwise).
+ */
+export function heldOutProcedural(k: number, width: number, height: number, textureImages?: readonly TextureImage[]): EvalScene {
   const seed = TEST_SEED_START + k;
-  const s = generateScene(seed, { width, height });
+  const s = generateScene(seed, { width, height, textureImages: textureImages ?? (defaultTextures ??= loadTextureImages()) });
   return { name: `procedural/${seed}-${s.kind}`, width, height, rgb: s.rgb, depthM: s.depth };
 }

@@ -8,7 +8,7 @@ import { resolveOptimizerConfig } from '../../../optimizers/config.ts';
 const CONFIGS = join(import.meta.dirname, '../../../experiments/configs');
 
 test('the paper config maps onto estimate options the optimizer resolves', (t) => {
-  const { config, variants } = loadConfig(join(CONFIGS, 'paper-table3.yaml'));
+  const { config, variants } = loadConfig(join(CONFIGS, 'paper-table3-marigold.yaml'));
   const full = toEstimateOptions(
     config,
     variants.find((v) => v.type === 'full')!,

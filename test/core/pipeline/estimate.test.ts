@@ -100,13 +100,15 @@ test.serial(
   'without --model and without the default model: falls back to the pixel prior with a message',
   async (t) => {
     const lines: string[] = [];
+    // Hide the embedded model: the default folder is looked up through this variable first.
+    process.env.APERTURE_DEPTH_DEFAULT_MODEL = join(tmp, 'no-model-here');
     const r = await estimate({
       pair: pair32,
       outDir: join(tmp, 'out-fallback'),
       variant: 'full',
       iterations: 2,
       log: (l) => lines.push(l),
-    });
+    }).finally(() => delete process.env.APERTURE_DEPTH_DEFAULT_MODEL);
     t.is(r.variant, 'pixel');
     t.regex(r.prior.fallback!, /default model \(models\/aperture-depth-tiny\) is not installed.*--model/);
     t.true(lines.some((l) => l.includes('--model')));
