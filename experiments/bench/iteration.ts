@@ -421,7 +421,8 @@ async function real(): Promise<void> {
     const build = unet.buildMs + dec.buildMs + (st.encoder?.buildMs ?? 0);
     const sessions = unet.sessionMs + dec.sessionMs;
     line(
-      `real-shape UNet (${unet.nodes} nodes, ${unet.segments} segments) + VAE decoder (${dec.nodes} nodes, ${dec.segments} segments), ` +
+      `real-shape UNet (${unet.nodes} nodes, ${unet.segments} segments, ${unet.keptSegments} kept) + VAE decoder ` +
+        `(${dec.nodes} nodes, ${dec.segments} segments, ${dec.keptSegments} kept), ` +
         `latent ${W / 8}x${H / 8}, cold: random weights ${s(weightsMs)} s, graph build ${s(build)} s ` +
         `(unet trace ${s(unet.buildPhasesMs.trace)} + vjp ${s(unet.buildPhasesMs.vjp)} + write ${s(unet.buildPhasesMs.write)}; ` +
         `decoder ${s(dec.buildMs)}; encoder ${s(st.encoder?.buildMs ?? 0)}), ${gib(unet.weightsBytes + dec.weightsBytes)} GiB written; ` +

@@ -19,6 +19,7 @@ export interface TrainingSummary {
   size: number;
   naturalTextures: boolean;
   workers: number;
+  emaDecay: number;
   vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
   unet: { steps: number; batch: number; lr: number; p999: number; poolWeight: number };
   scalingFactor: number;
@@ -140,6 +141,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
   (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL, on a posterior sample. ${formatDuration(t.seconds.vae)}.
 - Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
   (cosine), v-prediction MSE (+ ${t.unet.poolWeight} x MSE of the 4x4-pooled error), timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.
+- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage.
 - Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}; total ${formatDuration(total)} on the machine that
   trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
 

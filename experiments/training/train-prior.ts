@@ -27,7 +27,8 @@ import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import { noiseSchedule } from '../../diffusion/schedulers/noise-schedule.ts';
 import { parseSchedulerConfig } from '../../diffusion/schedulers/scheduler-config.ts';
 import { cosineSchedule } from '../../optimizers/schedules.ts';
-import { cachedArrays, cachedDataset } from './data/dataset-cache.ts';
+import { cachedArrays } from './data/dataset-cache.ts';
+import { encodeParallel, renderParallel } from './data/parallel-data.ts';
 import { buildSceneDataset, type SceneDataset } from './data/scene-dataset.ts';
 import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
@@ -69,6 +70,8 @@ export interface TrainPriorOptions {
   backend: BackendName;
   /** Data-parallel worker threads (1 = this thread only). */
   workers: number;
+  /** Decay of the weight EMA that is exported (both stages); 0 = export the raw weights. */
+  emaDecay: number;
   /** Tests: stop each stage after this many steps of this session, as if killed. */
   stopAfter?: number;
   write?: (line: string) => void;
@@ -77,7 +80,7 @@ export interface TrainPriorOptions {
 export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   seed: 0,
   preset: 'tiny',
-  scenes: 4000,
+  scenes: 6000,
   size: 64,
   naturalTextures: true,
   vae: { steps: 800, batch: 8, crop: 32, lr: 4e-4, klWeight: 1e-4, depthWeight: 2 },
@@ -88,6 +91,7 @@ export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   evaluate: true,
   backend: 'wasm',
   workers: 2,
+  emaDecay: 0.999,
 }) as Omit<TrainPriorOptions, 'out'>;
 
 export interface TrainPriorResult {
@@ -140,22 +144,22 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const seeds = Array.from({ length: opts.scenes }, (_, i) => i);
   const textureImages = opts.naturalTextures ? loadTextureImages() : [];
   const dsKey = { v: GENERATOR_VERSION, scenes: opts.scenes, size: opts.size, naturalTextures: opts.naturalTextures };
-  const ds: SceneDataset = cachedDataset(
-    work,
-    dsKey,
-    () =>
-      buildSceneDataset(seeds, {
-        width: opts.size,
-        height: opts.size,
-        textureImages,
-        onScene: (done, total) => {
-          if (done % 250 === 0 || done === total) write(`[data] rendered ${done}/${total} scenes`);
-        },
-      }),
-    seeds,
-    opts.size,
-    opts.size,
-  );
+  const rendered = await cachedArrays(work, 'scenes', dsKey, async () => {
+    if (opts.workers > 1) {
+      write(`[data] rendering ${opts.scenes} scenes on ${opts.workers} threads`);
+      return renderParallel(seeds, opts.size, opts.naturalTextures, opts.workers);
+    }
+    const built = buildSceneDataset(seeds, {
+      width: opts.size,
+      height: opts.size,
+      textureImages,
+      onScene: (done, total) => {
+        if (done % 500 === 0 || done === total) write(`[data] rendered ${done}/${total} scenes`);
+      },
+    });
+    return { rgb: built.rgb, depth: built.depth };
+  });
+  const ds: SceneDataset = { width: opts.size, height: opts.size, seeds, rgb: rendered.rgb as Uint8Array, depth: rendered.depth as Float32Array };
   const dataSeconds = (performance.now() - t0) / 1000;
   write(`[data] ${opts.scenes} scenes ${opts.size}x${opts.size} ready (${formatDuration(dataSeconds)})`);
 
@@ -171,7 +175,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     scenes: opts.scenes,
     size: opts.size,
   };
-  const vaeEngine = await startEngine(opts.workers, vaeInit, opts.vae.lr);
+  const vaeEngine = await startEngine(opts.workers, vaeInit, opts.vae.lr, opts.emaDecay);
   const vaeRun = await runStage({
     name: 'vae',
     dir: join(work, 'vae'),
@@ -180,15 +184,18 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     logEvery: opts.logEvery,
     engine: vaeEngine.engine,
     seed: opts.seed * 1000 + 11,
-    settings: { stage: 'vae', seed: opts.seed, preset: opts.preset, dsKey, vae: opts.vae },
+    settings: { stage: 'vae', seed: opts.seed, preset: opts.preset, dsKey, vae: opts.vae, ema: opts.emaDecay },
     schedule: cosineSchedule(0.1, Math.min(100, Math.floor(opts.vae.steps / 10))),
     draw: (rng) => drawVaeItems(rng, ds, opts.vae, 4, down),
     stopAfter: opts.stopAfter,
     write,
   });
-  const vaeWeights = (await vaeEngine.engine.snapshot()).weights;
+  const vaeSnap = await vaeEngine.engine.snapshot();
+  const vaeWeights = vaeSnap.ema ?? vaeSnap.weights;
   await vaeEngine.engine.close();
-  const vae = vaeEngine.local?.vae ?? withWeights(createVae(configs0.vae, vaeInit.seed, { trainable: true }), vaeWeights);
+  vaeEngine.local?.dispose();
+  // The exported weights (the EMA), in a main-thread model that encodes, validates and exports.
+  const vae = withWeights(createVae(configs0.vae, vaeInit.seed, { trainable: true }), vaeWeights);
   write(`[vae] ${vae.parameterCount()} parameters, block_out_channels [${spec.vaeChannels}], ${opts.workers} worker(s)`);
   if (!vaeRun.completed) {
     return partialResult(opts, vaeRun.losses, [], vaeRun.seconds, 0, dataSeconds, vaeWeights, new Map());
@@ -197,12 +204,16 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   // 2. Scaling factor and the frozen-VAE latents of every scene and its mirror.
   const scalingFactor = estimateScalingFactor(vae, ds, Math.min(256, ds.seeds.length));
   write(`[latents] scaling_factor ${scalingFactor.toFixed(5)}`);
-  const latentKey = { v: 1, dsKey, vaeSeed: opts.seed, vae: opts.vae, scalingFactor };
+  const latentKey = { v: 1, dsKey, vaeSeed: opts.seed, vae: opts.vae, ema: opts.emaDecay, scalingFactor };
   const lh = opts.size / down;
   const t1 = performance.now();
-  cachedArrays(work, 'latents', latentKey, () => {
+  await cachedArrays(work, 'latents', latentKey, async () => {
+    if (opts.workers > 1) {
+      write(`[latents] encoding ${ds.seeds.length} scenes (+ mirrors) on ${opts.workers} threads`);
+      return encodeParallel(configs0.vae, vaeWeights, scalingFactor, ds, lh * lh * 4, opts.workers);
+    }
     const set = encodeLatentSet(vae, ds, scalingFactor, 8, (done, total) => {
-      if (done % 500 < 8 || done === total) write(`[latents] encoded ${done}/${total} scenes (+ mirrors)`);
+      if (done % 1000 < 8 || done === total) write(`[latents] encoded ${done}/${total} scenes (+ mirrors)`);
     });
     return { rgb: set.rgb, depth: set.depth };
   });
@@ -224,8 +235,8 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     h: lh,
     w: lh,
   };
-  const unetEngine = await startEngine(opts.workers, unetInit, opts.unet.lr);
-  const mainUNet = unetEngine.local?.unet ?? createUNet(configs.unet, unetInit.seed, { trainable: true });
+  const unetEngine = await startEngine(opts.workers, unetInit, opts.unet.lr, opts.emaDecay);
+  const mainUNet = createUNet(configs.unet, unetInit.seed, { trainable: true });
   write(`[unet] ${mainUNet.parameterCount()} parameters, block_out_channels [${spec.unetChannels}], latent ${lh}x${lh}, ${opts.workers} worker(s)`);
   const context = emptyPromptContext(configs.textEncoder, unetInit.textSeed);
   const schedule = noiseSchedule(parseSchedulerConfig(configs.scheduler, '<scheduler config>'));
@@ -243,19 +254,22 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     logEvery: opts.logEvery,
     engine: unetEngine.engine,
     seed: opts.seed * 1000 + 22,
-    settings: { stage: 'unet', seed: opts.seed, preset: opts.preset, latentKey, unet: opts.unet },
+    settings: { stage: 'unet', seed: opts.seed, preset: opts.preset, latentKey, unet: opts.unet, ema: opts.emaDecay },
     schedule: cosineSchedule(0.05, Math.min(100, Math.floor(opts.unet.steps / 10))),
     draw: (rng) => drawUNetItems(rng, latentShape, opts.unet),
     onLog: async (step) => {
       if (opts.valScenes === 0 || (step % (opts.logEvery * 4) !== 0 && step !== opts.unet.steps)) return '';
-      if (!unetEngine.local) withWeights(mainUNet, (await unetEngine.engine.snapshot()).weights);
+      const snap = await unetEngine.engine.snapshot();
+      withWeights(mainUNet, snap.ema ?? snap.weights);
       return validate(nets, valScenes, opts.size, [lh, lh, 4]);
     },
     stopAfter: opts.stopAfter,
     write,
   });
-  const unetWeights = (await unetEngine.engine.snapshot()).weights;
+  const unetSnap = await unetEngine.engine.snapshot();
+  const unetWeights = unetSnap.ema ?? unetSnap.weights;
   await unetEngine.engine.close();
+  unetEngine.local?.dispose();
   if (!unetRun.completed) {
     return partialResult(opts, vaeRun.losses, unetRun.losses, vaeRun.seconds, unetRun.seconds, dataSeconds, vaeWeights, unetWeights);
   }
@@ -275,6 +289,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     size: opts.size,
     naturalTextures: opts.naturalTextures,
     workers: opts.workers,
+    emaDecay: opts.emaDecay,
     vae: opts.vae,
     unet: opts.unet,
     scalingFactor,
@@ -357,6 +372,7 @@ async function main(): Promise<void> {
     .option('eval', { type: 'boolean', default: d.evaluate, describe: 'evaluate and write MODEL_CARD.md at the end' })
     .option('backend', { type: 'string', default: d.backend })
     .option('workers', { type: 'number', default: d.workers, describe: 'data-parallel worker threads (one core each)' })
+    .option('ema', { type: 'number', default: d.emaDecay, describe: 'decay of the exported weight EMA (0 = raw weights)' })
     .strict()
     .parse();
   const t0 = performance.now();
@@ -383,6 +399,7 @@ async function main(): Promise<void> {
     evaluate: argv.eval,
     backend: parseBackend(argv.backend),
     workers: argv.workers,
+    emaDecay: argv.ema,
   });
   process.stderr.write(`done in ${formatDuration((performance.now() - t0) / 1000)}: ${r.out}\n`);
 }

@@ -35,10 +35,10 @@ interface Pair {
 async function priors(
   options: { steps: number; scheduler?: SchedulerKind },
   processingResolution: number,
-  cacheDir: string | null = null,
+  engine: { checkpointBytes?: number; keepActivationBytes?: number } = {},
 ): Promise<Pair> {
   const tfjs = await MarigoldPrior.load(CKPT, options);
-  const onnx = await OnnxMarigoldPrior.load(CKPT, { ...options, cacheDir, threads: 1 });
+  const onnx = await OnnxMarigoldPrior.load(CKPT, { ...options, ...engine, cacheDir: null, threads: 1 });
   tfjs.encodeImage(image, { processingResolution });
   await onnx.encodeImage(image, { processingResolution });
   return {
@@ -100,17 +100,28 @@ test.serial(
 );
 
 for (const c of [
+  {
+    label: 'checkpointed networks, some segments kept, some recomputed',
+    options: { steps: 1 },
+    pr: 64,
+    engine: { checkpointBytes: 150_000, keepActivationBytes: 60_000 },
+  },
   { label: 'DDIM 2 steps (chained UNet VJPs)', options: { steps: 2 }, pr: 64 },
   { label: 'LCM 2 steps (fresh noise between steps)', options: { steps: 2, scheduler: 'lcm' as const }, pr: 64 },
   { label: 'DDIM 1 step at 40 px (padding, odd latent 5x4)', options: { steps: 1 }, pr: 40 },
 ]) {
   test.serial(`${c.label}: depth and latent gradient equal the tfjs engine`, async (t) => {
-    const p = await priors(c.options, c.pr);
+    const p = await priors(c.options, c.pr, c.engine);
     try {
       const z = p.tfjs.sampleLatent(3);
       const w = tf.randomNormal([64, 48], 0, 1, 'float32', 5) as tf.Tensor2D;
       const r = await bothEngines(p, z, w, 2);
-      t.log(`${c.label}: depth ${r.depth.toExponential(2)}, grad ${r.grad.toExponential(2)}`);
+      const st = await p.onnx.networkStats();
+      const seg = [...st.unet, st.decoder].map((n) => `${n.keptSegments}/${n.segments}`).join(', ');
+      t.log(`${c.label}: depth ${r.depth.toExponential(2)}, grad ${r.grad.toExponential(2)}; kept segments ${seg}`);
+      if (c.engine) {
+        t.true(st.decoder.segments > 2 && st.decoder.keptSegments > 1 && st.decoder.keptSegments < st.decoder.segments, seg);
+      }
       t.true(r.depth < 1e-5 && r.vjpDepth < 1e-5, `depth ${r.depth} ${r.vjpDepth}`);
       t.true(r.grad < 1e-4, `grad ${r.grad}`);
       tf.dispose([z, w]);

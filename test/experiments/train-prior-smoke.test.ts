@@ -98,6 +98,49 @@ test.serial('an interrupted run resumes to bit-identical weights', async (t) => 
   }
 });
 
+test.serial('two worker threads: deterministic, and a resume continues bit-identically', async (t) => {
+  const a = mkdtempSync(join(tmpdir(), 'train-prior-w2a-'));
+  const b = mkdtempSync(join(tmpdir(), 'train-prior-w2b-'));
+  try {
+    const full = await trainPrior(microOptions(a, { workers: 2 }));
+    t.true(full.completed);
+    t.false((await trainPrior(microOptions(b, { workers: 2, stopAfter: 6 }))).completed);
+    const resumed = await trainPrior(microOptions(b, { workers: 2 }));
+    t.true(resumed.completed);
+    for (const net of ['vae', 'unet'] as const) {
+      for (const [name, w] of full.weights[net]) t.deepEqual(resumed.weights[net].get(name), w, `${net} ${name}`);
+    }
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+  }
+});
+
+test.serial('rendering and encoding on worker threads give the single-threaded arrays', async (t) => {
+  const { buildSceneDataset } = await import('../../experiments/training/data/scene-dataset.ts');
+  const { renderParallel, encodeParallel, chunks } = await import('../../experiments/training/data/parallel-data.ts');
+  const { encodeLatentSet } = await import('../../experiments/training/stages/unet-stage.ts');
+  const { createVae } = await import('../../diffusion/models/load.ts');
+  const { MICRO, priorConfigs } = await import('../../experiments/training/model-configs.ts');
+  t.deepEqual(chunks(20, 2, 8), [
+    [0, 16],
+    [16, 20],
+  ]);
+  const seeds = Array.from({ length: 11 }, (_, i) => i);
+  const serial = buildSceneDataset(seeds, { width: 16, height: 16 });
+  const parallel = await renderParallel(seeds, 16, false, 2);
+  t.deepEqual(parallel.rgb, serial.rgb);
+  t.deepEqual(parallel.depth, serial.depth);
+  const cfg = priorConfigs(MICRO).vae;
+  const vae = createVae(cfg, 5, { trainable: true });
+  const weights = new Map(vae.parameters().map((p) => [p.name, tfjsOps.param(p).dataSync() as Float32Array]));
+  const one = encodeLatentSet(vae, serial, 0.7, 4);
+  const two = await encodeParallel(cfg, weights, 0.7, serial, 8 * 8 * 4, 2, 4);
+  t.deepEqual(two.rgb, one.rgb);
+  t.deepEqual(two.depth, one.depth);
+  vae.dispose();
+});
+
 test.serial('a held-out seed can never enter the training set', async (t) => {
   const { buildSceneDataset } = await import('../../experiments/training/data/scene-dataset.ts');
   const { TEST_SEED_START } = await import('../../experiments/training/procedural-scenes.ts');

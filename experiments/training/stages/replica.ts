@@ -12,7 +12,7 @@ import { createTextEncoder, createUNet, createVae } from '../../../diffusion/mod
 import { tfjsOps } from '../../../diffusion/ops/tfjs-ops.ts';
 import { noiseSchedule } from '../../../diffusion/schedulers/noise-schedule.ts';
 import { parseSchedulerConfig } from '../../../diffusion/schedulers/scheduler-config.ts';
-import { cachedArrays } from '../data/dataset-cache.ts';
+import { readCachedArrays } from '../data/dataset-cache.ts';
 import type { SceneDataset } from '../data/scene-dataset.ts';
 import { BOS_ID, EOS_ID, type JsonObject } from '../model-configs.ts';
 import { ParamTrainer, type LossFn } from '../trainer/param-trainer.ts';
@@ -65,9 +65,9 @@ export interface Replica {
 }
 
 function cacheOnly(work: string, name: string, key: unknown): Record<string, Float32Array | Uint8Array> {
-  return cachedArrays(work, name, key, () => {
-    throw new Error(`${name} cache missing in ${work}: the main process builds it before starting replicas`);
-  });
+  const a = readCachedArrays(work, name, key);
+  check(a, () => `${name} cache missing: the main process builds it before starting replicas`, { file: work });
+  return a;
 }
 
 /** The empty-prompt embedding of a seeded text encoder (computed identically in every replica). */
@@ -80,7 +80,7 @@ export function emptyPromptContext(textEncoderConfig: JsonObject, seed: number):
   }
 }
 
-export function buildReplica(init: ReplicaInit, lr: number): Replica {
+export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Replica {
   if (init.stage === 'vae') {
     const a = cacheOnly(init.work, 'scenes', init.dataKey);
     const ds: SceneDataset = {
@@ -92,7 +92,7 @@ export function buildReplica(init: ReplicaInit, lr: number): Replica {
     };
     check(ds.rgb.length === init.scenes * init.size * init.size * 3, () => 'scene cache has the wrong size', { key: init.work });
     const vae = createVae(init.vaeConfig, init.seed, { trainable: true });
-    const trainer = new ParamTrainer(vae.parameters(), { lr, clipNorm: 1 });
+    const trainer = new ParamTrainer(vae.parameters(), { lr, clipNorm: 1, emaDecay });
     return {
       trainer,
       vae,
@@ -108,7 +108,7 @@ export function buildReplica(init: ReplicaInit, lr: number): Replica {
   const latents: LatentSet = { count: init.count, h: init.h, w: init.w, c: 4, rgb: a.rgb as Float32Array, depth: a.depth as Float32Array };
   check(latents.rgb.length === init.count * init.h * init.w * 4, () => 'latent cache has the wrong size', { key: init.work });
   const unet = createUNet(init.unetConfig, init.seed, { trainable: true });
-  const trainer = new ParamTrainer(unet.parameters(), { lr, clipNorm: 1 });
+  const trainer = new ParamTrainer(unet.parameters(), { lr, clipNorm: 1, emaDecay });
   const context = emptyPromptContext(init.textEncoderConfig, init.textSeed);
   const alphasCumprod = noiseSchedule(parseSchedulerConfig(init.schedulerConfig, '<scheduler config>')).alphasCumprod;
   return {

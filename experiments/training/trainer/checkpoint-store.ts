@@ -1,5 +1,5 @@
 /**
- * Resumable training checkpoints: weights and Adam moments in one safetensors file (float32, project
+ * Resumable training checkpoints: weights, their EMA and Adam moments in one safetensors file (float32, project
  * layout, so the round trip is exact) plus a JSON state (step, RNG state, loss log, run settings).
  * Each checkpoint is written to a temp folder that is renamed into place, then `latest.json` is replaced
  * atomically: a killed run always finds a complete checkpoint or none.
@@ -34,6 +34,7 @@ export interface LoadedCheckpoint<E = unknown> {
 
 const M = 'adam.m/';
 const V = 'adam.v/';
+const E = 'ema/';
 
 /** Saves a checkpoint for `step` under `dir`, keeping only the newest `keep` checkpoints. */
 export function saveCheckpoint<E>(
@@ -52,6 +53,7 @@ export function saveCheckpoint<E>(
   mkdirSync(tmp);
   const tensors: NamedWeight[] = [];
   for (const [n, data] of snapshot.weights) tensors.push({ name: n, shape: [data.length], layout: 'vector', data });
+  for (const [n, data] of snapshot.ema ?? []) tensors.push({ name: E + n, shape: [data.length], layout: 'vector', data });
   for (const g of snapshot.adam.groups) {
     if (g.m.length === 0) continue;
     tensors.push({ name: M + g.name, shape: [g.m.length], layout: 'vector', data: g.m });
@@ -91,7 +93,11 @@ export function loadLatestCheckpoint<E>(dir: string): LoadedCheckpoint<E> | unde
   const file = openSafetensors(join(ckpt, 'weights.safetensors'));
   try {
     const weights = new Map<string, Float32Array>();
-    for (const n of file.names()) if (!n.startsWith(M) && !n.startsWith(V)) weights.set(n, file.read(n));
+    const ema = new Map<string, Float32Array>();
+    for (const n of file.names()) {
+      if (n.startsWith(E)) ema.set(n.slice(E.length), file.read(n));
+      else if (!n.startsWith(M) && !n.startsWith(V)) weights.set(n, file.read(n));
+    }
     const adam: AdamState = {
       step: state.adam.step,
       beta1: state.adam.beta1,
@@ -109,7 +115,7 @@ export function loadLatestCheckpoint<E>(dir: string): LoadedCheckpoint<E> | unde
         };
       }),
     };
-    return { step: state.step, rng: state.rng, snapshot: { weights, adam }, extra: state.extra };
+    return { step: state.step, rng: state.rng, snapshot: { weights, adam, ...(ema.size ? { ema } : {}) }, extra: state.extra };
   } finally {
     file.close();
   }

@@ -5,11 +5,12 @@
  * flat gradients in worker order (deterministic), and every replica applies the same clipped Adam update,
  * so the replicas never diverge and no weights travel between threads.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { check } from '../../../core/errors.ts';
 import type { AdamState } from '../../../optimizers/adam.ts';
 import { buildReplica, type Replica, type ReplicaInit } from '../stages/replica.ts';
 import type { StepResult, TrainerSnapshot } from './param-trainer.ts';
+import { startTsWorker } from './ts-worker.ts';
 
 export interface GradEngine {
   readonly workers: number;
@@ -43,7 +44,7 @@ type Reply =
   | { type: 'ready'; size: number }
   | { type: 'grads'; loss: number; parts: Record<string, number>; grads: Float32Array }
   | { type: 'applied'; gradNorm: number }
-  | { type: 'snapshot'; weights: [string, Float32Array][]; adam: AdamState }
+  | { type: 'snapshot'; weights: [string, Float32Array][]; adam: AdamState; ema?: [string, Float32Array][] }
   | { type: 'restored' }
   | { type: 'error'; message: string };
 
@@ -73,13 +74,6 @@ class WorkerHandle {
   }
 }
 
-/**
- * Worker bootstrap: a worker thread does not inherit tsx's module hooks, so it registers them itself before
- * importing the TypeScript entry.
- */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((m) => { m.register(); return import(${JSON.stringify(new URL('./grad-worker.ts', import.meta.url).href)}); });`;
-
 /** Data-parallel over `n` worker threads, each building the replica described by `init`. */
 export class WorkerEngine implements GradEngine {
   private constructor(
@@ -91,9 +85,9 @@ export class WorkerEngine implements GradEngine {
     return this.handles.length;
   }
 
-  static async start(n: number, init: ReplicaInit, lr: number): Promise<WorkerEngine> {
+  static async start(n: number, init: ReplicaInit, lr: number, emaDecay = 0): Promise<WorkerEngine> {
     check(Number.isInteger(n) && n >= 1, () => `workers must be a positive integer, got ${n}`, { key: '--workers' });
-    const handles = Array.from({ length: n }, () => new WorkerHandle(new Worker(WORKER_BOOT, { eval: true, workerData: { init, lr } })));
+    const handles = Array.from({ length: n }, () => new WorkerHandle(startTsWorker(new URL('./grad-worker.ts', import.meta.url), { init, lr, emaDecay })));
     const replies = await Promise.all(handles.map((h) => h.request({ type: 'init' })));
     const size = (replies[0] as { size: number }).size;
     return new WorkerEngine(handles, size);
@@ -121,11 +115,11 @@ export class WorkerEngine implements GradEngine {
 
   async snapshot(): Promise<TrainerSnapshot> {
     const r = (await this.handles[0]!.request({ type: 'snapshot' })) as Extract<Reply, { type: 'snapshot' }>;
-    return { weights: new Map(r.weights), adam: r.adam };
+    return { weights: new Map(r.weights), adam: r.adam, ...(r.ema ? { ema: new Map(r.ema) } : {}) };
   }
 
   async restore(s: TrainerSnapshot): Promise<void> {
-    const msg = { type: 'restore', weights: [...s.weights.entries()], adam: s.adam };
+    const msg = { type: 'restore', weights: [...s.weights.entries()], adam: s.adam, ema: s.ema ? [...s.ema.entries()] : undefined };
     await Promise.all(this.handles.map((h) => h.request(msg)));
   }
 
@@ -135,10 +129,15 @@ export class WorkerEngine implements GradEngine {
 }
 
 /** `workers` = 1: a local replica; more: worker threads. */
-export async function startEngine(workers: number, init: ReplicaInit, lr: number): Promise<{ engine: GradEngine; local?: Replica }> {
+export async function startEngine(
+  workers: number,
+  init: ReplicaInit,
+  lr: number,
+  emaDecay = 0,
+): Promise<{ engine: GradEngine; local?: Replica }> {
   if (workers <= 1) {
-    const replica = buildReplica(init, lr);
+    const replica = buildReplica(init, lr, emaDecay);
     return { engine: new LocalEngine(replica), local: replica };
   }
-  return { engine: await WorkerEngine.start(workers, init, lr) };
+  return { engine: await WorkerEngine.start(workers, init, lr, emaDecay) };
 }

@@ -7,7 +7,7 @@ import { initEngine } from '../../../core/engine/backend.ts';
 import type { AdamState } from '../../../optimizers/adam.ts';
 import { buildReplica, type Replica, type ReplicaInit } from '../stages/replica.ts';
 
-const { init, lr } = workerData as { init: ReplicaInit; lr: number };
+const { init, lr, emaDecay } = workerData as { init: ReplicaInit; lr: number; emaDecay: number };
 let replica: Replica | undefined;
 
 type Request =
@@ -15,13 +15,13 @@ type Request =
   | { type: 'grads'; items: unknown[] }
   | { type: 'apply'; grads: Float32Array; lrFactor: number }
   | { type: 'snapshot' }
-  | { type: 'restore'; weights: [string, Float32Array][]; adam: AdamState };
+  | { type: 'restore'; weights: [string, Float32Array][]; adam: AdamState; ema?: [string, Float32Array][] };
 
 parentPort!.on('message', async (msg: Request) => {
   try {
     if (msg.type === 'init') {
       await initEngine('wasm');
-      replica = buildReplica(init, lr);
+      replica = buildReplica(init, lr, emaDecay);
       parentPort!.postMessage({ type: 'ready', size: replica.trainer.size });
       return;
     }
@@ -37,11 +37,11 @@ parentPort!.on('message', async (msg: Request) => {
         return;
       case 'snapshot': {
         const s = r.trainer.snapshot();
-        parentPort!.postMessage({ type: 'snapshot', weights: [...s.weights.entries()], adam: s.adam });
+        parentPort!.postMessage({ type: 'snapshot', weights: [...s.weights.entries()], adam: s.adam, ema: s.ema ? [...s.ema.entries()] : undefined });
         return;
       }
       case 'restore':
-        r.trainer.restore({ weights: new Map(msg.weights), adam: msg.adam });
+        r.trainer.restore({ weights: new Map(msg.weights), adam: msg.adam, ...(msg.ema ? { ema: new Map(msg.ema) } : {}) });
         parentPort!.postMessage({ type: 'restored' });
         return;
     }

@@ -20,6 +20,11 @@ export interface ParamTrainerOptions {
   beta2?: number;
   /** @default 1e-8 */
   epsilon?: number;
+  /**
+   * Keep an exponential moving average of the weights with this decay (warmed up as
+   * `min(decay, (1 + t) / (10 + t))`); 0 = off. @default 0
+   */
+  emaDecay?: number;
 }
 
 export interface StepResult {
@@ -30,10 +35,12 @@ export interface StepResult {
   parts: Record<string, number>;
 }
 
-/** Everything needed to resume: weight values (project layout) and the optimizer state. */
+/** Everything needed to resume: weight values (project layout), the optimizer state, the weight EMA. */
 export interface TrainerSnapshot {
   weights: Map<string, Float32Array>;
   adam: AdamState;
+  /** The moving average of the weights, when the trainer keeps one. */
+  ema?: Map<string, Float32Array>;
 }
 
 /**
@@ -47,6 +54,9 @@ export class ParamTrainer {
   private readonly vars: tf.Variable[];
   private readonly adam: Adam;
   private readonly clipNorm: number;
+  private readonly emaDecay: number;
+  /** Host copies of the weight EMA, one per parameter (empty when off). */
+  private ema: Float32Array[] = [];
 
   constructor(
     params: readonly Param[],
@@ -67,6 +77,11 @@ export class ParamTrainer {
       return v;
     });
     this.clipNorm = options.clipNorm ?? 1;
+    this.emaDecay = options.emaDecay ?? 0;
+    check(this.emaDecay >= 0 && this.emaDecay < 1, () => `emaDecay must lie in [0, 1), got ${this.emaDecay}`, {
+      key: 'emaDecay',
+    });
+    if (this.emaDecay > 0) this.ema = this.params.map((p, i) => (this.vars[i]!.dataSync() as Float32Array).slice());
     this.adam = new Adam(
       this.params.map((p) => ({ name: p.name, lr: options.lr })),
       { beta1: options.beta1, beta2: options.beta2, epsilon: options.epsilon },
@@ -138,6 +153,15 @@ export class ParamTrainer {
       next[p.name]!.dispose();
       gMap[p.name]!.dispose();
     });
+    if (this.emaDecay > 0) {
+      const t = this.adam.stepCount;
+      const d = Math.min(this.emaDecay, (1 + t) / (10 + t));
+      this.vars.forEach((v, i) => {
+        const w = v.dataSync() as Float32Array;
+        const e = this.ema[i]!;
+        for (let k = 0; k < e.length; k++) e[k] = d * e[k]! + (1 - d) * w[k]!;
+      });
+    }
     return gradNorm;
   }
 
@@ -156,8 +180,15 @@ export class ParamTrainer {
     return out;
   }
 
+  /** The weight EMA by parameter name (copies), or undefined when off. */
+  emaWeights(): Map<string, Float32Array> | undefined {
+    if (this.emaDecay === 0) return undefined;
+    return new Map(this.params.map((p, i) => [p.name, this.ema[i]!.slice()]));
+  }
+
   snapshot(): TrainerSnapshot {
-    return { weights: this.weights(), adam: this.adam.getState() };
+    const ema = this.emaWeights();
+    return { weights: this.weights(), adam: this.adam.getState(), ...(ema ? { ema } : {}) };
   }
 
   /** Restores weights and optimizer state from a snapshot (names must match exactly). */
@@ -168,6 +199,13 @@ export class ParamTrainer {
       this.vars[i]!.assign(tf.tensor(w, [...p.shape], 'float32'));
     });
     this.adam.setState(s.adam);
+    if (this.emaDecay > 0) {
+      this.ema = this.params.map((p) => {
+        const e = s.ema?.get(p.name);
+        check(e && e.length === p.size, () => `snapshot lacks the EMA of "${p.name}"`, { key: p.name });
+        return e.slice();
+      });
+    }
   }
 
   dispose(): void {
