@@ -50,6 +50,8 @@ export interface MarigoldNetworkSource {
   readonly vaeConfig: VaeConfig;
   /** JSON-able identity of the weights (file identities, or a seed): part of every graph's cache key. */
   readonly identity: unknown;
+  /** Bytes of the UNet's and the VAE's weights, when known without loading them (picks session settings). */
+  readonly weightsBytes?: { unet: number; vae: number };
   /** The UNet with host weights (`bind: null`). Called only when a graph must be traced. */
   unet(): UNet2DConditionModel;
   /** The VAE with host weights. Called only when a graph must be traced. */
@@ -110,6 +112,8 @@ interface ImageNetworks {
 }
 
 const GIB = 2 ** 30;
+/** Below this many weight bytes a network counts as small (see `netOptions`). */
+const SMALL_NETWORK_BYTES = 256 * 2 ** 20;
 const nchwToNhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
 const nhwcToNchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
 
@@ -125,6 +129,10 @@ export function checkpointNetworkSource(folder: ModelFolder): MarigoldNetworkSou
     identity: {
       unet: fileIdentity(folder.unet.weights!.file),
       vae: fileIdentity(folder.vae.weights!.file),
+    },
+    weightsBytes: {
+      unet: fileIdentity(folder.unet.weights!.file).size,
+      vae: fileIdentity(folder.vae.weights!.file).size,
     },
     unet: () =>
       (unet ??= loadComponent(
@@ -481,11 +489,16 @@ export class OnnxMarigoldPrior {
 
   // ---------------------------------------------------------------------------------------------------
 
-  private netOptions(wrt?: string): OnnxNetworkOptions {
+  private netOptions(part: 'unet' | 'vae', wrt?: string): OnnxNetworkOptions {
     const o = this.engineOptions;
+    // Small networks are bound by per-node overhead: onnxruntime's `all` level (layout transforms, more
+    // fusions) ran the embedded prior's forward + gradient ~12 % faster. Large ones gain < 2 % and open
+    // sessions ~3x slower with it (README), so they stay `extended`.
+    const bytes = this.source.weightsBytes?.[part];
+    const optimization = o.optimization ?? (bytes !== undefined && bytes < SMALL_NETWORK_BYTES ? 'all' : 'extended');
     return {
       threads: o.threads,
-      optimization: o.optimization,
+      optimization,
       providers: o.providers,
       cpuArena: o.cpuArena,
       spinning: o.spinning ?? false, // tfjs host work runs between the sessions' runs
@@ -527,7 +540,7 @@ export class OnnxMarigoldPrior {
         inputs: [{ name: 'image', shape: [1, ph, pw, this.source.vaeConfig.in_channels] }],
         record: (ops, [x]) => this.source.vae().encode(ops, x).mean,
       },
-      this.netOptions(),
+      this.netOptions('vae'),
     );
     const decoder = await OnnxNetwork.load(
       {
@@ -536,7 +549,7 @@ export class OnnxMarigoldPrior {
         inputs: [{ name: 'z', shape: [1, h, w, c] }],
         record: (ops, [z]) => this.source.vae().decode(ops, z),
       },
-      this.netOptions('z'),
+      this.netOptions('vae', 'z'),
     );
     for (const [name, n] of [
       ['vae-encoder', encoder],
@@ -562,7 +575,7 @@ export class OnnxMarigoldPrior {
           ],
           record: (ops, [sample, context]) => this.source.unet().forward(ops, sample, t, context),
         },
-        this.netOptions('sample'),
+        this.netOptions('unet', 'sample'),
       ).then((net) => {
         this.source.release();
         this.engineOptions.log?.(describe(`unet t=${t}`, `${w}x${h}`, net.stats));
