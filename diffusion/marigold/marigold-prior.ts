@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { check } from '../../core/errors.ts';
 import { Rng } from '../../core/tensor/rng.ts';
+import { normalTensor } from '../../core/tensor/normal-tensor.ts';
 import { openModelFolder, type ModelFolder } from '../checkpoint/model-folder.ts';
 import { resolveModel, type KnownModel } from '../checkpoint/registry.ts';
 import { loadTextEncoder, loadUNet, loadVae } from '../models/index.ts';
@@ -250,7 +251,7 @@ export class MarigoldPrior {
   /** A standard-normal latent of `latentShape` from a seeded generator (same seed, same latent). */
   sampleLatent(seed: number): tf.Tensor4D {
     const shape = this.latentShape;
-    return tf.tensor4d(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+    return normalTensor(new Rng(seed), shape) as tf.Tensor4D;
   }
 
   /** Relative depth `[H, W]` in [0, 1] at the input resolution. Differentiable in `noiseLatent` (NCHW). */
@@ -350,7 +351,7 @@ export class MarigoldPrior {
           );
           noise = nchwToNhwc(given);
         } else {
-          noise = tf.tensor(rng!.normalArray(latent.size), latent.shape);
+          noise = normalTensor(rng!, latent.shape);
         }
       }
       const out = this.scheduler.step(v, t, latent, { noise, stepIndex: i });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ApertureDepthError, check } from '../../core/errors.ts';
 import { Rng } from '../../core/tensor/rng.ts';
+import { normalTensor } from '../../core/tensor/normal-tensor.ts';
 import { loadComponent, readComponentConfig } from '../checkpoint/load-weights.ts';
 import { openModelFolder, type ModelFolder } from '../checkpoint/model-folder.ts';
 import { resolveModel, type KnownModel } from '../checkpoint/registry.ts';
@@ -326,7 +327,7 @@ export class OnnxMarigoldPrior {
 
   sampleLatent(seed: number): tf.Tensor4D {
     const shape = this.latentShape;
-    return tf.tensor4d(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+    return normalTensor(new Rng(seed), shape) as tf.Tensor4D;
   }
 
   /** Not available: onnxruntime is asynchronous. */
@@ -614,7 +615,7 @@ export class OnnxMarigoldPrior {
 
   private noiseFor(i: number, shape: number[], rng: Rng | undefined): tf.Tensor | undefined {
     if (!this.scheduler.injectsNoise(i)) return undefined;
-    return tf.tensor(rng!.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+    return normalTensor(rng!, shape);
   }
 
   /** `concat([rgb latent, latent], channels)` as host data `[1, h, w, 2c]`. */
