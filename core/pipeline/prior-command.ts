@@ -1,14 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
-import { check } from '../errors.ts';
+import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
+import {
+  resolveNetworkEngine,
+  type NetworkEngineRequest,
+  type ResolvedEngine,
+} from '../engine/network-engine.ts';
+import { ApertureDepthError, check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
 import type { FloatImage } from '../io/raster.ts';
+import { DEFAULT_MODEL_DIR, defaultModelPath } from './default-model.ts';
 
 /** What `aperture-depth prior` does, as a function (the CLI file only parses arguments). */
 export interface PriorCommandOptions {
-  /** Diffusers folder or known model name. */
-  model: string;
+  /**
+   * Diffusers folder or known model name; absent (or `default`) is the embedded default model, as
+   * `estimate` (`default-model.ts`).
+   */
+  model?: string;
+  /**
+   * Executor of the prior's networks (`--engine`): `tfjs`, `onnx` or `auto`, the faster one available
+   * (`core/engine/network-engine.ts`). @default auto
+   */
+  engine?: NetworkEngineRequest;
   /** PNG / JPEG / PPM input (sRGB as stored; 1, 3 or 4 channels). */
   image: string;
   /** Output `.npy`: float32 [H, W] relative depth in [0, 1]. */
@@ -20,10 +35,16 @@ export interface PriorCommandOptions {
   processingResolution?: number;
   /** Seed of the noise latent (and of LCM's step noise). @default 0 */
   seed?: number;
+  /** Progress lines (the engine choice, ONNX graph builds and cache hits). @default none */
+  log?: (line: string) => void;
 }
 
 export interface PriorCommandResult {
   out: string;
+  /** The model folder or name that ran (the default model's path when none was given). */
+  model: string;
+  /** The engine that ran the networks, and why. */
+  engine: ResolvedEngine;
   shape: [number, number];
   latentShape: number[];
   latentSource: string;
@@ -66,41 +87,84 @@ export function readLatentFile(path: string, expected: readonly number[]): tf.Te
 }
 
 /**
- * Loads the prior, encodes the image, predicts relative depth at the input resolution from the given or a
- * seeded noise latent, and writes it (atomically) as float32 `.npy` [H, W].
+ * The model the prior command runs: `requested` unless absent or `default`, else the embedded default
+ * model (as `estimate`); an error naming `--model` while no default model is installed.
+ */
+export function priorModelPath(requested: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (requested && requested !== 'default') return requested;
+  const path = defaultModelPath(env);
+  if (!path) {
+    throw new ApertureDepthError(
+      `no --model was given and the default model (${DEFAULT_MODEL_DIR}) is not installed: pass --model DIR ` +
+        '(a Marigold checkpoint folder) or a known model name',
+      { key: '--model' },
+    );
+  }
+  return path;
+}
+
+/**
+ * Loads the prior on the chosen engine (tfjs or onnx), encodes the image, predicts relative depth at the
+ * input resolution from the given or a seeded noise latent, and writes it (atomically) as float32 `.npy`
+ * [H, W]. Both engines draw the same seeded latent and give the same depth up to float error.
  */
 export async function runPriorCommand(options: PriorCommandOptions): Promise<PriorCommandResult> {
+  const log = options.log ?? (() => {});
+  const model = priorModelPath(options.model);
+  const defaultNotes =
+    options.model && options.model !== 'default'
+      ? []
+      : [`no --model: the default model (${DEFAULT_MODEL_DIR})`];
+  const engine = await resolveNetworkEngine(options.engine, '--engine');
+  log(`prior engine: ${engine.engine} (${engine.reason})`);
   const img = toFloat(readImage(options.image));
-  const prior = await MarigoldPrior.load(options.model, {
+  const loadOptions = {
     scheduler: options.scheduler,
     steps: options.steps,
     processingResolution: options.processingResolution,
-  });
+  };
+  let prior: MarigoldPrior | OnnxMarigoldPrior;
+  if (engine.engine === 'onnx') {
+    // Loaded on demand: onnxruntime-node is only needed by this engine.
+    const { OnnxMarigoldPrior } = await import('../../diffusion/marigold/onnx-prior.ts');
+    prior = await OnnxMarigoldPrior.load(model, { ...loadOptions, log: (l) => log(`prior: ${l}`) });
+  } else {
+    prior = await MarigoldPrior.load(model, loadOptions);
+  }
+  const tensors: tf.Tensor[] = [];
   try {
     const rgb = tf.tensor3d(rgbFromFloatImage(img), [img.height, img.width, 3]);
-    prior.encodeImage(rgb);
-    rgb.dispose();
+    tensors.push(rgb);
+    if (prior instanceof MarigoldPrior) prior.encodeImage(rgb);
+    else await prior.encodeImage(rgb);
     const seed = options.seed ?? 0;
     const latent = options.latents
       ? readLatentFile(options.latents, prior.latentShape)
       : prior.sampleLatent(seed);
-    const depthTensor = prior.predictDepth(latent, { noiseSeed: seed });
+    tensors.push(latent);
+    const depthTensor =
+      prior instanceof MarigoldPrior
+        ? prior.predictDepth(latent, { noiseSeed: seed })
+        : await prior.predictDepthAsync(latent, { noiseSeed: seed });
+    tensors.push(depthTensor);
     const depth = (await depthTensor.data()) as Float32Array;
-    tf.dispose([latent, depthTensor]);
     const shape: [number, number] = [img.height, img.width];
     writeNpy(options.out, { shape, dtype: 'float32', data: depth });
     return {
       out: options.out,
+      model,
+      engine,
       shape,
       latentShape: prior.latentShape,
       latentSource: options.latents ?? `seed ${seed}`,
       scheduler: prior.scheduler.kind,
       timesteps: [...prior.scheduler.timesteps],
       processingResolution: prior.image.geometry.processingResolution,
-      notes: [...prior.notes],
+      notes: [...defaultNotes, ...prior.notes],
       depth,
     };
   } finally {
-    prior.dispose();
+    tf.dispose(tensors);
+    await prior.dispose();
   }
 }

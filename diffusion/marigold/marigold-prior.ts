@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
 import { check } from '../../core/errors.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { normalTensor } from '../../core/tensor/normal-tensor.ts';
@@ -7,10 +6,19 @@ import { openModelFolder, type ModelFolder } from '../checkpoint/model-folder.ts
 import { resolveModel, type KnownModel } from '../checkpoint/registry.ts';
 import { loadTextEncoder, loadUNet, loadVae } from '../models/index.ts';
 import { tfjsOps } from '../ops/tfjs-ops.ts';
-import { readSchedulerConfig, type SchedulerConfig } from '../schedulers/scheduler-config.ts';
-import { schedulerFromConfig, type DiffusionScheduler } from '../schedulers/index.ts';
+import type { DiffusionScheduler } from '../schedulers/index.ts';
 import { decodeDepth } from './depth-head.ts';
-import { emptyPromptTokenIds, type EmptyPromptIds } from './empty-prompt.ts';
+import type { EmptyPromptIds } from './empty-prompt.ts';
+import {
+  checkMarigoldChannels,
+  checkNoiseLatent,
+  imageGeometry,
+  noiseLatentShape,
+  resolvePriorSettings,
+  stepNoiseRng,
+  vaeScaleFactor,
+  type MarigoldPriorOptions,
+} from './pipeline-steps.ts';
 import {
   marigoldGeometry,
   preprocessImage,
@@ -18,28 +26,16 @@ import {
   type MarigoldGeometry,
 } from './preprocess.ts';
 
+export {
+  chooseScheduler,
+  defaultSteps,
+  type MarigoldPriorOptions,
+  type SchedulerKind,
+} from './pipeline-steps.ts';
+
 type UNet = Awaited<ReturnType<typeof loadUNet>>;
 type Vae = Awaited<ReturnType<typeof loadVae>>;
 type TextEncoder = Awaited<ReturnType<typeof loadTextEncoder>>;
-
-export type SchedulerKind = 'ddim' | 'lcm';
-
-export interface MarigoldPriorOptions {
-  /** Sampler. @default the checkpoint's own (model_index.json `scheduler`) */
-  scheduler?: SchedulerKind;
-  /** A scheduler folder to use instead of searching the `scheduler*` folders for the requested kind. */
-  schedulerDir?: string;
-  /**
-   * Long side the image is resized to before encoding; 0 keeps the input size.
-   * @default model_index `default_processing_resolution`, else the registry's, else 768
-   */
-  processingResolution?: number;
-  /**
-   * Denoising steps. @default model_index `default_denoising_steps` (for the checkpoint's own scheduler),
-   * else the registry's value for a known model, else 1 for LCM, 4 for trailing DDIM, 10 for other DDIM
-   */
-  steps?: number;
-}
 
 /** The encoded input image: its processing geometry and the RGB latent (no gradient). */
 export interface EncodedImage {
@@ -79,43 +75,6 @@ export interface PredictionTrace {
 const nchwToNhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
 const nhwcToNchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
 
-/** Picks the scheduler folder for `kind`, or derives the config from the checkpoint's own (diffusers `from_config`). */
-export function chooseScheduler(
-  folder: ModelFolder,
-  kind: SchedulerKind | undefined,
-  schedulerDir: string | undefined,
-): { config: SchedulerConfig; dir?: string; note?: string } {
-  const wanted = kind === 'lcm' ? 'LCMScheduler' : kind === 'ddim' ? 'DDIMScheduler' : undefined;
-  if (schedulerDir) {
-    const config = readSchedulerConfig(schedulerDir);
-    check(
-      !wanted || config.className === wanted,
-      () => `holds a ${config.className}, not the requested ${kind} scheduler`,
-      {
-        file: join(schedulerDir, 'scheduler_config.json'),
-        key: '_class_name',
-      },
-    );
-    return { config, dir: schedulerDir };
-  }
-  const own = readSchedulerConfig(folder.scheduler.dir);
-  if (!wanted || own.className === wanted) return { config: own, dir: folder.scheduler.dir };
-  for (const dir of folder.schedulerDirs) {
-    const config = readSchedulerConfig(dir);
-    if (config.className === wanted) return { config, dir };
-  }
-  return {
-    config: { ...own, className: wanted },
-    note: `no ${wanted} folder in the checkpoint: built one from scheduler/scheduler_config.json (as diffusers' from_config)`,
-  };
-}
-
-/** Steps when neither the caller, model_index.json nor the registry says: 1 for LCM, 4 trailing DDIM, else 10. */
-export function defaultSteps(config: SchedulerConfig): number {
-  if (config.className === 'LCMScheduler') return 1;
-  return config.timestepSpacing === 'trailing' ? 4 : 10;
-}
-
 /**
  * The Marigold depth prior: image in, relative depth out, differentiable with respect to the noise latent.
  *
@@ -151,21 +110,11 @@ export class MarigoldPrior {
   static async load(dirOrName: string, options: MarigoldPriorOptions = {}): Promise<MarigoldPrior> {
     const { path, known } = resolveModel(dirOrName);
     const folder = openModelFolder(path);
-    const notes: string[] = [];
-    const chosen = chooseScheduler(folder, options.scheduler, options.schedulerDir);
-    if (chosen.note) notes.push(chosen.note);
-    const scheduler = schedulerFromConfig(chosen.config);
-    const ownScheduler = chosen.dir === folder.scheduler.dir;
-    const steps =
-      options.steps ??
-      (ownScheduler ? folder.index.defaultDenoisingSteps : undefined) ??
-      (known?.scheduler === scheduler.kind ? known.defaultSteps : undefined) ??
-      defaultSteps(scheduler.config);
-    scheduler.setTimesteps(steps); // validates steps against the scheduler
-    const processingResolution =
-      options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768;
-    const promptIds = emptyPromptTokenIds(folder.tokenizer?.dir, folder.textEncoder.configFile!);
-    if (promptIds.warning) notes.push(promptIds.warning);
+    const { scheduler, steps, processingResolution, promptIds, notes } = resolvePriorSettings(
+      folder,
+      known,
+      options,
+    );
     const loaded: Array<{ dispose(): void }> = [];
     let textEncoder: TextEncoder | undefined;
     try {
@@ -174,14 +123,7 @@ export class MarigoldPrior {
       const vae = await loadVae(folder.vae.dir);
       loaded.push(vae);
       textEncoder = await loadTextEncoder(folder.textEncoder.dir);
-      const latentChannels = vae.config.latent_channels;
-      check(
-        unet.config.in_channels === 2 * latentChannels && unet.config.out_channels === latentChannels,
-        () =>
-          `UNet in/out channels ${unet.config.in_channels}/${unet.config.out_channels} do not fit Marigold ` +
-          `(2 x ${latentChannels} in: rgb + depth latents; ${latentChannels} out)`,
-        { file: folder.unet.configFile, key: 'in_channels' },
-      );
+      checkMarigoldChannels(unet.config, vae.config.latent_channels, folder.unet.configFile);
       return new MarigoldPrior(
         folder,
         unet,
@@ -209,7 +151,7 @@ export class MarigoldPrior {
 
   /** Image pixels per latent pixel: 2^(number of VAE blocks - 1). */
   get vaeScaleFactor(): number {
-    return 2 ** (this.vae.config.block_out_channels.length - 1);
+    return vaeScaleFactor(this.vae.config);
   }
 
   /** The processing geometry of an image size under this prior's resolution and VAE. */
@@ -223,9 +165,8 @@ export class MarigoldPrior {
    * `processingResolution` overrides the prior's for this image.
    */
   encodeImage(rgb01: tf.Tensor, options: { processingResolution?: number } = {}): EncodedImage {
-    const [height, width] = rgb01.rank === 4 ? rgb01.shape.slice(1, 3) : rgb01.shape.slice(0, 2);
     const resolution = options.processingResolution ?? this.processingResolution;
-    const geometry = marigoldGeometry(height!, width!, resolution, this.vaeScaleFactor);
+    const geometry = imageGeometry(rgb01.shape, resolution, this.vaeScaleFactor);
     const rgbLatent = tf.tidy(() => {
       const image = preprocessImage(rgb01, geometry); // [1, PPH, PPW, 3]
       const { mean } = this.vae.encode(tfjsOps, image); // [1, h, w, 4]
@@ -244,14 +185,12 @@ export class MarigoldPrior {
 
   /** Shape of the noise latent for the current image, NCHW `[1, 4, h, w]`. */
   get latentShape(): [number, number, number, number] {
-    const [h, w] = this.image.geometry.latent;
-    return [1, this.vae.config.latent_channels, h, w];
+    return noiseLatentShape(this.image.geometry, this.vae.config.latent_channels);
   }
 
   /** A standard-normal latent of `latentShape` from a seeded generator (same seed, same latent). */
   sampleLatent(seed: number): tf.Tensor4D {
-    const shape = this.latentShape;
-    return normalTensor(new Rng(seed), shape) as tf.Tensor4D;
+    return normalTensor(new Rng(seed), this.latentShape) as tf.Tensor4D;
   }
 
   /** Relative depth `[H, W]` in [0, 1] at the input resolution. Differentiable in `noiseLatent` (NCHW). */
@@ -325,16 +264,10 @@ export class MarigoldPrior {
     onUnetOutput?: (v: tf.Tensor) => void,
   ): tf.Tensor {
     const image = options.image ?? this.image;
-    const expected = [1, this.vae.config.latent_channels, ...image.geometry.latent];
-    check(
-      noiseLatent.shape.length === 4 && noiseLatent.shape.every((d, i) => d === expected[i]),
-      () =>
-        `noise latent is [${noiseLatent.shape.join(', ')}], expected [${expected.join(', ')}] (NCHW) for this image`,
-      { key: 'noiseLatent' },
-    );
+    const expected = noiseLatentShape(image.geometry, this.vae.config.latent_channels);
+    checkNoiseLatent(noiseLatent.shape, expected);
     const timesteps = this.scheduler.setTimesteps(options.steps ?? this.steps);
-    const rng =
-      this.scheduler.kind === 'lcm' && timesteps.length > 1 ? new Rng(options.noiseSeed ?? 0) : undefined;
+    const rng = stepNoiseRng(this.scheduler.kind, timesteps.length, options.noiseSeed);
     let latent: tf.Tensor = nchwToNhwc(noiseLatent); // [1, h, w, 4]
     timesteps.forEach((t, i) => {
       const sample = tf.concat([image.rgbLatent, latent], 3); // [1, h, w, 8]: rgb first

@@ -14,10 +14,19 @@ import { tfjsOps } from '../ops/tfjs-ops.ts';
 import { fileIdentity } from '../onnx/graph-cache.ts';
 import { OnnxNetwork, type NetworkStats, type OnnxNetworkOptions } from '../onnx/run-graph.ts';
 import type { SessionSettings } from '../onnx/session.ts';
-import { schedulerFromConfig, type DiffusionScheduler } from '../schedulers/index.ts';
+import type { DiffusionScheduler } from '../schedulers/index.ts';
 import { depthFromDecoded } from './depth-head.ts';
-import { emptyPromptTokenIds } from './empty-prompt.ts';
-import { chooseScheduler, defaultSteps, type MarigoldPriorOptions, type SchedulerKind } from './marigold-prior.ts';
+import {
+  checkMarigoldChannels,
+  checkNoiseLatent,
+  imageGeometry,
+  noiseLatentShape,
+  resolvePriorSettings,
+  stepNoiseRng,
+  vaeScaleFactor,
+  type MarigoldPriorOptions,
+  type SchedulerKind,
+} from './pipeline-steps.ts';
 import {
   marigoldGeometry,
   preprocessImage,
@@ -177,29 +186,13 @@ export class OnnxMarigoldPrior {
   static async load(dirOrName: string, options: OnnxMarigoldPriorOptions = {}): Promise<OnnxMarigoldPrior> {
     const { path, known } = resolveModel(dirOrName);
     const folder = openModelFolder(path);
-    const notes: string[] = [];
-    const chosen = chooseScheduler(folder, options.scheduler, options.schedulerDir);
-    if (chosen.note) notes.push(chosen.note);
-    const scheduler = schedulerFromConfig(chosen.config);
-    const ownScheduler = chosen.dir === folder.scheduler.dir;
-    const steps =
-      options.steps ??
-      (ownScheduler ? folder.index.defaultDenoisingSteps : undefined) ??
-      (known?.scheduler === scheduler.kind ? known.defaultSteps : undefined) ??
-      defaultSteps(scheduler.config);
-    scheduler.setTimesteps(steps);
-    const processingResolution = options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768;
-    const promptIds = emptyPromptTokenIds(folder.tokenizer?.dir, folder.textEncoder.configFile!);
-    if (promptIds.warning) notes.push(promptIds.warning);
-    const source = checkpointNetworkSource(folder);
-    const latentChannels = source.vaeConfig.latent_channels;
-    check(
-      source.unetConfig.in_channels === 2 * latentChannels && source.unetConfig.out_channels === latentChannels,
-      () =>
-        `UNet in/out channels ${source.unetConfig.in_channels}/${source.unetConfig.out_channels} do not fit Marigold ` +
-        `(2 x ${latentChannels} in: rgb + depth latents; ${latentChannels} out)`,
-      { file: folder.unet.configFile, key: 'in_channels' },
+    const { scheduler, steps, processingResolution, promptIds, notes } = resolvePriorSettings(
+      folder,
+      known,
+      options,
     );
+    const source = checkpointNetworkSource(folder);
+    checkMarigoldChannels(source.unetConfig, source.vaeConfig.latent_channels, folder.unet.configFile);
     const textEncoder = await loadTextEncoder(folder.textEncoder.dir);
     let embedding: { data: Float32Array; shape: number[] };
     try {
@@ -266,7 +259,7 @@ export class OnnxMarigoldPrior {
   }
 
   get vaeScaleFactor(): number {
-    return 2 ** (this.source.vaeConfig.block_out_channels.length - 1);
+    return vaeScaleFactor(this.source.vaeConfig);
   }
 
   get schedulerKind(): SchedulerKind {
@@ -287,9 +280,8 @@ export class OnnxMarigoldPrior {
     rgb01: tf.Tensor,
     options: { processingResolution?: number } = {},
   ): Promise<OnnxEncodedImage> {
-    const [height, width] = rgb01.rank === 4 ? rgb01.shape.slice(1, 3) : rgb01.shape.slice(0, 2);
     const resolution = options.processingResolution ?? this.processingResolution;
-    const geometry = marigoldGeometry(height!, width!, resolution, this.vaeScaleFactor);
+    const geometry = imageGeometry(rgb01.shape, resolution, this.vaeScaleFactor);
     const image = tf.tidy(() => preprocessImage(rgb01, geometry)); // [1, PPH, PPW, 3] in [-1, 1]
     let nets: ImageNetworks;
     let mean: Float32Array;
@@ -321,13 +313,11 @@ export class OnnxMarigoldPrior {
   }
 
   get latentShape(): [number, number, number, number] {
-    const [h, w] = this.image.geometry.latent;
-    return [1, this.source.vaeConfig.latent_channels, h, w];
+    return noiseLatentShape(this.image.geometry, this.source.vaeConfig.latent_channels);
   }
 
   sampleLatent(seed: number): tf.Tensor4D {
-    const shape = this.latentShape;
-    return normalTensor(new Rng(seed), shape) as tf.Tensor4D;
+    return normalTensor(new Rng(seed), this.latentShape) as tf.Tensor4D;
   }
 
   /** Not available: onnxruntime is asynchronous. */
@@ -341,7 +331,7 @@ export class OnnxMarigoldPrior {
   /** Relative depth `[H, W]` in [0, 1] at the input resolution (no gradient kept). */
   async predictDepthAsync(noiseLatent: tf.Tensor, options: OnnxPredictOptions = {}): Promise<tf.Tensor2D> {
     const { image, nets, timesteps, context } = await this.begin(noiseLatent, options);
-    const rng = this.stepRng(timesteps.length, options);
+    const rng = stepNoiseRng(this.scheduler.kind, timesteps.length, options.noiseSeed);
     let latent = nchwToNhwc(noiseLatent); // [1, h, w, 4]
     try {
       for (let i = 0; i < timesteps.length; i++) {
@@ -366,7 +356,7 @@ export class OnnxMarigoldPrior {
    */
   async predictWithVjp(noiseLatent: tf.Tensor, options: OnnxPredictOptions = {}): Promise<DepthVjp> {
     const { image, nets, timesteps, context, steps } = await this.begin(noiseLatent, options);
-    const rng = this.stepRng(timesteps.length, options);
+    const rng = stepNoiseRng(this.scheduler.kind, timesteps.length, options.noiseSeed);
     const [h, w] = image.geometry.latent;
     const c = this.source.vaeConfig.latent_channels;
     // Per step: the latent it read, the UNet output and the injected noise (tfjs, NHWC), the UNet's backward.
@@ -594,23 +584,15 @@ export class OnnxMarigoldPrior {
     const image = options.image ?? this.image;
     const nets = this.networks.get(image);
     check(nets, () => 'this image was not encoded by this prior (or the prior was disposed)', { key: 'image' });
-    const expected = [1, this.source.vaeConfig.latent_channels, ...image.geometry.latent];
-    check(
-      noiseLatent.shape.length === 4 && noiseLatent.shape.every((d, i) => d === expected[i]),
-      () =>
-        `noise latent is [${noiseLatent.shape.join(', ')}], expected [${expected.join(', ')}] (NCHW) for this image`,
-      { key: 'noiseLatent' },
+    checkNoiseLatent(
+      noiseLatent.shape,
+      noiseLatentShape(image.geometry, this.source.vaeConfig.latent_channels),
     );
     const steps = options.steps ?? this.steps;
     const timesteps = [...this.scheduler.setTimesteps(steps)];
     for (const t of timesteps) await this.unetFor(image, nets, t);
     this.scheduler.setTimesteps(steps); // a concurrent call may have changed them while we waited
     return { image, nets, timesteps, steps, context: this.textEmbedding.data };
-  }
-
-  /** LCM multi-step draws its noise from one generator per prediction (as `MarigoldPrior.denoise`). */
-  private stepRng(steps: number, options: OnnxPredictOptions): Rng | undefined {
-    return this.scheduler.kind === 'lcm' && steps > 1 ? new Rng(options.noiseSeed ?? 0) : undefined;
   }
 
   private noiseFor(i: number, shape: number[], rng: Rng | undefined): tf.Tensor | undefined {

@@ -1,11 +1,13 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
+import { ENGINE_CHOICES, parseNetworkEngine } from '../../engine/network-engine.ts';
 import { check } from '../../errors.ts';
 import { runPriorCommand } from '../../pipeline/prior-command.ts';
 
 interface PriorArgs {
   backend?: string;
-  model: string;
+  engine?: string;
+  model?: string;
   image: string;
   out: string;
   latents?: string;
@@ -23,8 +25,15 @@ const command: CommandModule<object, PriorArgs> = {
     y
       .option('model', {
         type: 'string',
-        demandOption: true,
-        describe: 'diffusers model folder or known name (marigold-depth-lcm-v1-0, ...)',
+        describe:
+          'diffusers model folder or known name (marigold-depth-lcm-v1-0, ...) (default: the embedded model)',
+      })
+      // Checked by parseNetworkEngine (as estimate's value), not by yargs `choices`: the error names --engine.
+      .option('engine', {
+        type: 'string',
+        describe:
+          `executor of the prior networks, one of ${ENGINE_CHOICES.join(', ')}: onnx (onnxruntime-node, native ` +
+          'threads), tfjs (the --backend), or auto (default: onnx when onnxruntime-node loads, else tfjs)',
       })
       .option('image', { type: 'string', demandOption: true, describe: 'input image (PNG, JPEG, PPM)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output depth .npy (float32 [H, W])' })
@@ -47,6 +56,7 @@ const command: CommandModule<object, PriorArgs> = {
         describe: 'seed of the noise latent and of LCM step noise (default 0)',
       }),
   handler: async (argv) => {
+    const engine = argv.engine !== undefined ? parseNetworkEngine(argv.engine, '--engine') : undefined;
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
     for (const key of ['steps', 'seed', 'processing-resolution'] as const) {
       const v = argv[key];
@@ -56,6 +66,7 @@ const command: CommandModule<object, PriorArgs> = {
     }
     const result = await runPriorCommand({
       model: argv.model,
+      engine,
       image: argv.image,
       out: argv.out,
       latents: argv.latents,
@@ -63,10 +74,11 @@ const command: CommandModule<object, PriorArgs> = {
       scheduler: argv.scheduler as 'ddim' | 'lcm' | undefined,
       processingResolution: argv['processing-resolution'],
       seed: argv.seed,
+      log: (line) => process.stderr.write(`aperture-depth: ${line}\n`),
     });
     for (const note of result.notes) process.stderr.write(`aperture-depth: note: ${note}\n`);
     process.stdout.write(
-      `wrote ${result.out}: depth [${result.shape.join(', ')}] (${result.scheduler}, timesteps [${result.timesteps.join(', ')}], ` +
+      `wrote ${result.out}: depth [${result.shape.join(', ')}] (engine ${result.engine.engine}, ${result.scheduler}, timesteps [${result.timesteps.join(', ')}], ` +
         `processing resolution ${result.processingResolution}, latent [${result.latentShape.join(', ')}] from ${result.latentSource})\n`,
     );
   },
