@@ -4,7 +4,7 @@ import { leakedTensors, setupEngine } from '../helpers/engine.ts';
 import { maxAbsDiff } from '../helpers/npy-fixture.ts';
 import { naiveConv, naiveConvGrads, outSize, randomArray, type ConvCase } from '../helpers/naive-conv.ts';
 import { conv2dWithGrad, setConvInputGradMethod } from '../../diffusion/ops/grad/conv2d.ts';
-import { dilate } from '../../diffusion/ops/grad/conv2d-input-grad.ts';
+import { dilate, flipKernel } from '../../diffusion/ops/grad/conv2d-input-grad.ts';
 import { registerWeight, releaseDerived } from '../../diffusion/ops/grad/weight-cache.ts';
 
 test.before(async () => {
@@ -52,39 +52,47 @@ for (const method of ['flipped-conv', 'transpose'] as const) {
   }
 }
 
-test.serial('conv2d gradient agrees with central finite differences of the forward pass', (t) => {
-  const c: ConvCase = { n: 1, h: 5, w: 4, ci: 2, co: 3, k: 3, stride: 2, pad: [1, 1, 1, 1] };
-  const { xv, wv, dyv, ho, wo } = tensors(c, 11);
-  const w = tf.tensor4d(wv, [c.k, c.k, c.ci, c.co]);
-  const dy = tf.tensor4d(dyv, [c.n, ho, wo, c.co]);
-  // L(x) = sum(conv(x) * dy) + sum(conv(x)^2) / 2: non-linear, so the check exercises the chain rule.
-  const loss = (xa: Float32Array) =>
-    tf.tidy(() => {
-      const y = conv2dWithGrad(tf.tensor4d(xa, [c.n, c.h, c.w, c.ci]), w, c.stride, c.pad);
-      return tf.add(tf.sum(tf.mul(y, dy)), tf.mul(tf.sum(tf.square(y)), 0.5)).dataSync()[0]!;
+// L(x, w) = sum(conv(x, w) * dy) + sum(conv(x, w)^2) / 2: non-linear, so the check exercises the chain rule.
+const FD_CASES: Array<[string, ConvCase]> = [
+  ['stride 2 pad 1 (UNet downsample)', { n: 1, h: 5, w: 4, ci: 2, co: 3, k: 3, stride: 2, pad: [1, 1, 1, 1] }],
+  ['stride 2 pad right/bottom (VAE downsample)', { n: 2, h: 5, w: 6, ci: 2, co: 2, k: 3, stride: 2, pad: [0, 1, 0, 1] }],
+];
+for (const [name, c] of FD_CASES) {
+  for (const wrt of ['x', 'w'] as const) {
+    test.serial(`conv2d ${name}: d${wrt} agrees with central finite differences of the forward pass`, (t) => {
+      const { xv, wv, dyv, ho, wo } = tensors(c, 11);
+      const dy = tf.tensor4d(dyv, [c.n, ho, wo, c.co]);
+      const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.ci];
+      const wShape: [number, number, number, number] = [c.k, c.k, c.ci, c.co];
+      const lossOf = (x: tf.Tensor, w: tf.Tensor) => {
+        const y = conv2dWithGrad(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
+        return tf.add(tf.sum(tf.mul(y, dy)), tf.mul(tf.sum(tf.square(y)), 0.5)) as tf.Scalar;
+      };
+      const at = (v: Float32Array) =>
+        tf.tidy(() =>
+          (wrt === 'x' ? lossOf(tf.tensor4d(v, xShape), tf.tensor4d(wv, wShape)) : lossOf(tf.tensor4d(xv, xShape), tf.tensor4d(v, wShape))).dataSync()[0]!,
+        );
+      const g = tf.tidy(() => {
+        const [dx, dw] = tf.grads(lossOf)([tf.tensor4d(xv, xShape), tf.tensor4d(wv, wShape)]);
+        return (wrt === 'x' ? dx! : dw!).dataSync();
+      });
+      const v0 = wrt === 'x' ? xv : wv;
+      const eps = 1e-2;
+      let worst = 0;
+      for (let i = 0; i < v0.length; i += 3) {
+        const plus = v0.slice();
+        const minus = v0.slice();
+        plus[i]! += eps;
+        minus[i]! -= eps;
+        const fd = (at(plus) - at(minus)) / (2 * eps);
+        worst = Math.max(worst, Math.abs(fd - g[i]!) / Math.max(1, Math.abs(fd)));
+      }
+      t.log(`worst relative |analytic - finite difference| ${worst.toExponential(2)}`);
+      t.true(worst < 2e-3);
+      dy.dispose();
     });
-  const g = tf.tidy(() =>
-    tf
-      .grad((x: tf.Tensor) => {
-        const y = conv2dWithGrad(x as tf.Tensor4D, w, c.stride, c.pad);
-        return tf.add(tf.sum(tf.mul(y, dy)), tf.mul(tf.sum(tf.square(y)), 0.5));
-      })(tf.tensor4d(xv, [c.n, c.h, c.w, c.ci]))
-      .dataSync(),
-  );
-  const eps = 1e-2;
-  let worst = 0;
-  for (let i = 0; i < xv.length; i += 3) {
-    const plus = xv.slice();
-    const minus = xv.slice();
-    plus[i]! += eps;
-    minus[i]! -= eps;
-    const fd = (loss(plus) - loss(minus)) / (2 * eps);
-    worst = Math.max(worst, Math.abs(fd - g[i]!) / Math.max(1, Math.abs(fd)));
   }
-  t.log(`worst relative |analytic - finite difference| ${worst.toExponential(2)}`);
-  t.true(worst < 2e-3);
-  tf.dispose([w, dy]);
-});
+}
 
 test.serial('a frozen (registered) weight gets no gradient input and its flipped kernel is cached', async (t) => {
   const c: ConvCase = { n: 1, h: 4, w: 4, ci: 2, co: 3, k: 3, stride: 1, pad: [1, 1, 1, 1] };
@@ -105,7 +113,7 @@ test.serial('a frozen (registered) weight gets no gradient input and its flipped
   tf.dispose([w, x, dy]);
 });
 
-test.serial('trainable weight: tf.variableGrads gives dw by im2col', (t) => {
+test.serial('trainable weight: tf.variableGrads gives dw (one convolution)', (t) => {
   const c: ConvCase = { n: 1, h: 5, w: 5, ci: 2, co: 2, k: 3, stride: 2, pad: [0, 1, 0, 1] };
   const { xv, wv, dyv, ho, wo } = tensors(c, 5);
   const w = tf.variable(tf.tensor4d(wv, [c.k, c.k, c.ci, c.co]), true);
@@ -124,4 +132,13 @@ test.serial('dilate inserts stride-1 zeros', (t) => {
   t.deepEqual(d.shape, [1, 3, 3, 1]);
   t.deepEqual(Array.from(d.dataSync()), [1, 0, 2, 0, 0, 0, 3, 0, 4]);
   tf.dispose([x, d]);
+});
+
+test.serial('flipKernel reverses both spatial axes and swaps in/out (non-square kernel)', (t) => {
+  const w = tf.tensor4d(randomArray(2 * 3 * 2 * 4, 13), [2, 3, 2, 4]);
+  const f = flipKernel(w);
+  const ref = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
+  t.deepEqual(f.shape, [2, 3, 4, 2]);
+  t.deepEqual(Array.from(f.dataSync()), Array.from(ref.dataSync()));
+  tf.dispose([w, f, ref]);
 });

@@ -7,8 +7,9 @@ export type InputGradMethod = 'flipped-conv' | 'transpose';
 /**
  * Input gradient of an NHWC convolution `y = conv(x, w, stride, pad)`:
  * - `flipped-conv`: a stride-1 forward convolution of the (stride-dilated) upstream gradient with the
- *   spatially flipped, in/out-swapped kernel `[kh, kw, out, in]` (cached for frozen weights). It runs on
- *   wasm's XNNPACK convolution, the fastest kernel there.
+ *   spatially flipped, in/out-swapped kernel `[kh, kw, out, in]` (`flipKernel`; cached for frozen
+ *   weights, re-derived on each backward pass for trainable ones). It runs on wasm's XNNPACK convolution,
+ *   the fastest kernel there.
  * - `transpose`: tfjs `conv2dTranspose` (Conv2DBackpropInput), kept for comparison (see the bench).
  * Derivation: `dx[i] = Σ_a dy_dil[i + pt - a] w[a]`, i.e. correlation of `dy_dil` padded by `kh-1-pt`
  * before and `H + pt - len(dy_dil)` after with the flipped kernel.
@@ -23,17 +24,12 @@ export function conv2dInputGrad(
 ): tf.Tensor4D {
   const [kh, kw] = w.shape;
   const [, h, wd] = inputShape;
-  const [pt, pb, pl, pr] = pad;
+  const [pt, , pl] = pad;
   if (method === 'transpose') {
-    return tf.conv2dTranspose(dy, w, [...inputShape] as [number, number, number, number], stride, [
-      [0, 0],
-      [pt, pb],
-      [pl, pr],
-      [0, 0],
-    ] as tf.backend_util.ExplicitPadding);
+    return tf.conv2dTranspose(dy, w, [...inputShape] as [number, number, number, number], stride, convPadding(pad));
   }
   return tf.tidy(() => {
-    const wFlip = derivedWeight(w, 'flip', () => tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D);
+    const wFlip = derivedWeight(w, 'flip', () => flipKernel(w));
     let g: tf.Tensor4D = stride === 1 ? dy : dilate(dy, stride);
     const lenH = g.shape[1];
     const lenW = g.shape[2];
@@ -53,19 +49,41 @@ export function conv2dInputGrad(
       left = Math.max(0, left);
       right = Math.max(0, right);
     }
-    void pb;
-    void pr;
-    const padArg =
-      top || bottom || left || right
-        ? ([
-            [0, 0],
-            [top, bottom],
-            [left, right],
-            [0, 0],
-          ] as tf.backend_util.ExplicitPadding)
-        : 'valid';
-    return tf.conv2d(g, wFlip, 1, padArg) as tf.Tensor4D;
+    return tf.conv2d(g, wFlip, 1, convPadding([top, bottom, left, right])) as tf.Tensor4D;
   });
+}
+
+/**
+ * `[kh, kw, in, out]` -> `[kh, kw, out, in]` with both spatial axes reversed. The reversal is a product with
+ * the anti-identity over the kh·kw taps (exact: products with 0 and 1): wasm's Reverse and Gather kernels
+ * are several times slower, which counts for trainable kernels, flipped again on every backward pass.
+ */
+export function flipKernel(w: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, ci, co] = w.shape;
+    const taps = kh * kw;
+    let flipped = w;
+    if (taps > 1) {
+      const anti = new Float32Array(taps * taps);
+      for (let i = 0; i < taps; i++) anti[i * taps + (taps - 1 - i)] = 1;
+      const rows = tf.matMul(tf.tensor2d(anti, [taps, taps]), tf.reshape(w, [taps, ci * co]) as tf.Tensor2D);
+      flipped = tf.reshape(rows, [kh, kw, ci, co]);
+    }
+    return tf.transpose(flipped, [0, 1, 3, 2]);
+  });
+}
+
+/** `[top, bottom, left, right]` as a tfjs NHWC convolution padding: explicit, or `'valid'` when all zero. */
+export function convPadding(pad: readonly [number, number, number, number]): tf.backend_util.ExplicitPadding | 'valid' {
+  const [t, b, l, r] = pad;
+  return t || b || l || r
+    ? [
+        [0, 0],
+        [t, b],
+        [l, r],
+        [0, 0],
+      ]
+    : 'valid';
 }
 
 /** Inserts `s - 1` zeros between rows and columns: [N, H, W, C] -> [N, (H-1)s+1, (W-1)s+1, C]. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dFilterGrad } from './conv2d-filter-grad.ts';
-import { conv2dInputGrad, type InputGradMethod } from './conv2d-input-grad.ts';
+import { conv2dInputGrad, convPadding, type InputGradMethod } from './conv2d-input-grad.ts';
 import { customGrad1, customGrad2 } from './custom-grad.ts';
 import { isFrozenWeight } from './weight-cache.ts';
 
@@ -13,9 +13,10 @@ export function setConvInputGradMethod(method: InputGradMethod): void {
 
 /**
  * NHWC convolution without bias, with a custom gradient that runs on every tfjs backend:
- * input gradient by `conv2dInputGrad`, filter gradient by im2col + matMul (`conv2dFilterGrad`). A frozen
- * filter (a registered, non-trainable network weight) is closed over, so only `dx` is ever computed.
- * `pad` is `[top, bottom, left, right]`.
+ * input gradient by `conv2dInputGrad`, filter gradient by one convolution (`conv2dFilterGrad`). A frozen
+ * filter (a registered, non-trainable network weight) is closed over, so only `dx` is ever computed; a
+ * trainable one is an input, `save`d with `x` (tfjs disposes forward intermediates, such as the activation
+ * feeding the conv, before the backward pass). `pad` is `[top, bottom, left, right]`.
  */
 export function conv2dWithGrad(
   x: tf.Tensor4D,
@@ -23,16 +24,7 @@ export function conv2dWithGrad(
   stride: number,
   pad: readonly [number, number, number, number],
 ): tf.Tensor4D {
-  const [pt, pb, pl, pr] = pad;
-  const padArg =
-    pt || pb || pl || pr
-      ? ([
-          [0, 0],
-          [pt, pb],
-          [pl, pr],
-          [0, 0],
-        ] as tf.backend_util.ExplicitPadding)
-      : 'valid';
+  const padArg = convPadding(pad);
   const forward = (xi: tf.Tensor4D, wi: tf.Tensor4D) => tf.conv2d(xi, wi, stride, padArg);
   const shape = x.shape;
   if (isFrozenWeight(w)) {
