@@ -7,6 +7,7 @@ import { openModelFolder, type ModelFolder } from '../checkpoint/model-folder.ts
 import { resolveModel, type KnownModel } from '../checkpoint/registry.ts';
 import { loadTextEncoder } from '../models/load.ts';
 import { parseUNetConfig, type UNetConfig } from '../models/unet/config.ts';
+import { timeProjectionData, timeProjectionSpec } from '../models/unet/time-embedding.ts';
 import { UNet2DConditionModel } from '../models/unet/unet.ts';
 import { parseVaeConfig, type VaeConfig } from '../models/vae/config.ts';
 import { AutoencoderKL } from '../models/vae/autoencoder-kl.ts';
@@ -42,9 +43,10 @@ import {
  * depth head (tf.grad) -> VAE decoder (ONNX VJP) -> for each step in reverse: scheduler step (tf.grads)
  * -> UNet (ONNX VJP, latent half of its input) -> d depth / d noise latent.
  *
- * Graphs are built per image geometry (their shapes are static) and per timestep (the timestep is a
- * host constant of the UNet trace), cached on disk (`graph-cache.ts`): a second run opens sessions
- * without tracing or reading the checkpoint. The text encoder stays tfjs; it runs once at load.
+ * Graphs are built per image geometry (their shapes are static), cached on disk (`graph-cache.ts`): a
+ * second run opens sessions without tracing or reading the checkpoint. One UNet graph serves every
+ * timestep: its time projection is a graph input (`time_proj`, computed on the host by the code the
+ * tfjs UNet uses), not a constant of the trace. The text encoder stays tfjs; it runs once at load.
  *
  * @example
  * const prior = await OnnxMarigoldPrior.load('test/data/diffusers-tiny/sd2-tiny/checkpoint', { steps: 1 });
@@ -114,12 +116,16 @@ export interface DepthVjp {
   backward(dDepth: tf.Tensor2D): Promise<tf.Tensor4D>;
 }
 
-/** Per-image networks: the encoder (forward only), one UNet per timestep (with gradient), the decoder. */
+/** Per-image networks: the encoder (forward only), the UNet (every timestep, with gradient), the decoder. */
 interface ImageNetworks {
   encoder?: OnnxNetwork;
-  unets: Map<number, Promise<OnnxNetwork>>;
+  /** Built on first use (a prediction or `prepare`). */
+  unet?: Promise<OnnxNetwork>;
   decoder: OnnxNetwork;
 }
+
+/** Name of the UNet graph's time projection input, `[1, block_out_channels[0]]`. */
+const TIME_INPUT = 'time_proj';
 
 const GIB = 2 ** 30;
 /** Below this many weight bytes a network counts as small (see `netOptions`). */
@@ -330,14 +336,13 @@ export class OnnxMarigoldPrior {
 
   /** Relative depth `[H, W]` in [0, 1] at the input resolution (no gradient kept). */
   async predictDepthAsync(noiseLatent: tf.Tensor, options: OnnxPredictOptions = {}): Promise<tf.Tensor2D> {
-    const { image, nets, timesteps, context } = await this.begin(noiseLatent, options);
+    const { image, unet, timesteps, context, nets } = await this.begin(noiseLatent, options);
     const rng = stepNoiseRng(this.scheduler.kind, timesteps.length, options.noiseSeed);
     let latent = nchwToNhwc(noiseLatent); // [1, h, w, 4]
     try {
       for (let i = 0; i < timesteps.length; i++) {
         const t = timesteps[i]!;
-        const unet = await nets.unets.get(t)!;
-        const v = await unet.forward({ sample: this.sampleOf(image, latent), context });
+        const v = await unet.forward({ sample: this.sampleOf(image, latent), context, [TIME_INPUT]: this.timeInput(t) });
         const next = this.step(v, t, i, latent, rng);
         latent.dispose();
         latent = next;
@@ -355,7 +360,7 @@ export class OnnxMarigoldPrior {
    * pass needs (checkpointed network values on the host, the per-step tfjs inputs) until `backward` runs.
    */
   async predictWithVjp(noiseLatent: tf.Tensor, options: OnnxPredictOptions = {}): Promise<DepthVjp> {
-    const { image, nets, timesteps, context, steps } = await this.begin(noiseLatent, options);
+    const { image, unet, nets, timesteps, context, steps } = await this.begin(noiseLatent, options);
     const rng = stepNoiseRng(this.scheduler.kind, timesteps.length, options.noiseSeed);
     const [h, w] = image.geometry.latent;
     const c = this.source.vaeConfig.latent_channels;
@@ -380,8 +385,11 @@ export class OnnxMarigoldPrior {
     try {
       for (let i = 0; i < timesteps.length; i++) {
         const t = timesteps[i]!;
-        const unet = await nets.unets.get(t)!;
-        const pass = await unet.forwardPass({ sample: this.sampleOf(image, latent), context });
+        const pass = await unet.forwardPass({
+          sample: this.sampleOf(image, latent),
+          context,
+          [TIME_INPUT]: this.timeInput(t),
+        });
         const v = tf.tensor4d(pass.output, [1, h, w, c]);
         const noise = this.noiseFor(i, latent.shape, rng);
         const next = tf.tidy(() => this.scheduler.step(v, t, latent, { noise, stepIndex: i }).prevSample);
@@ -445,21 +453,26 @@ export class OnnxMarigoldPrior {
     return { depth: depth!, backward };
   }
 
-  /** Opens every session predictions will use for the current image (otherwise opened on first use). */
+  /**
+   * Opens every session predictions will use for the current image (otherwise opened on first use).
+   * `steps` is accepted for compatibility: the UNet's sessions serve any number of steps.
+   */
   async prepare(options: { steps?: number; gradient?: boolean } = {}): Promise<void> {
     const image = this.image;
     const nets = this.networks.get(image)!;
-    const timesteps = this.scheduler.setTimesteps(options.steps ?? this.steps);
     const which = { forward: true, pass: options.gradient ?? true }; // pass: forwardPass + backward
-    for (const t of timesteps) await (await this.unetFor(image, nets, t)).prepare(which);
+    await (await this.unetFor(image, nets)).prepare(which); // one UNet for every step (and step count)
     await nets.decoder.prepare(which);
   }
 
-  /** Build and session statistics of the current image's networks (UNet per timestep, decoder). */
-  async networkStats(): Promise<{ unet: NetworkStats[]; decoder: NetworkStats; encoder?: NetworkStats }> {
+  /**
+   * Build and session statistics of the current image's networks: the UNet (one for every timestep;
+   * absent until a prediction or `prepare` built it), the decoder, the encoder.
+   */
+  async networkStats(): Promise<{ unet?: NetworkStats; decoder: NetworkStats; encoder?: NetworkStats }> {
     const nets = this.networks.get(this.image)!;
-    const unets = await Promise.all([...nets.unets.values()]);
-    return { unet: unets.map((u) => u.stats), decoder: nets.decoder.stats, encoder: nets.encoder?.stats };
+    const unet = nets.unet ? await nets.unet : undefined;
+    return { unet: unet?.stats, decoder: nets.decoder.stats, encoder: nets.encoder?.stats };
   }
 
   /** Releases every session and the encoded images. */
@@ -470,7 +483,7 @@ export class OnnxMarigoldPrior {
       const nets = await p.catch(() => undefined);
       if (!nets) continue;
       await nets.encoder?.dispose();
-      for (const u of nets.unets.values()) await (await u.catch(() => undefined))?.dispose();
+      await (await nets.unet?.catch(() => undefined))?.dispose();
       await nets.decoder.dispose();
     }
     this.byGeometry.clear();
@@ -507,7 +520,7 @@ export class OnnxMarigoldPrior {
     return { config, weights: identity?.[part === 'unet' ? 'unet' : 'vae'] ?? identity, ...extra };
   }
 
-  /** The encoder and decoder of a geometry (UNets per timestep come on demand), built once. */
+  /** The encoder and decoder of a geometry (the UNet comes on demand), built once. */
   private networksFor(geometry: MarigoldGeometry): Promise<ImageNetworks> {
     const id = geometry.padded.join('x');
     let p = this.byGeometry.get(id);
@@ -548,38 +561,51 @@ export class OnnxMarigoldPrior {
     ] as const) {
       log?.(describe(name, `${w}x${h}`, n.stats));
     }
-    return { encoder, decoder, unets: new Map() };
+    return { encoder, decoder };
   }
 
-  private unetFor(image: OnnxEncodedImage, nets: ImageNetworks, t: number): Promise<OnnxNetwork> {
-    let p = nets.unets.get(t);
-    if (!p) {
+  /**
+   * The UNet of a geometry, built (or found in the cache) once: the timestep is an input (its projection,
+   * `time_proj`), so one graph and one cache entry serve every timestep. The gradient is w.r.t. `sample`
+   * only (`context` and `time_proj` are constants of the VJP).
+   */
+  private unetFor(image: OnnxEncodedImage, nets: ImageNetworks): Promise<OnnxNetwork> {
+    if (!nets.unet) {
       const [h, w] = image.geometry.latent;
       const c = this.source.vaeConfig.latent_channels;
-      p = OnnxNetwork.load(
+      const p = OnnxNetwork.load(
         {
           name: 'unet',
-          key: this.key('unet', { t }),
+          key: this.key('unet'),
           inputs: [
             { name: 'sample', shape: [1, h, w, 2 * c] },
             { name: 'context', shape: this.textEmbedding.shape },
+            { name: TIME_INPUT, shape: [1, timeProjectionSpec(this.source.unetConfig).dim] },
           ],
-          record: (ops, [sample, context]) => this.source.unet().forward(ops, sample, t, context),
+          record: (ops, [sample, context, projection]) =>
+            this.source.unet().forward(ops, sample, { projection }, context),
         },
         this.netOptions('unet', 'sample'),
       ).then((net) => {
         this.source.release();
-        this.engineOptions.log?.(describe(`unet t=${t}`, `${w}x${h}`, net.stats));
+        this.engineOptions.log?.(describe('unet', `${w}x${h}`, net.stats));
         return net;
       });
-      nets.unets.set(t, p);
+      nets.unet = p;
       // A failed build is not cached.
-      p.catch(() => nets.unets.delete(t));
+      p.catch(() => {
+        if (nets.unet === p) nets.unet = undefined;
+      });
     }
-    return p;
+    return nets.unet;
   }
 
-  /** Checks the latent, sets the timesteps and makes sure every UNet of them exists. */
+  /** The UNet's `time_proj` input for timestep `t`: the projection the tfjs UNet makes a constant of. */
+  private timeInput(t: number): Float32Array {
+    return timeProjectionData(t, 1, timeProjectionSpec(this.source.unetConfig));
+  }
+
+  /** Checks the latent, sets the timesteps and makes sure the UNet exists. */
   private async begin(noiseLatent: tf.Tensor, options: OnnxPredictOptions) {
     const image = options.image ?? this.image;
     const nets = this.networks.get(image);
@@ -590,9 +616,9 @@ export class OnnxMarigoldPrior {
     );
     const steps = options.steps ?? this.steps;
     const timesteps = [...this.scheduler.setTimesteps(steps)];
-    for (const t of timesteps) await this.unetFor(image, nets, t);
+    const unet = await this.unetFor(image, nets);
     this.scheduler.setTimesteps(steps); // a concurrent call may have changed them while we waited
-    return { image, nets, timesteps, steps, context: this.textEmbedding.data };
+    return { image, nets, unet, timesteps, steps, context: this.textEmbedding.data };
   }
 
   private noiseFor(i: number, shape: number[], rng: Rng | undefined): tf.Tensor | undefined {

@@ -7,6 +7,13 @@ export { loadUNet, loadVae, loadTextEncoder, createUNet, createVae, createTextEn
 export type { Model } from './common/model.ts';
 export { UNet2DConditionModel } from './unet/unet.ts';
 export { parseUNetConfig, type UNetConfig } from './unet/config.ts';
+export {
+  timeProjectionData,
+  timeProjectionSpec,
+  type TimeProjectionInput,
+  type TimeProjectionSpec,
+  type UNetTimestep,
+} from './unet/time-embedding.ts';
 export { AutoencoderKL } from './vae/autoencoder-kl.ts';
 export { parseVaeConfig, type VaeConfig } from './vae/config.ts';
 export { ClipTextModel } from './clip/text-model.ts';

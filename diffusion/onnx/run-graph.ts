@@ -29,12 +29,14 @@ import type { VjpOptions } from './vjp-rules.ts';
  *
  * @example
  * const net = await OnnxNetwork.load({
- *   name: 'unet', key: { config: unet.config, weights: fileIdentity(file), t: 999 },
- *   inputs: [{ name: 'sample', shape: [1, 48, 64, 8] }, { name: 'context', shape: [1, 2, 1024] }],
- *   record: (ops, [sample, context]) => unet.forward(ops, sample, 999, context),
+ *   name: 'unet', key: { config: unet.config, weights: fileIdentity(file) },
+ *   inputs: [{ name: 'sample', shape: [1, 48, 64, 8] }, { name: 'context', shape: [1, 2, 1024] },
+ *            { name: 'time_proj', shape: [1, 320] }],  // the timestep as an input: one graph for all
+ *   record: (ops, [sample, context, projection]) => unet.forward(ops, sample, { projection }, context),
  * }, { wrt: 'sample', threads: 2 });
- * const out = await net.forward({ sample, context });          // Float32Array [1, 48, 64, 4]
- * const { output, grad } = await net.vjp({ sample, context }, w); // grad: [1, 48, 64, 8]
+ * const time_proj = timeProjectionData(999, 1, timeProjectionSpec(unet.config));
+ * const out = await net.forward({ sample, context, time_proj });          // Float32Array [1, 48, 64, 4]
+ * const { output, grad } = await net.vjp({ sample, context, time_proj }, w); // grad: [1, 48, 64, 8]
  */
 
 export interface NetworkTrace {

@@ -416,7 +416,7 @@ async function real(): Promise<void> {
     await model.prepare();
     const prepareMs = performance.now() - t0;
     const st = await model.networkStats();
-    const unet = st.unet[0]!;
+    const unet = st.unet!; // one UNet graph for every timestep
     const dec = st.decoder;
     const build = unet.buildMs + dec.buildMs + (st.encoder?.buildMs ?? 0);
     const sessions = unet.sessionMs + dec.sessionMs;
@@ -459,9 +459,9 @@ async function real(): Promise<void> {
     await again.prepare();
     const prepare2 = performance.now() - t0;
     const st2 = await again.networkStats();
-    const hit = st2.unet[0]!.fromCache && st2.decoder.fromCache && weightsMs === 0;
+    const hit = st2.unet!.fromCache && st2.decoder.fromCache && weightsMs === 0;
     line(
-      `real-shape ${W}x${H} from the cache: hit ${hit}, sessions (unet + decoder) ${s(st2.unet[0]!.sessionMs + st2.decoder.sessionMs)} s ` +
+      `real-shape ${W}x${H} from the cache: hit ${hit}, sessions (unet + decoder) ${s(st2.unet!.sessionMs + st2.decoder.sessionMs)} s ` +
         `(prepare ${s(prepare2)} s; encode image incl. encoder session + run ${s(encode2)} s); peak RSS ${gib(peakRss())} GiB`,
     );
     inner2.dispose();

@@ -7,14 +7,24 @@
  *   npx tsx experiments/bench/onnx-unet.ts --net vae-decoder --model marigold --latent 32x24
  *
  * `--latent WxH` is the latent size (image / 8). `marigold` is the real Marigold/SD2 shape with random
- * weights (UNet 866M parameters, ~3.5 GB float32; VAE decoder 49M). Every result line ends with the
- * command that reruns it.
+ * weights (UNet 866M parameters, ~3.5 GB float32; VAE decoder 49M). The UNet graph is the one the ONNX
+ * prior builds: the timestep's projection is an input (`time_proj`, fed for t = 999), so one graph
+ * serves every timestep. Every result line ends with the command that reruns it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createUNet, createVae, loadUNet, loadVae } from '../../diffusion/models/index.ts';
+import {
+  createUNet,
+  createVae,
+  loadUNet,
+  loadVae,
+  parseUNetConfig,
+  readComponentConfig,
+  timeProjectionData,
+  timeProjectionSpec,
+} from '../../diffusion/models/index.ts';
 import { OnnxNetwork, type NetworkTrace, type OnnxNetworkOptions } from '../../diffusion/onnx/run-graph.ts';
 import { mulberry32 } from '../../diffusion/checkpoint/random-source.ts';
 
@@ -126,8 +136,12 @@ interface Subject {
   dispose(): void;
 }
 
+const TINY = 'test/data/diffusers-tiny/sd2-tiny/checkpoint';
+/** The timestep the UNet is fed (its projection is a graph input, not part of the graph). */
+const T = 999;
+
 async function makeSubject(): Promise<Subject> {
-  const tiny = 'test/data/diffusers-tiny/sd2-tiny/checkpoint';
+  const tiny = TINY;
   if (model !== 'sd2-tiny' && model !== 'marigold')
     throw new Error(`--model must be sd2-tiny or marigold, got ${model}`);
   if (netName === 'unet') {
@@ -137,7 +151,7 @@ async function makeSubject(): Promise<Subject> {
         : createUNet(MARIGOLD_UNET_CONFIG, 0, { bind: null });
     return {
       params: unet.parameterCount(),
-      record: (ops, [s, c]) => unet.forward(ops, s, 999, c),
+      record: (ops, [s, c, projection]) => unet.forward(ops, s, { projection }, c),
       dispose: () => unet.dispose(),
     };
   }
@@ -155,11 +169,20 @@ async function makeSubject(): Promise<Subject> {
 
 async function main(): Promise<void> {
   const crossDim = model === 'marigold' ? 1024 : 32;
+  const unetConfig =
+    model === 'marigold'
+      ? parseUNetConfig(MARIGOLD_UNET_CONFIG, 'MARIGOLD_UNET_CONFIG')
+      : (() => {
+          const { raw, file } = readComponentConfig(`${TINY}/unet`);
+          return parseUNetConfig(raw, file);
+        })();
+  const timeSpec = timeProjectionSpec(unetConfig);
   const inputs =
     netName === 'unet'
       ? [
           { name: 'sample', shape: [1, lh, lw, 8] },
           { name: 'context', shape: [1, 2, crossDim] },
+          { name: 'time_proj', shape: [1, timeSpec.dim] },
         ]
       : [{ name: 'z', shape: [1, lh, lw, 4] }];
   const options: OnnxNetworkOptions = {
@@ -177,7 +200,7 @@ async function main(): Promise<void> {
   let traced = false;
   const trace: NetworkTrace = {
     name: `${netName}-${model}`,
-    key: { netName, model, seed: 0, t: 999 },
+    key: { netName, model, seed: 0 },
     inputs,
     record: (ops, xs) => {
       traced = true;
@@ -204,10 +227,12 @@ async function main(): Promise<void> {
   const feeds = Object.fromEntries(
     inputs.map((i, k) => [
       i.name,
-      random(
-        i.shape.reduce((a, b) => a * b, 1),
-        1 + k,
-      ),
+      i.name === 'time_proj'
+        ? timeProjectionData(T, 1, timeSpec)
+        : random(
+            i.shape.reduce((a, b) => a * b, 1),
+            1 + k,
+          ),
     ]),
   );
   const upstream = random(

@@ -1,5 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
 import { leakedTensors, setupEngine } from '../helpers/engine.ts';
@@ -117,7 +119,7 @@ for (const c of [
       const w = tf.randomNormal([64, 48], 0, 1, 'float32', 5) as tf.Tensor2D;
       const r = await bothEngines(p, z, w, 2);
       const st = await p.onnx.networkStats();
-      const seg = [...st.unet, st.decoder].map((n) => `${n.keptSegments}/${n.segments}`).join(', ');
+      const seg = [st.unet!, st.decoder].map((n) => `${n.keptSegments}/${n.segments}`).join(', ');
       t.log(`${c.label}: depth ${r.depth.toExponential(2)}, grad ${r.grad.toExponential(2)}; kept segments ${seg}`);
       if (c.engine) {
         t.true(st.decoder.segments > 2 && st.decoder.keptSegments > 1 && st.decoder.keptSegments < st.decoder.segments, seg);
@@ -153,11 +155,67 @@ test.serial('disk cache: a second prior opens the graphs without tracing; no ten
     });
     t.is(leaked, 0);
     const stats = await second.networkStats();
-    t.true(stats.decoder.fromCache && stats.unet.every((u) => u.fromCache), lines.join('\n'));
+    t.true(stats.decoder.fromCache && stats.unet!.fromCache, lines.join('\n'));
     t.true(lines.every((l) => /from the cache/.test(l)), lines.join('\n'));
     t.throws(() => second.predictDepth(), { message: /asynchronously/ });
   } finally {
     tf.dispose([z, w, d1]);
     await second.dispose();
+  }
+});
+
+/** Cache entries (complete ones: with a meta.json) by network name. */
+function cacheEntries(dir: string): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const e of readdirSync(dir)) {
+    const meta = join(dir, e, 'meta.json');
+    if (!existsSync(meta)) continue;
+    const name = (JSON.parse(readFileSync(meta, 'utf8')) as { name: string }).name;
+    byName.set(name, (byName.get(name) ?? 0) + 1);
+  }
+  return byName;
+}
+
+test.serial('one UNet graph for every timestep: a 2-step prior writes one UNet cache entry, reused by 1 and 3 steps', async (t) => {
+  const dir = makeTempDir('onnx-prior-timesteps');
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
+  try {
+    const two = await OnnxMarigoldPrior.load(CKPT, { steps: 2, cacheDir: dir.dir, threads: 1, log });
+    t.is(two.steps, 2);
+    await two.encodeImage(image);
+    const z = two.sampleLatent(4);
+    const w = tf.ones([64, 48]) as tf.Tensor2D;
+    try {
+      const depth = await two.predictDepthAsync(z);
+      const pass = await two.predictWithVjp(z);
+      const g = await pass.backward(w);
+      tf.dispose([depth, pass.depth, g]);
+      const stats = await two.networkStats();
+      t.false(stats.unet!.fromCache);
+      // Steps at other timesteps use the same graph.
+      tf.dispose([await two.predictDepthAsync(z, { steps: 3 })]);
+    } finally {
+      await two.dispose();
+    }
+    const entries = cacheEntries(dir.dir);
+    t.log(`cache entries: ${JSON.stringify(Object.fromEntries(entries))}; log:\n${lines.join('\n')}`);
+    t.is(entries.get('unet'), 1, 'one UNet entry');
+    t.is(lines.filter((l) => /onnx unet /.test(l)).length, 1, lines.join('\n'));
+    t.false(lines.some((l) => /t=\d+/.test(l)), 'no per-timestep UNet');
+    // A prior with another step count finds it.
+    lines.length = 0;
+    const one = await OnnxMarigoldPrior.load(CKPT, { steps: 1, cacheDir: dir.dir, threads: 1, log });
+    try {
+      await one.encodeImage(image);
+      tf.dispose([await one.predictDepthAsync(z)]);
+      t.true((await one.networkStats()).unet!.fromCache, lines.join('\n'));
+    } finally {
+      await one.dispose();
+    }
+    t.is(cacheEntries(dir.dir).get('unet'), 1);
+    tf.dispose([z, w]);
+  } finally {
+    dir.remove();
   }
 });

@@ -8,7 +8,7 @@ import { ModelBase } from '../common/model.ts';
 import type { UNetConfig } from './config.ts';
 import { UNetDownBlock } from './down-block.ts';
 import { UNetMidBlockCrossAttn } from './mid-block.ts';
-import { TimeEmbedding } from './time-embedding.ts';
+import { TimeEmbedding, timeProjectionSpec, type UNetTimestep } from './time-embedding.ts';
 import { UNetUpBlock } from './up-block.ts';
 
 /**
@@ -39,7 +39,8 @@ export class UNet2DConditionModel extends ModelBase {
     const convIn = new Conv2d(s.at('conv_in'), c.in_channels, boc[0]!, c.conv_in_kernel, {
       padding: (c.conv_in_kernel - 1) / 2,
     });
-    const timeEmbedding = new TimeEmbedding(s.at('time_embedding'), boc[0]!, temb, c.flip_sin_to_cos, c.freq_shift);
+    const tp = timeProjectionSpec(c); // also what a caller feeding the projection as a tensor computes it with
+    const timeEmbedding = new TimeEmbedding(s.at('time_embedding'), tp.dim, temb, tp.flipSinToCos, tp.freqShift);
     const attention = (transformerLayers: number, heads: number, crossDim: number) => ({
       heads,
       transformerLayers,
@@ -126,8 +127,13 @@ export class UNet2DConditionModel extends ModelBase {
    * One denoiser evaluation. sample `[B, h, w, in_channels]` (Marigold: [rgb latent | depth latent]),
    * timestep (scalar, shared by the batch), encoderHiddenStates `[B, S, cross_attention_dim]` ->
    * `[B, h, w, out_channels]`. Any h, w >= 1 (odd sizes upsample to the skip's size).
+   *
+   * The timestep is a host number (a constant of the call: tfjs, or a graph traced for that timestep),
+   * or `{ projection }`, its sinusoidal projection `[B, block_out_channels[0]]` as a tensor (a graph
+   * input fed with `timeProjectionData(t, B, timeProjectionSpec(config))`, the values a number gives):
+   * one traced graph then serves every timestep.
    */
-  forward<T>(ops: Ops<T>, sample: T, timestep: number, encoderHiddenStates: T): T {
+  forward<T>(ops: Ops<T>, sample: T, timestep: UNetTimestep<T>, encoderHiddenStates: T): T {
     const shape = ops.shape(sample);
     check(
       shape.length === 4 && shape[3] === this.config.in_channels,
