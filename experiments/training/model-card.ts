@@ -2,7 +2,7 @@
  * MODEL_CARD.md and loss-curve.png for a trained prior folder: architecture, data and split, training
  * settings and time, the loss curves, and the evaluation against the fitted plane.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { writePng } from '../../core/io/png.ts';
@@ -98,6 +98,17 @@ function setTable(label: string, s: SetSummary): string {
   );
 }
 
+/**
+ * The model's figures inside the defocus optimization (paper Table 3, strong blur), kept in
+ * `DEFOCUS_RESULTS.md` beside the card: they come from `aperture-depth run` over the experiment configs,
+ * not from training, so a retrained card keeps them until they are rerun.
+ */
+function defocusSection(dir: string): string {
+  const file = join(dir, 'DEFOCUS_RESULTS.md');
+  if (!existsSync(file)) return '';
+  return `${readFileSync(file, 'utf8').trim()}\n\n`;
+}
+
 /** Writes `MODEL_CARD.md` and `loss-curve.png` into the model folder. */
 export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): void {
   const png = renderLossCurves([
@@ -159,7 +170,7 @@ to the same ground truth; both clipped to the image's ground-truth range; abs_re
 
 ${setTable('procedural (held out)', e.procedural)}
 ${setTable('Middlebury 2014', e.middlebury)}
-## Limits
+${defocusSection(dir)}## Limits
 Trained for about an hour on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
 Marigold checkpoint (\`--model <folder>\`) for quality.
 `;
