@@ -1,0 +1,33 @@
+#!/bin/bash
+# The ablation runs recorded in experiments/RESULTS.md (2026-12-03): the first 3 Middlebury scenes
+# (data.limit=3), two runs at a time, and for configs that repeat the Table 3 baseline only the variant that
+# differs (the baseline rows are the same scenes of runs/paper-table3, identical by seed and settings).
+#   bash experiments/scripts/run-ablations.sh            # from the repository root; writes runs/ablation-*
+set -u
+cd "$(dirname "$0")/../.."
+A="node bin/aperture-depth.js run"
+C=experiments/configs/ablations
+r() {
+  local name=$1
+  shift
+  $A --config "$C/$name.yaml" --set data.limit=3 "$@" --out "runs/ablation-$name" > "runs/ablation-$name.log" 2>&1
+  echo "$(date +%T) $name rc=$?"
+}
+mkdir -p runs
+(
+  r oracle --set 'variants=[oracle]'
+  r psf --set 'variants=[{name: full-gaussian, type: full, optimizer: {psf: gaussian}}]'
+  r renderer --set 'variants=[{name: full-gather, type: full, optimizer: {renderer: gather}}]'
+  r mapping --set 'variants=[{name: full-bounded, type: full, optimizer: {mapping: {kind: bounded, s_min: 1.49, s_max: 3.5}, lr: {scale_shift: 5.0e-3}}}]'
+  r relative-blur --set 'variants=[{name: full-sharp-aif, type: full, optimizer: {relative_blur: false}}]'
+  r noise-0.01
+) &
+(
+  r denoising-steps --set 'variants=[{name: full-4step, type: full, prior: {steps: 4}}]'
+  r aperture-f4
+  r aperture-f16
+  r noise-0.02
+) &
+wait
+# The pixel-prior baseline ran on all five scenes:
+#   node bin/aperture-depth.js run --config experiments/configs/ablations/pixel-prior.yaml --set 'variants=[pixel]' --out runs/ablation-pixel
