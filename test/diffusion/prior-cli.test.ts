@@ -50,7 +50,7 @@ test.serial('prior --latents reproduces diffusers ddim_1step from the PNG', asyn
     '--out',
     out,
   ]);
-  t.regex(stdout, /depth \[64, 48\] \(ddim, timesteps \[999\], processing resolution 64/);
+  t.regex(stdout, /depth \[64, 48\] \(engine (onnx|tfjs), ddim, timesteps \[999\], processing resolution 64/);
   const depth = readNpy(out);
   t.deepEqual(depth.shape, [64, 48]);
   t.is(depth.dtype, 'float32');

@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../../core/cli/main.ts';
+import { runCli } from '../../helpers/run-cli.ts';
 import { priorOptions } from '../../../core/config/to-estimate-options.ts';
 import {
   onnxRuntimeStatus,
@@ -29,20 +29,7 @@ test.before(async () => {
 });
 test.after.always(() => tmp.remove());
 
-const quiet = async (args: string[]): Promise<string> => {
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  let out = '';
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((out += s), true)) as typeof process.stderr.write;
-  try {
-    await main(args);
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
-  return out;
-};
+const quiet = (args: string[]): Promise<string> => runCli(args);
 
 test('engine choice: auto takes onnx when onnxruntime-node loads, else tfjs; an unavailable onnx names --engine', async (t) => {
   const up = async () => ({ available: true, version: '1.30.0' });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setupEngine } from '../../helpers/engine.ts';
-import { main } from '../../../core/cli/main.ts';
+import { runCli } from '../../helpers/run-cli.ts';
 import { estimate, fitEnergyGain } from '../../../core/pipeline/estimate.ts';
 import * as tf from '@tensorflow/tfjs';
 import { loadPairSpec, readPairImages } from '../../../core/pipeline/pair.ts';
@@ -27,17 +27,7 @@ test.before(async () => {
 });
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 
-const quiet = async (args: string[]): Promise<string> => {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  try {
-    await main(args);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-};
+const quiet = (args: string[]): Promise<string> => runCli(args, { stderr: false });
 
 test.serial('estimate CLI (pixel variant) writes every output, atomically named, with metrics', async (t) => {
   const out = join(tmp, 'out-pixel');

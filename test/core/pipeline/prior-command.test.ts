@@ -1,7 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../../core/cli/main.ts';
+import { runCli } from '../../helpers/run-cli.ts';
 import { ApertureDepthError } from '../../../core/errors.ts';
 import { readNpy, writeNpy } from '../../../core/io/npy.ts';
 import { writePng } from '../../../core/io/png.ts';
@@ -43,20 +43,7 @@ test.before(async () => {
 });
 test.after.always(() => tmp.remove());
 
-const quiet = async (args: string[]): Promise<string> => {
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  let out = '';
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((out += s), true)) as typeof process.stderr.write;
-  try {
-    await main(args);
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
-  return out;
-};
+const quiet = (args: string[]): Promise<string> => runCli(args);
 
 const depthOf = (path: string) => readNpy(path).data as Float32Array;
 
