@@ -21,12 +21,16 @@ mkdir -p runs
   r mapping --set 'variants=[{name: full-bounded, type: full, optimizer: {mapping: {kind: bounded, s_min: 1.49, s_max: 3.5}, lr: {scale_shift: 5.0e-3}}}]'
   r relative-blur --set 'variants=[{name: full-sharp-aif, type: full, optimizer: {relative_blur: false}}]'
   r noise-0.01
+  r noise-0.002
+  r aperture-f5_6
 ) &
 (
   r denoising-steps --set 'variants=[{name: full-4step, type: full, prior: {steps: 4}}]'
   r aperture-f4
   r aperture-f16
   r noise-0.02
+  r noise-0.005
+  r aperture-f11
 ) &
 wait
 # The pixel-prior baseline ran on all five scenes:
