@@ -16,3 +16,8 @@ export function defaultModelPath(env: NodeJS.ProcessEnv = process.env): string |
   const p = env[DEFAULT_MODEL_ENV] ? resolve(env[DEFAULT_MODEL_ENV]!) : join(repoRoot, DEFAULT_MODEL_DIR);
   return existsSync(join(p, 'model_index.json')) ? p : undefined;
 }
+
+/** The model a command was asked for: `model`, unless absent or `default` (then the default model applies). */
+export function requestedModel(model: string | undefined): string | undefined {
+  return model && model !== 'default' ? model : undefined;
+}

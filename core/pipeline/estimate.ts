@@ -11,11 +11,7 @@ import { writePng } from '../io/png.ts';
 import { computeDepthMetrics, type DepthMetrics } from '../metrics/depth-metrics.ts';
 import { colorize, robustRange, turbo } from '../report/colormap.ts';
 import { versions } from '../run-record/versions.ts';
-import {
-  resolveNetworkEngine,
-  type NetworkEngineRequest,
-  type ResolvedEngine,
-} from '../engine/network-engine.ts';
+import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
 import { exposureFactor, linearToSrgb } from '../../physics/radiometry.ts';
@@ -32,7 +28,8 @@ import { MarigoldDepthPrior } from '../../optimizers/priors/marigold-depth-prior
 import { PixelPrior } from '../../optimizers/priors/pixel-prior.ts';
 import { circleOfConfusionPx } from '../../physics/circle-of-confusion.ts';
 import { defocusConfidence, OBSERVABLE_THRESHOLD, observableFraction, TEXTURE_FLOOR } from './confidence.ts';
-import { DEFAULT_MODEL_DIR, defaultModelPath } from './default-model.ts';
+import { DEFAULT_MODEL_DIR, defaultModelPath, requestedModel } from './default-model.ts';
+import { loadPriorModel } from './load-prior-model.ts';
 import { checkRunBytes, priorFootprint } from './memory-budget.ts';
 import { loadPairSpec, readPairImages, type PairImages, type PairSpec } from './pair.ts';
 
@@ -193,7 +190,7 @@ function checkSignal(images: PairImages, spec: PairSpec, saturation: number | nu
 function checkBudget(spec: PairSpec, options: EstimateOptions, optimizerInput: OptimizerConfigInput): void {
   const { width, height } = imageSize(spec.aif);
   let variant = resolveOptimizerConfig(optimizerInput).variant;
-  const requested = options.model && options.model !== 'default' ? options.model : undefined;
+  const requested = requestedModel(options.model);
   const modelPath = variant !== 'pixel' ? (requested ?? defaultModelPath()) : undefined;
   if (!modelPath) variant = 'pixel';
   const prior = modelPath
@@ -300,7 +297,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   let prior: DepthPrior;
   let model: MarigoldPrior | OnnxMarigoldPrior | undefined;
   let engine: ResolvedEngine | null = null;
-  const requested = options.model && options.model !== 'default' ? options.model : undefined;
+  const requested = requestedModel(options.model);
   if (variant !== 'pixel') {
     modelPath = requested ?? defaultModelPath() ?? null;
     if (!modelPath) {
@@ -314,32 +311,26 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   if (variant === 'pixel') {
     prior = new PixelPrior(h, w);
   } else {
-    engine = await resolveNetworkEngine(options.engine, '--engine');
-    log(`prior engine: ${engine.engine} (${engine.reason})`);
-    const priorOptions = {
-      steps: options.prior?.steps,
-      scheduler: options.prior?.scheduler,
-      processingResolution: options.prior?.processingResolution,
-    };
+    const loaded = await loadPriorModel(
+      modelPath!,
+      options.engine,
+      {
+        steps: options.prior?.steps,
+        scheduler: options.prior?.scheduler,
+        processingResolution: options.prior?.processingResolution,
+      },
+      log,
+    );
+    engine = loaded.engine;
+    model = loaded.model;
+    for (const note of model.notes) log(`prior: ${note}`);
     const srgb = tf.tidy(() => linearToSrgb(tf.clipByValue(aif, 0, 1)) as tf.Tensor3D); // [h, w, 3]
     try {
       const adapterOptions = { processingResolution: options.prior?.processingResolution };
-      if (engine.engine === 'onnx') {
-        // Loaded on demand: onnxruntime-node is only needed by this engine.
-        const { OnnxMarigoldPrior } = await import('../../diffusion/marigold/onnx-prior.ts');
-        const onnx = await OnnxMarigoldPrior.load(modelPath!, {
-          ...priorOptions,
-          log: (l) => log(`prior: ${l}`),
-        });
-        model = onnx;
-        for (const note of onnx.notes) log(`prior: ${note}`);
-        prior = await MarigoldDepthPrior.createAsync(onnx, srgb, adapterOptions);
-      } else {
-        const tfjsModel = await MarigoldPrior.load(modelPath!, priorOptions);
-        model = tfjsModel;
-        for (const note of tfjsModel.notes) log(`prior: ${note}`);
-        prior = MarigoldDepthPrior.create(tfjsModel, srgb, adapterOptions);
-      }
+      prior =
+        model instanceof MarigoldPrior
+          ? MarigoldDepthPrior.create(model, srgb, adapterOptions)
+          : await MarigoldDepthPrior.createAsync(model, srgb, adapterOptions);
     } finally {
       srgb.dispose();
     }

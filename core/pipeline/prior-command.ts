@@ -1,16 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
-import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
-import {
-  resolveNetworkEngine,
-  type NetworkEngineRequest,
-  type ResolvedEngine,
-} from '../engine/network-engine.ts';
+import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
 import { ApertureDepthError, check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
 import type { FloatImage } from '../io/raster.ts';
-import { DEFAULT_MODEL_DIR, defaultModelPath } from './default-model.ts';
+import { DEFAULT_MODEL_DIR, defaultModelPath, requestedModel } from './default-model.ts';
+import { loadPriorModel } from './load-prior-model.ts';
 
 /** What `aperture-depth prior` does, as a function (the CLI file only parses arguments). */
 export interface PriorCommandOptions {
@@ -91,7 +87,8 @@ export function readLatentFile(path: string, expected: readonly number[]): tf.Te
  * model (as `estimate`); an error naming `--model` while no default model is installed.
  */
 export function priorModelPath(requested: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (requested && requested !== 'default') return requested;
+  const given = requestedModel(requested);
+  if (given) return given;
   const path = defaultModelPath(env);
   if (!path) {
     throw new ApertureDepthError(
@@ -111,26 +108,20 @@ export function priorModelPath(requested: string | undefined, env: NodeJS.Proces
 export async function runPriorCommand(options: PriorCommandOptions): Promise<PriorCommandResult> {
   const log = options.log ?? (() => {});
   const model = priorModelPath(options.model);
-  const defaultNotes =
-    options.model && options.model !== 'default'
-      ? []
-      : [`no --model: the default model (${DEFAULT_MODEL_DIR})`];
-  const engine = await resolveNetworkEngine(options.engine, '--engine');
-  log(`prior engine: ${engine.engine} (${engine.reason})`);
+  const defaultNotes = requestedModel(options.model)
+    ? []
+    : [`no --model: the default model (${DEFAULT_MODEL_DIR})`];
   const img = toFloat(readImage(options.image));
-  const loadOptions = {
-    scheduler: options.scheduler,
-    steps: options.steps,
-    processingResolution: options.processingResolution,
-  };
-  let prior: MarigoldPrior | OnnxMarigoldPrior;
-  if (engine.engine === 'onnx') {
-    // Loaded on demand: onnxruntime-node is only needed by this engine.
-    const { OnnxMarigoldPrior } = await import('../../diffusion/marigold/onnx-prior.ts');
-    prior = await OnnxMarigoldPrior.load(model, { ...loadOptions, log: (l) => log(`prior: ${l}`) });
-  } else {
-    prior = await MarigoldPrior.load(model, loadOptions);
-  }
+  const { engine, model: prior } = await loadPriorModel(
+    model,
+    options.engine,
+    {
+      scheduler: options.scheduler,
+      steps: options.steps,
+      processingResolution: options.processingResolution,
+    },
+    log,
+  );
   const tensors: tf.Tensor[] = [];
   try {
     const rgb = tf.tensor3d(rgbFromFloatImage(img), [img.height, img.width, 3]);
