@@ -33,6 +33,10 @@ export interface SafetensorsTensorInfo {
   dtype: SafetensorsDtype;
   shape: number[];
   byteLength: number;
+  /** The file holding the bytes (for a sharded checkpoint: the shard). */
+  file: string;
+  /** Absolute byte offset of the tensor's bytes in `file`. */
+  offset: number;
 }
 
 export interface SafetensorsFile {
@@ -49,7 +53,10 @@ export interface SafetensorsFile {
   close(): void;
 }
 
-interface Entry extends SafetensorsTensorInfo {
+interface Entry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  byteLength: number;
   /** Absolute byte offset in the file. */
   start: number;
 }
@@ -194,8 +201,8 @@ function singleFile(
     names: () => [...entries.keys()],
     has: (name) => entries.has(name),
     info: (name) => {
-      const { dtype, shape, byteLength } = entry(name);
-      return { dtype, shape: [...shape], byteLength };
+      const { dtype, shape, byteLength, start } = entry(name);
+      return { dtype, shape: [...shape], byteLength, file, offset: start };
     },
     read: (name) => {
       check(open, () => 'read after close()', { file, key: name });

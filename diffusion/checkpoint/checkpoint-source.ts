@@ -1,7 +1,9 @@
-import { check } from '../../core/errors.ts';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ApertureDepthError, check } from '../../core/errors.ts';
 import type { SafetensorsFile } from '../../core/io/safetensors.ts';
 import { fromTorch, torchShape } from './layout.ts';
-import { Param } from './param.ts';
+import { Param, type ParamOrigin } from './param.ts';
 import type { ParamRequest, ParamSource } from './param-source.ts';
 
 /** Checkpoint tensors that are buffers, not weights: present in some files, never used by the model. */
@@ -47,9 +49,17 @@ export class CheckpointSource implements ParamSource {
       () => `weight "${stored}" has shape [${info.shape.join(', ')}], the config implies [${want.join(', ')}]`,
       ctx,
     );
-    const data = fromTorch(this.file.read(stored), req.shape, req.layout);
     this.used.add(stored);
-    const p = new Param(req.name, req.shape, req.layout, data, this.trainable);
+    // A frozen float32 weight is read when an executor first asks for it: the ONNX engine links most
+    // of them from the file and never needs their values in memory.
+    const origin =
+      info.dtype === 'F32' && !this.trainable
+        ? { file: resolve(info.file), offset: info.offset, byteLength: info.byteLength }
+        : undefined;
+    const data = origin
+      ? () => fromTorch(readOriginValues(origin, this.label), req.shape, req.layout)
+      : fromTorch(this.file.read(stored), req.shape, req.layout);
+    const p = new Param(req.name, req.shape, req.layout, data, this.trainable, origin);
     this.taken.push(p);
     return p;
   }
@@ -83,5 +93,29 @@ export class CheckpointSource implements ParamSource {
       }
     }
     return undefined;
+  }
+}
+
+/**
+ * The float32 values (torch layout) at a weight's origin, read from the file now. The file must still
+ * hold them: a checkpoint replaced after loading is an error here rather than wrong numbers later.
+ */
+export function readOriginValues(origin: ParamOrigin, label = origin.file): Float32Array {
+  let fd: number;
+  try {
+    fd = openSync(origin.file, 'r');
+  } catch (err) {
+    throw new ApertureDepthError(`checkpoint file gone since it was opened: ${(err as Error).message}`, { file: label, cause: err });
+  }
+  try {
+    const bytes = new Uint8Array(new ArrayBuffer(origin.byteLength));
+    for (let done = 0; done < bytes.length; ) {
+      const got = readSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done), origin.offset + done);
+      check(got > 0, () => `checkpoint file ${origin.file} shrank since it was opened (read ${done} of ${bytes.length} bytes at ${origin.offset})`, { file: label });
+      done += got;
+    }
+    return new Float32Array(bytes.buffer);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -13,6 +13,16 @@ export function torchShape(shape: readonly number[], layout: ParamLayout): numbe
   return [...shape];
 }
 
+/**
+ * The axis order, over the project-layout shape, in which a parameter's values are laid out in a torch
+ * checkpoint (`conv`: [kh, kw, ci, co] -> [co, ci, kh, kw]; `linear`: [in, out] -> [out, in]).
+ */
+export function torchPerm(layout: ParamLayout, rank: number): number[] {
+  if (layout === 'conv') return [3, 2, 0, 1];
+  if (layout === 'linear') return [1, 0];
+  return Array.from({ length: rank }, (_, i) => i);
+}
+
 /** torch conv `[co, ci, kh, kw]` -> `[kh, kw, ci, co]`. */
 export function convFromTorch(src: Float32Array, co: number, ci: number, kh: number, kw: number): Float32Array {
   const out = new Float32Array(src.length);

@@ -1,4 +1,4 @@
-import { ApertureDepthError } from '../../core/errors.ts';
+import { ApertureDepthError, check } from '../../core/errors.ts';
 
 /**
  * How a parameter is laid out in this project, and so how a torch tensor is converted into it.
@@ -7,6 +7,18 @@ import { ApertureDepthError } from '../../core/errors.ts';
  * - `vector`, `table`: unchanged (biases, norm scales; embedding tables [rows, dim]).
  */
 export type ParamLayout = 'conv' | 'linear' | 'vector' | 'table';
+
+/**
+ * Where a frozen parameter's float32 values sit, in torch layout, in a checkpoint file: an executor that
+ * stores weights on disk (the ONNX graph cache) can reference these bytes instead of writing a copy.
+ */
+export interface ParamOrigin {
+  /** Absolute path of the safetensors file (a shard for sharded checkpoints). */
+  readonly file: string;
+  /** Byte offset of the values in `file`. */
+  readonly offset: number;
+  readonly byteLength: number;
+}
 
 /** An executor's materialisation of a parameter (a tf tensor, an ONNX initializer ...). */
 export interface ParamBinding {
@@ -21,20 +33,25 @@ export interface ParamBinding {
  */
 export class Param {
   private host: Float32Array | undefined;
+  private load: (() => Float32Array) | undefined;
   private readonly bindings = new Map<symbol, ParamBinding>();
 
   constructor(
     readonly name: string,
     readonly shape: readonly number[],
     readonly layout: ParamLayout,
-    data: Float32Array,
+    /** The values, or a reader called on first use (a checkpoint weight an executor may never need). */
+    data: Float32Array | (() => Float32Array),
     /**
      * Whether executors should make it trainable (tf.Variable, gradient computed). Read when the Param
      * is first bound, so choose it at load / create time (`{ trainable: true }`).
      */
     readonly trainable = false,
+    /** Set for frozen float32 checkpoint weights only (a trainable value drifts from the file). */
+    readonly origin?: ParamOrigin,
   ) {
-    this.host = data;
+    if (typeof data === 'function') this.load = data;
+    else this.host = data;
   }
 
   get size(): number {
@@ -43,6 +60,12 @@ export class Param {
 
   /** The float32 values in project layout; throws once released. */
   hostData(): Float32Array {
+    if (!this.host && this.load) {
+      const values = this.load();
+      check(values.length === this.size, () => `read ${values.length} values, the shape [${this.shape}] holds ${this.size}`, { key: this.name });
+      this.host = values;
+      this.load = undefined;
+    }
     if (!this.host) {
       throw new ApertureDepthError('host copy was released after binding; read it back from the executor', {
         key: this.name,
@@ -52,12 +75,13 @@ export class Param {
   }
 
   hasHostData(): boolean {
-    return this.host !== undefined;
+    return this.host !== undefined || this.load !== undefined;
   }
 
   /** Drops the host copy (after an executor holds the values) to halve memory for big models. */
   releaseHostData(): void {
     this.host = undefined;
+    this.load = undefined;
   }
 
   /** The executor's binding under `key`, created once by `create`. */
@@ -79,5 +103,6 @@ export class Param {
     for (const b of this.bindings.values()) b.dispose();
     this.bindings.clear();
     this.host = undefined;
+    this.load = undefined;
   }
 }

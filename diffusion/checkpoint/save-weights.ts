@@ -2,10 +2,12 @@
  * A safetensors WRITER for network weights: the inverse of `CheckpointSource`. Each `Param` (project layout)
  * is converted back to its torch layout and name, so `loadUNet` / `loadVae` (and diffusers itself, for
  * configs whose `linear` parameters are real `nn.Linear`s, e.g. `use_linear_projection: true`) read the
- * file back. Written atomically.
+ * file back. Written atomically (temp name, then rename).
  */
 import { check } from '../../core/errors.ts';
-import { writeFileAtomic } from '../../core/io/atomic.ts';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { tempPathFor } from '../../core/io/atomic.ts';
 import { numberToFloat16 } from '../../core/io/ndarray.ts';
 import { torchShape } from './layout.ts';
 import type { ParamLayout } from './param.ts';
@@ -43,15 +45,12 @@ export function toTorch(src: Float32Array, shape: readonly number[], layout: Par
   return src;
 }
 
-/**
- * Encodes weights as safetensors bytes (tensors in the given order, `__metadata__.format = "pt"`).
- * `dtype` F16 halves the size (values round to nearest even; overflow is an error naming the tensor).
- */
-export function encodeSafetensors(
+/** The header (length prefix + padded JSON) of a safetensors file holding `weights` as `dtype`. */
+function safetensorsHeader(
   weights: readonly NamedWeight[],
-  dtype: SaveDtype = 'F32',
-  metadata: Record<string, string> = {},
-): Uint8Array {
+  dtype: SaveDtype,
+  metadata: Record<string, string>,
+): { head: Uint8Array; dataBytes: number } {
   const bytesPer = dtype === 'F32' ? 4 : 2;
   const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata } };
   let offset = 0;
@@ -70,32 +69,78 @@ export function encodeSafetensors(
   const jsonBytes0 = new TextEncoder().encode(json);
   json += ' '.repeat((8 - (jsonBytes0.length % 8)) % 8);
   const jsonBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + jsonBytes.length + offset);
+  const head = new Uint8Array(8 + jsonBytes.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(jsonBytes.length), true);
+  head.set(jsonBytes, 8);
+  return { head, dataBytes: offset };
+}
+
+/** One tensor's stored bytes (torch layout, little-endian `dtype`). */
+function tensorBytes(w: NamedWeight, dtype: SaveDtype): Uint8Array {
+  const torch = toTorch(w.data, w.shape, w.layout);
+  const out = new Uint8Array(torch.length * (dtype === 'F32' ? 4 : 2));
   const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(jsonBytes.length), true);
-  out.set(jsonBytes, 8);
-  let pos = 8 + jsonBytes.length;
-  for (const w of weights) {
-    const torch = toTorch(w.data, w.shape, w.layout);
-    if (dtype === 'F32') {
-      for (let i = 0; i < torch.length; i++, pos += 4) view.setFloat32(pos, torch[i]!, true);
-    } else {
-      for (let i = 0; i < torch.length; i++, pos += 2) {
-        const v = torch[i]!;
-        check(Math.abs(v) <= 65504 || !Number.isFinite(v), () => `value ${v} overflows float16`, { key: w.name });
-        view.setUint16(pos, numberToFloat16(v), true);
-      }
+  if (dtype === 'F32') {
+    for (let i = 0; i < torch.length; i++) view.setFloat32(4 * i, torch[i]!, true);
+  } else {
+    for (let i = 0; i < torch.length; i++) {
+      const v = torch[i]!;
+      check(Math.abs(v) <= 65504 || !Number.isFinite(v), () => `value ${v} overflows float16`, { key: w.name });
+      view.setUint16(2 * i, numberToFloat16(v), true);
     }
   }
   return out;
 }
 
-/** Writes `weights` to `path` as safetensors, atomically. */
+/**
+ * Encodes weights as safetensors bytes (tensors in the given order, `__metadata__.format = "pt"`).
+ * `dtype` F16 halves the size (values round to nearest even; overflow is an error naming the tensor).
+ */
+export function encodeSafetensors(
+  weights: readonly NamedWeight[],
+  dtype: SaveDtype = 'F32',
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const { head, dataBytes } = safetensorsHeader(weights, dtype, metadata);
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head, 0);
+  let pos = head.length;
+  for (const w of weights) {
+    const bytes = tensorBytes(w, dtype);
+    out.set(bytes, pos);
+    pos += bytes.length;
+  }
+  return out;
+}
+
+/**
+ * Writes `weights` to `path` as safetensors (the bytes of `encodeSafetensors`), atomically, one tensor
+ * at a time: a multi-GB network never needs a second whole copy in memory.
+ */
 export function saveSafetensors(
   path: string,
   weights: readonly NamedWeight[],
   dtype: SaveDtype = 'F32',
   metadata: Record<string, string> = {},
 ): void {
-  writeFileAtomic(path, encodeSafetensors(weights, dtype, metadata));
+  const { head } = safetensorsHeader(weights, dtype, metadata);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  const fd = openSync(tmp, 'w');
+  try {
+    try {
+      writeAll(fd, head);
+      for (const w of weights) writeAll(fd, tensorBytes(w, dtype));
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }

@@ -1,3 +1,4 @@
+import type { ParamOrigin } from '../checkpoint/param.ts';
 import { ApertureDepthError, check } from '../../core/errors.ts';
 import { inferShapes } from './shape-inference.ts';
 
@@ -44,9 +45,20 @@ export interface Initializer {
   readonly dtype: DType;
   /** Shape as stored (after `transform`). */
   readonly shape: readonly number[];
+  /**
+   * The values before `transform`. May be a getter that reads a checkpoint weight on first use: code that
+   * needs only the size or the dtype must not touch it (`isExternal`, `sizeOf(shape)`).
+   */
   readonly data: Float32Array | BigInt64Array;
+  /** What the data belongs to (a network `Param`): binding the same owner twice is the same initializer. */
+  readonly owner?: object;
   /** Layout change applied on write (see `WeightTransform`). */
   readonly transform?: WeightTransform;
+  /**
+   * A file that already holds exactly the stored bytes (a checkpoint's own tensor): the disk cache links
+   * to it instead of writing a copy.
+   */
+  readonly source?: ParamOrigin;
 }
 
 /**
@@ -122,7 +134,8 @@ export class OnnxGraph {
   addInitializer(init: Initializer): string {
     const existing = this.initializers.get(init.name);
     if (existing) {
-      check(existing.data === init.data, () => `initializer "${init.name}" bound twice to different data`, {
+      const same = existing.owner !== undefined || init.owner !== undefined ? existing.owner === init.owner : existing.data === init.data;
+      check(same, () => `initializer "${init.name}" bound twice to different data`, {
         key: 'onnx graph',
       });
       return init.name;
@@ -188,7 +201,7 @@ export class OnnxGraph {
   /** The value of a float scalar initializer, or undefined when `name` is none. */
   scalarValue(name: string): number | undefined {
     const init = this.initializers.get(name);
-    if (!init || init.dtype !== 'float32' || init.data.length !== 1 || init.shape.length > 1)
+    if (!init || init.dtype !== 'float32' || sizeOf(init.shape) !== 1 || init.shape.length > 1)
       return undefined;
     return (init.data as Float32Array)[0];
   }

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import { open } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, open } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { check } from '../../core/errors.ts';
 import {
@@ -48,7 +50,7 @@ export interface GraphView {
 }
 
 export function isExternal(init: Initializer): boolean {
-  return init.dtype === 'float32' && init.data.byteLength >= EXTERNAL_MIN_BYTES;
+  return init.dtype === 'float32' && sizeOf(init.shape) * 4 >= EXTERNAL_MIN_BYTES;
 }
 
 /** The bytes of an initializer as stored (layout transform applied; shares memory when there is none). */
@@ -125,17 +127,46 @@ export function initializersOf(g: OnnxGraph, nodes: readonly GraphNode[]): Initi
   return out;
 }
 
+/** What `writeWeightsFile` put on disk. */
+export interface WrittenWeights {
+  readonly layout: WeightsLayout;
+  /** Bytes written to the weights file (transformed weights, and weights with no checkpoint file). */
+  readonly writtenBytes: number;
+  /** Bytes read in place from checkpoint files linked into the folder. */
+  readonly linkedBytes: number;
+  /** Checkpoint files made visible in the folder: hard link, or copy where linking failed (other device). */
+  readonly links: readonly { readonly file: string; readonly as: string; readonly mode: 'link' | 'copy' }[];
+}
+
 /**
- * Writes every external initializer of `g` once into `path` (page-aligned) and returns their locations
- * under the file name `location`. Streams one weight at a time (peak extra memory: one transformed weight).
+ * Writes every external initializer of `g` once into `dir/location` (page-aligned) and returns their
+ * locations. Streams one weight at a time (peak extra memory: one transformed weight). An initializer
+ * whose stored bytes are a checkpoint's own (`source`) is not copied: the checkpoint file is hard-linked
+ * into `dir` (onnxruntime reads external data only from inside the model's folder and resolves symbolic
+ * links, so it must be a hard link) and the layout points at its byte range; across file systems the
+ * file is copied once instead (a reflink where the file system can).
  */
-export async function writeWeightsFile(g: OnnxGraph, path: string, location: string): Promise<WeightsLayout> {
+export async function writeWeightsFile(g: OnnxGraph, dir: string, location: string): Promise<WrittenWeights> {
   const layout = new Map<string, ExternalLocation>();
-  const fh = await open(path, 'w');
+  const links: { file: string; as: string; mode: 'link' | 'copy' }[] = [];
+  const linkedAs = new Map<string, string>();
+  let linkedBytes = 0;
+  const fh = await open(join(dir, location), 'w');
+  let offset = 0;
   try {
-    let offset = 0;
     for (const init of g.initializers.values()) {
       if (!isExternal(init)) continue;
+      if (init.source) {
+        let as = linkedAs.get(init.source.file);
+        if (!as) {
+          as = `checkpoint-${linkedAs.size}.safetensors`;
+          links.push({ file: init.source.file, as, mode: await linkOrCopy(init.source.file, join(dir, as)) });
+          linkedAs.set(init.source.file, as);
+        }
+        layout.set(init.name, { location: as, offset: init.source.offset, length: init.source.byteLength });
+        linkedBytes += init.source.byteLength;
+        continue;
+      }
       offset = Math.ceil(offset / FILE_ALIGN) * FILE_ALIGN;
       const bytes = initializerBytes(init);
       let written = 0;
@@ -149,7 +180,19 @@ export async function writeWeightsFile(g: OnnxGraph, path: string, location: str
   } finally {
     await fh.close();
   }
-  return layout;
+  return { layout, writtenBytes: offset, linkedBytes, links };
+}
+
+async function linkOrCopy(file: string, dest: string): Promise<'link' | 'copy'> {
+  try {
+    await link(file, dest);
+    return 'link';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    check(code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP', () => `cannot link the checkpoint into the graph cache: ${(err as Error).message}`, { file });
+    await copyFile(file, dest, fsConstants.COPYFILE_FICLONE);
+    return 'copy';
+  }
 }
 
 /**

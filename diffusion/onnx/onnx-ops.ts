@@ -1,7 +1,9 @@
 import { ApertureDepthError, check } from '../../core/errors.ts';
+import { readOriginValues } from '../checkpoint/checkpoint-source.ts';
+import { fromTorch, torchPerm } from '../checkpoint/layout.ts';
 import type { Param } from '../checkpoint/param.ts';
 import { explicitPadding, type Conv2dOptions, type Ops } from '../ops/ops.ts';
-import { attr, sizeOf, type OnnxGraph } from './graph-builder.ts';
+import { attr, sizeOf, type Initializer, type OnnxGraph } from './graph-builder.ts';
 
 /**
  * `Ops` that records ONNX nodes instead of computing. Networks see the project's logical layout (NHWC
@@ -43,6 +45,24 @@ const channelsFirst = (rank: number): number[] => [0, rank - 1, ...identity(rank
 /** Host data of a Param, kept alive by a binding so the Param may drop its own copy later. */
 function paramData(p: Param): Float32Array {
   return p.bind<Float32Array>(ONNX_BINDING, () => ({ value: p.hostData(), dispose: () => undefined }));
+}
+
+/**
+ * An initializer over a Param's values. A checkpoint weight (`origin`) not yet in memory is read from its
+ * file only when something needs the values (a transformed copy, in-memory sessions): one linked from the
+ * file is never loaded. Any other weight is pinned now (the Param may drop its host copy later).
+ */
+function paramInit(p: Param, init: Omit<Initializer, 'dtype' | 'data' | 'owner'>): Initializer {
+  const base = { ...init, dtype: 'float32' as const, owner: p };
+  const origin = p.origin;
+  if (!origin || p.boundTo(ONNX_BINDING)) return { ...base, data: paramData(p) };
+  let values: Float32Array | undefined;
+  return {
+    ...base,
+    get data() {
+      return (values ??= fromTorch(readOriginValues(origin, p.name), p.shape, p.layout));
+    },
+  };
 }
 
 export class OnnxOps implements Ops<SymbolicTensor> {
@@ -125,9 +145,22 @@ export class OnnxOps implements Ops<SymbolicTensor> {
         key: 'linear',
       },
     );
-    let y = this.graph.op('MatMul', [this.physical(x, identity(x.rank)), this.physical(w, [0, 1])]);
-    if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
-    return new SymbolicTensor(y, [...x.shape.slice(0, -1), w.shape[1]], identity(x.rank));
+    const outDim = w.shape[1];
+    const outShape = [...x.shape.slice(0, -1), outDim];
+    let y: string;
+    if (w.param) {
+      // The weight in torch order [out, in] (a checkpoint's own bytes) read through Gemm's transB: no
+      // transposed copy, and the input gradient is a plain Gemm on the same bytes. Gemm is 2-D, so the
+      // leading axes are folded into rows (Reshape is free).
+      const x2 = x.rank === 2 ? this.physical(x, [0, 1]) : this.graph.op('Reshape', [this.physical(x, identity(x.rank)), this.graph.int64([-1, inDim])]);
+      y = this.graph.op('Gemm', [x2, this.physical(w, [1, 0])], { transB: attr.int(1) });
+      if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
+      if (x.rank !== 2) y = this.graph.op('Reshape', [y, this.graph.int64(outShape)]);
+    } else {
+      y = this.graph.op('MatMul', [this.physical(x, identity(x.rank)), this.physical(w, [0, 1])]);
+      if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
+    }
+    return new SymbolicTensor(y, outShape, identity(x.rank));
   }
 
   matMul(a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor {
@@ -463,23 +496,19 @@ export class OnnxOps implements Ops<SymbolicTensor> {
 
   /** The initializer of a weight in physical layout `perm` of its project-layout shape (written transposed). */
   private paramInitializer(p: Param, perm: readonly number[]): string {
-    const data = paramData(p);
     const shape = perm.map((i) => p.shape[i]);
-    if (isIdentity(perm) || p.shape.filter((d) => d !== 1).length <= 1) {
-      return this.graph.addInitializer({
+    const trivial = p.shape.filter((d) => d !== 1).length <= 1;
+    // Stored in the checkpoint's own axis order: the bytes are the file's, to be linked rather than copied.
+    const source = trivial || samePerm(perm, torchPerm(p.layout, p.shape.length)) ? p.origin : undefined;
+    const plain = isIdentity(perm) || trivial;
+    return this.graph.addInitializer(
+      paramInit(p, {
         name: isIdentity(perm) ? p.name : `${p.name}:${perm.join('')}`,
-        dtype: 'float32',
         shape,
-        data,
-      });
-    }
-    return this.graph.addInitializer({
-      name: `${p.name}:${perm.join('')}`,
-      dtype: 'float32',
-      shape,
-      data,
-      transform: { perm: [...perm], sourceShape: [...p.shape] },
-    });
+        ...(plain ? {} : { transform: { perm: [...perm], sourceShape: [...p.shape] } }),
+        source,
+      }),
+    );
   }
 
   /** A vector weight as a broadcastable `[C, 1, 1]`-like initializer view (same data, other dims). */
@@ -488,12 +517,9 @@ export class OnnxOps implements Ops<SymbolicTensor> {
       key: 'onnx layout',
     });
     if (v.param) {
-      return this.graph.addInitializer({
-        name: `${v.param.name}:[${shape.join('x')}]`,
-        dtype: 'float32',
-        shape: [...shape],
-        data: paramData(v.param),
-      });
+      return this.graph.addInitializer(
+        paramInit(v.param, { name: `${v.param.name}:[${shape.join('x')}]`, shape: [...shape], source: v.param.origin }),
+      );
     }
     return this.graph.op('Reshape', [this.physical(v, identity(v.rank)), this.graph.int64(shape)]);
   }

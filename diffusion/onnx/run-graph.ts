@@ -11,6 +11,7 @@ import {
   isExternal,
   memoryWeights,
   writeWeightsFile,
+  type WrittenWeights,
   type GraphView,
 } from './model-proto.ts';
 import { OnnxOps, type SymbolicTensor } from './onnx-ops.ts';
@@ -109,6 +110,8 @@ interface NetworkMeta {
   readonly vjpFlops: number;
   readonly weightsBytes: number;
   readonly nodes: number;
+  /** The disk cache entry's weights: bytes written, bytes read in place from linked checkpoint files. */
+  readonly disk?: { readonly writtenBytes: number; readonly linkedBytes: number; readonly links: WrittenWeights['links'] };
 }
 
 export interface NetworkStats {
@@ -129,6 +132,8 @@ export interface NetworkStats {
   keptSegments: number;
   nodes: number;
   weightsBytes: number;
+  /** Disk cache only: weight bytes written to the cache, and bytes read in place from the checkpoint's files. */
+  disk?: { writtenBytes: number; linkedBytes: number; linkMode?: 'link' | 'copy' };
 }
 
 type Sources = (kind: ModelKind, segment: number) => ModelSource;
@@ -222,8 +227,11 @@ export class OnnxNetwork {
     if (!fromCache) {
       const built = buildNetwork(trace, options, hash);
       const tw = performance.now();
+      let disk: NetworkMeta['disk'];
       await writeEntry(dir, async (tmp) => {
-        const layout = await writeWeightsFile(built.graph, join(tmp, 'weights.bin'), 'weights.bin');
+        const written = await writeWeightsFile(built.graph, tmp, 'weights.bin');
+        const { layout } = written;
+        disk = { writtenBytes: written.writtenBytes, linkedBytes: written.linkedBytes, links: written.links };
         built.views.forEach((v, k) => {
           writeFileSync(
             join(tmp, built.meta.segments[k].forward.file),
@@ -240,9 +248,9 @@ export class OnnxNetwork {
             writeFileSync(join(tmp, saved.backward.file), encodeModel(built.graph, v.saved.backward, layout));
           }
         });
-        writeFileSync(join(tmp, 'meta.json'), JSON.stringify(built.meta, null, 1));
+        writeFileSync(join(tmp, 'meta.json'), JSON.stringify({ ...built.meta, disk }, null, 1));
       });
-      meta = built.meta;
+      meta = { ...built.meta, disk };
       phases = { ...built.phases, write: performance.now() - tw };
     }
     const m = meta!;
@@ -498,6 +506,15 @@ function statsOf(
     vjpFlops: meta.vjpFlops,
     nodes: meta.nodes,
     weightsBytes: meta.weightsBytes,
+    ...(meta.disk
+      ? {
+          disk: {
+            writtenBytes: meta.disk.writtenBytes,
+            linkedBytes: meta.disk.linkedBytes,
+            ...(meta.disk.links.length ? { linkMode: meta.disk.links.some((l) => l.mode === 'copy') ? ('copy' as const) : ('link' as const) } : {}),
+          },
+        }
+      : {}),
   };
 }
 

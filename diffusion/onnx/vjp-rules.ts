@@ -1,4 +1,5 @@
 import { ApertureDepthError, check } from '../../core/errors.ts';
+import { readOriginValues } from '../checkpoint/checkpoint-source.ts';
 import { attr, sizeOf, type GraphNode, type OnnxGraph } from './graph-builder.ts';
 import { floatAttr, intAttr, intsAttr, strAttr } from './shape-inference.ts';
 
@@ -74,16 +75,28 @@ function flippedKernel(g: OnnxGraph, w: string): string {
   const init = g.initializers.get(w);
   const [o, i, kh, kw] = g.shape(w);
   if (init && init.dtype === 'float32') {
+    check(!init.transform?.flip?.length, () => `kernel "${w}" is already flipped`, { key: 'vjp' });
+    const flipped = { name: `${w}:flipped`, dtype: 'float32' as const, shape: [i, o, kh, kw], owner: init.owner ?? init };
+    if (init.source) {
+      // The forward kernel is the checkpoint's torch [out, in, kh, kw]: one transpose of the file's values.
+      const source = init.source;
+      return g.addInitializer({
+        ...flipped,
+        get data() {
+          return readOriginValues(source);
+        },
+        transform: { perm: [1, 0, 2, 3], sourceShape: [o, i, kh, kw], flip: [2, 3] },
+      });
+    }
     // Compose with the forward weight's own transform (project layout [kh, kw, in, out] -> [out, in, kh, kw]).
     const src = init.transform?.sourceShape ?? init.shape;
     const fwdPerm = init.transform?.perm ?? [0, 1, 2, 3];
-    check(!init.transform?.flip?.length, () => `kernel "${w}" is already flipped`, { key: 'vjp' });
     const perm = [1, 0, 2, 3].map((a) => fwdPerm[a]);
     return g.addInitializer({
-      name: `${w}:flipped`,
-      dtype: 'float32',
-      shape: [i, o, kh, kw],
-      data: init.data,
+      ...flipped,
+      get data() {
+        return init.data;
+      },
       transform: { perm, sourceShape: [...src], flip: [2, 3] },
     });
   }

@@ -11,7 +11,8 @@
  *     not installed) at its default processing resolution, on a synthetic pair of that size: the tfjs
  *     engine (tfjs autograd on the `--backend`, wasm by default) against the onnx engine (onnxruntime-node);
  *     a line with the word "iteration" carries the speed-up.
- * (b) A UNet and VAE with the real Marigold (SD2) configs and random weights, on the onnx engine:
+ * (b) A UNet and VAE with the real Marigold (SD2) configs and random weights (written once as a checkpoint
+ *     folder under .cache/bench, then loaded as any checkpoint), on the onnx engine:
  *     graph build and session creation cold and from the disk cache, one iteration and its parts, GFLOP/s
  *     (analytic FLOPs of the graphs run) against `--peak` GFLOP/s, peak RSS.
  * Times are wall (and process CPU, the steadier figure on a shared machine). Every line ends with its command.
@@ -26,7 +27,11 @@ import { defaultModelPath, DEFAULT_MODEL_DIR } from '../../core/pipeline/default
 import { Rng } from '../../core/tensor/rng.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
-import { createUNet, createVae } from '../../diffusion/models/load.ts';
+import { loadComponent } from '../../diffusion/checkpoint/load-weights.ts';
+import { fileIdentity } from '../../diffusion/onnx/graph-cache.ts';
+import { UNet2DConditionModel } from '../../diffusion/models/unet/unet.ts';
+import { AutoencoderKL } from '../../diffusion/models/vae/autoencoder-kl.ts';
+import { ensureRandomCheckpoint } from './random-checkpoint.ts';
 import { parseUNetConfig } from '../../diffusion/models/unet/config.ts';
 import { parseVaeConfig } from '../../diffusion/models/vae/config.ts';
 import { loadScheduler } from '../../diffusion/schedulers/index.ts';
@@ -57,6 +62,7 @@ const { values: args } = parseArgs({
     peak: { type: 'string', default: '240' },
     'checkpoint-mb': { type: 'string', default: '1024' },
     'cache-dir': { type: 'string', default: '' },
+    'random-checkpoint': { type: 'string', default: '' },
   },
 });
 const part = args.part!;
@@ -352,6 +358,8 @@ async function tiny(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // (b), (c) the real Marigold shape, random weights, onnx
 
+const diskOf = (n: { disk?: { writtenBytes: number; linkedBytes: number } }) => n.disk ?? { writtenBytes: 0, linkedBytes: 0 };
+
 async function real(): Promise<void> {
   const [W, H] = args.size!.split('x').map(Number) as [number, number];
   const checkpointBytes = Number(args['checkpoint-mb']) * 2 ** 20;
@@ -383,8 +391,15 @@ async function real(): Promise<void> {
   const cacheDir = args['cache-dir'] || mkdtempSync(join(tmpdir(), 'aperture-depth-iteration-real-'));
   const crossDim = unetConfig.cross_attention_dim[0]!;
   const embedding = { data: new Rng(7).normalArray(2 * crossDim), shape: [1, 2, crossDim] };
+  // The stand-in for the user's checkpoint on disk: random weights, written once (not part of the cold
+  // start, as a downloaded checkpoint is not) and read back as any checkpoint is.
+  const ckpt = args['random-checkpoint'] || join(root, '.cache', 'bench', 'marigold-shape-random-seed0');
+  const ckptSeconds = ensureRandomCheckpoint(ckpt, { unet: unetRaw, vae: vaeConfig.raw });
+  if (ckptSeconds > 0) console.log(`random-weight checkpoint written to ${ckpt} in ${ckptSeconds.toFixed(1)} s (once; reused by later runs)`);
+  const unetFile = join(ckpt, 'unet', 'diffusion_pytorch_model.safetensors');
+  const vaeFile = join(ckpt, 'vae', 'diffusion_pytorch_model.safetensors');
   let weightsMs = 0;
-  const timedCreate = <T>(f: () => T): T => {
+  const timedLoad = <T>(f: () => T): T => {
     const t0 = performance.now();
     const r = f();
     weightsMs += performance.now() - t0;
@@ -395,9 +410,9 @@ async function real(): Promise<void> {
       {
         unetConfig,
         vaeConfig,
-        unet: () => timedCreate(() => createUNet(unetConfig, 0, { bind: null })),
-        vae: () => timedCreate(() => createVae(vaeConfig, 0, { bind: null })),
-        identity: { random: 'marigold-v1-0 shapes', seed: 0 },
+        unet: () => timedLoad(() => loadComponent(join(ckpt, 'unet'), (raw, file, src) => new UNet2DConditionModel(parseUNetConfig(raw, file), src)).model),
+        vae: () => timedLoad(() => loadComponent(join(ckpt, 'vae'), (raw, file, src) => new AutoencoderKL(parseVaeConfig(raw, file), src)).model),
+        identity: { unet: fileIdentity(unetFile), vae: fileIdentity(vaeFile) },
         scheduler: loadScheduler(join(root, 'test/data/marigold-configs/marigold-depth-v1-0/scheduler')),
         steps: 1,
         processingResolution: Math.max(W, H),
@@ -406,7 +421,7 @@ async function real(): Promise<void> {
       { cacheDir, threads, checkpointBytes },
     );
   try {
-    // 1. cold: random weights, trace, VJP, write; sessions
+    // 1. cold: load the checkpoint, trace, VJP, write (link the checkpoint, write flipped kernels); sessions
     const scene = syntheticScene(W, H);
     let t0 = performance.now();
     const model = makePrior();
@@ -423,9 +438,10 @@ async function real(): Promise<void> {
     line(
       `real-shape UNet (${unet.nodes} nodes, ${unet.segments} segments, ${unet.keptSegments} kept) + VAE decoder ` +
         `(${dec.nodes} nodes, ${dec.segments} segments, ${dec.keptSegments} kept), ` +
-        `latent ${W / 8}x${H / 8}, cold: random weights ${s(weightsMs)} s, graph build ${s(build)} s ` +
+        `latent ${W / 8}x${H / 8}, cold: graph build ${s(build)} s incl. reading the checkpoint ${s(weightsMs)} s ` +
         `(unet trace ${s(unet.buildPhasesMs.trace)} + vjp ${s(unet.buildPhasesMs.vjp)} + write ${s(unet.buildPhasesMs.write)}; ` +
-        `decoder ${s(dec.buildMs)}; encoder ${s(st.encoder?.buildMs ?? 0)}), ${gib(unet.weightsBytes + dec.weightsBytes)} GiB written; ` +
+        `decoder ${s(dec.buildMs)}; encoder ${s(st.encoder?.buildMs ?? 0)}), ` +
+        `${gib(diskOf(unet).writtenBytes + diskOf(dec).writtenBytes)} GiB written, ${gib(diskOf(unet).linkedBytes + diskOf(dec).linkedBytes)} GiB read in place from the checkpoint (${unet.disk?.linkMode ?? 'no'} link); ` +
         `sessions (unet + decoder, forward + gradient) ${s(sessions)} s; build + sessions ${s(build + sessions)} s ` +
         `(encode image incl. encoder build + run ${s(encodeMs)} s, prepare ${s(prepareMs)} s); peak RSS ${gib(peakRss())} GiB`,
     );

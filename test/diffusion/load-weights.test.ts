@@ -147,3 +147,34 @@ test.serial('a failed load frees the weights it had already uploaded', async (t)
   await t.throwsAsync(() => loadUNet(dir), { instanceOf: ApertureDepthError, message: /conv_out\.bias: missing weight/ });
   t.is(tf.memory().numTensors, before);
 });
+
+test.serial('frozen float32 weights carry their file origin and are read on first use; fp16 and trainable ones are not', async (t) => {
+  const dir = editedComponent('sd2-tiny', 'vae', () => undefined); // the fixture (float16) re-saved as float32
+  const lazy = await loadVae(dir, { bind: null });
+  const eager = await loadVae(dir, { bind: null, trainable: true });
+  const half = await loadVae(`${FIXTURES}/sd2-tiny/checkpoint/vae`, { bind: null });
+  const file = openSafetensors(`${dir}/diffusion_pytorch_model.safetensors`);
+  try {
+    const byName = new Map(eager.parameters().map((p) => [p.name, p]));
+    for (const p of lazy.parameters()) {
+      const info = file.info(p.name);
+      t.is(info.dtype, 'F32');
+      t.deepEqual(p.origin, { file: path.resolve(info.file), offset: info.offset, byteLength: info.byteLength });
+      t.is(byName.get(p.name)!.origin, undefined);
+      t.deepEqual(p.hostData(), byName.get(p.name)!.hostData(), p.name);
+    }
+    t.true(half.parameters().every((p) => p.origin === undefined));
+  } finally {
+    file.close();
+    lazy.dispose();
+    eager.dispose();
+    half.dispose();
+  }
+  // A checkpoint cut short after loading: the first read names the file instead of returning garbage.
+  const vae = await loadVae(dir, { bind: null });
+  fs.truncateSync(`${dir}/diffusion_pytorch_model.safetensors`, 64);
+  const err = t.throws(() => vae.parameters().at(-1)!.hostData(), { instanceOf: ApertureDepthError });
+  t.regex(err!.message, /shrank since it was opened/);
+  t.true(err!.message.includes(dir));
+  vae.dispose();
+});

@@ -1,7 +1,8 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { openSafetensors, writeSafetensors } from '../../core/io/safetensors.ts';
+import { dirname, join, resolve } from 'node:path';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
 import { leakedTensors, setupEngine } from '../helpers/engine.ts';
@@ -16,6 +17,7 @@ import { makeTempDir } from '../helpers/temp-dir.ts';
  */
 
 const CKPT = 'test/data/diffusers-tiny/sd2-tiny/checkpoint';
+const DEFAULT_MODEL = resolve('models/aperture-depth-tiny');
 const tmp = makeTempDir('onnx-prior');
 let image: tf.Tensor4D;
 
@@ -163,6 +165,73 @@ test.serial('disk cache: a second prior opens the graphs without tracing; no ten
     await second.dispose();
   }
 });
+
+test.serial('disk cache: checkpoint weights are linked, not copied; only flipped kernels are written; same numbers', async (t) => {
+  // The embedded model stored as float32 (it ships as float16, which has to be converted and so is
+  // written): every forward weight is read in place from the checkpoint's safetensors (hard-linked into
+  // the entry); the written bytes are the gradient graphs' flipped convolution kernels only, so the
+  // forward-only encoder writes nothing. The depth and its gradient equal those of graphs holding
+  // in-memory copies of the weights (wrong offsets would not).
+  const dir = makeTempDir('onnx-prior-linked');
+  const model = join(dir.dir, 'model-f32');
+  cpSync(DEFAULT_MODEL, model, { recursive: true });
+  for (const component of ['unet', 'vae']) {
+    const file = join(model, component, 'diffusion_pytorch_model.safetensors');
+    const src = openSafetensors(file);
+    const tensors = Object.fromEntries(src.names().map((n) => [n, { shape: src.info(n).shape, data: src.read(n), dtype: 'F32' as const }]));
+    src.close();
+    writeSafetensors(file, tensors);
+  }
+  const cache = join(dir.dir, 'cache');
+  const run = async (cacheDir: string | null) => {
+    const prior = await OnnxMarigoldPrior.load(model, { steps: 1, cacheDir, threads: 1 });
+    try {
+      await prior.encodeImage(image);
+      const z = prior.sampleLatent(3);
+      const pass = await prior.predictWithVjp(z);
+      const w = tf.randomNormal([...pass.depth.shape], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const g = await pass.backward(w);
+      const out = { depth: pass.depth.dataSync().slice(), grad: g.dataSync().slice() };
+      tf.dispose([z, pass.depth, w, g]);
+      return out;
+    } finally {
+      await prior.dispose();
+    }
+  };
+  try {
+    const linked = await run(cache);
+    const memory = await run(null);
+    t.true(relL2(linked.depth, memory.depth) < 1e-6 && relL2(linked.grad, memory.grad) < 1e-6);
+    const metas = readdirSync(cache)
+      .map((e) => join(cache, e, 'meta.json'))
+      .filter((f) => existsSync(f))
+      .map((f) => ({ entry: dirname(f), meta: JSON.parse(readFileSync(f, 'utf8')) as CacheMeta }));
+    t.deepEqual(metas.map((m) => m.meta.name).sort(), ['unet', 'vae-decoder', 'vae-encoder']);
+    for (const { entry, meta } of metas) {
+      const component = meta.name === 'unet' ? 'unet' : 'vae';
+      const file = resolve(model, component, 'diffusion_pytorch_model.safetensors');
+      t.is(meta.disk.links.length, 1, meta.name);
+      const { as, mode } = meta.disk.links[0]!;
+      t.is(meta.disk.links[0]!.file, file);
+      if (mode === 'link') t.is(statSync(join(entry, as)).ino, statSync(file).ino, `${meta.name}: a hard link to the checkpoint`);
+      else t.deepEqual(readFileSync(join(entry, as)), readFileSync(file));
+      t.is(statSync(join(entry, 'weights.bin')).size, meta.disk.writtenBytes);
+      const unlinked = meta.weightsBytes - meta.disk.linkedBytes; // written, page-aligned per weight
+      t.true(meta.disk.writtenBytes >= unlinked && meta.disk.writtenBytes < unlinked + 4096 * 200, meta.name);
+      if (meta.name === 'vae-encoder') t.is(meta.disk.writtenBytes, 0);
+      // A gradient graph adds one flipped copy per convolution kernel (each the size of a linked one).
+      else t.true(unlinked > 0 && unlinked <= meta.disk.linkedBytes, `${meta.name}: ${unlinked} unlinked, ${meta.disk.linkedBytes} linked`);
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
+interface CacheMeta {
+  name: string;
+  weightsBytes: number;
+  disk: { writtenBytes: number; linkedBytes: number; links: { file: string; as: string; mode: 'link' | 'copy' }[] };
+}
 
 /** Cache entries (complete ones: with a meta.json) by network name. */
 function cacheEntries(dir: string): Map<string, number> {
