@@ -144,7 +144,7 @@ class TimedPrior implements DepthPrior {
   readonly trainable: boolean;
   forward: Timing = { wall: 0, cpu: 0 };
   backward: Timing = { wall: 0, cpu: 0 };
-  /** When `predictWithVjp` was first called (the start of a loop's first iteration). */
+  /** When `predictWithVjp` or `predict` was first called (the start of a loop's first iteration). */
   firstCall?: Timing;
   /** A copy of the relative depth of the last `predictWithVjp` call. */
   lastDepth?: tf.Tensor2D;
@@ -197,6 +197,8 @@ class TimedPrior implements DepthPrior {
   }
 
   predict(latent: tf.Tensor) {
+    // The tfjs engine's loop differentiates `predict` under a tape: its first call starts the loop too.
+    this.firstCall ??= { wall: performance.now(), cpu: cpuMs() };
     return this.inner.predict(latent);
   }
 
@@ -254,7 +256,7 @@ async function hostParts(problem: DepthProblem, relative: tf.Tensor2D, reps: num
 /**
  * Wall and CPU ms per iteration of the full variant's loop (optimizeDepth), from marks taken after each
  * iteration (a hook): over iterations 2..N, or, for one iteration, from the prior's first
- * `predictWithVjp` call. `warm` first runs one iteration (kernels, sessions).
+ * `predictWithVjp` / `predict` call. `warm` first runs one iteration (kernels, sessions).
  */
 async function loop(problem: DepthProblem, prior: TimedPrior, iterations: number, warm = true): Promise<Timing> {
   // No grid search and no depth-edge mask: they cost prior forwards before the loop, not in it.

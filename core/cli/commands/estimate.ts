@@ -40,11 +40,11 @@ const command: CommandModule<object, EstimateArgs> = {
         type: 'string',
         describe: 'YAML with `optimizer` and `prior` sections (experiment config layout)',
       })
+      // Checked by parseNetworkEngine (as `prior`'s), not by yargs `choices`: the error names --engine.
       .option('engine', {
         type: 'string',
-        choices: [...ENGINE_CHOICES],
         describe:
-          'executor of the prior networks: onnx (onnxruntime-node, native threads), tfjs (the --backend), or auto ' +
+          `executor of the prior networks, one of ${ENGINE_CHOICES.join(', ')}: onnx (onnxruntime-node, native threads), tfjs (the --backend), or auto ` +
           '(default: onnx when onnxruntime-node loads, else tfjs); config key prior.engine',
       })
       .option('iterations', { type: 'number', describe: 'Adam steps (default 200)' })

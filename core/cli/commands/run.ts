@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
-import { ENGINE_CHOICES } from '../../engine/network-engine.ts';
+import { ENGINE_CHOICES, parseNetworkEngine } from '../../engine/network-engine.ts';
 import { ApertureDepthError } from '../../errors.ts';
 import { loadConfig } from '../../config/load.ts';
 import { stopOnSignals } from '../../interrupt.ts';
@@ -44,11 +44,11 @@ const command: CommandModule<object, RunArgs> = {
         type: 'number',
         describe: 'refuse a scene up front when it would need more tensor bytes (limits.max_tensor_bytes)',
       })
+      // Checked by parseNetworkEngine (as `prior`'s), not by yargs `choices`: the error names --engine.
       .option('engine', {
         type: 'string',
-        choices: [...ENGINE_CHOICES],
         describe:
-          'executor of the prior networks (prior.engine): onnx, tfjs or auto (default: onnx when it loads)',
+          `executor of the prior networks (prior.engine), one of ${ENGINE_CHOICES.join(', ')} (default: onnx when it loads)`,
       })
       .option('shard', {
         type: 'string',
@@ -70,7 +70,7 @@ const command: CommandModule<object, RunArgs> = {
     const set = [
       ...(argv.set ?? []),
       ...(maxBytes !== undefined ? [`limits.max_tensor_bytes=${maxBytes}`] : []),
-      ...(argv.engine !== undefined ? [`prior.engine=${argv.engine}`] : []),
+      ...(argv.engine !== undefined ? [`prior.engine=${parseNetworkEngine(argv.engine, '--engine')}`] : []),
     ];
     const loaded = loadConfig(argv.config, { set });
     const shard = argv.shard === undefined ? undefined : parseShard(argv.shard);

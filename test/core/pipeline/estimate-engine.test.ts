@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../helpers/run-cli.ts';
@@ -86,9 +86,14 @@ test.serial('estimate --engine onnx: the same loss history as --engine tfjs (3 i
   t.is(b.record.iterations, 3);
 });
 
-test.serial('estimate --engine: an unknown value is refused by name', async (t) => {
-  const err = await t.throwsAsync(
-    quiet(['estimate', '--pair', pair, '--out', join(tmp.dir, 'x'), '--engine', 'cuda']),
-  );
-  t.regex(err!.message, /engine/);
+test.serial('estimate and run --engine: an unknown value is refused by name, with the choices', async (t) => {
+  // The same message from every command (prior's is checked in prior-command.test.ts).
+  for (const args of [
+    ['estimate', '--pair', pair, '--out', join(tmp.dir, 'x')],
+    ['run', '--config', 'experiments/configs/paper-table3.yaml', '--out', join(tmp.dir, 'y')],
+  ]) {
+    const err = await t.throwsAsync(quiet([...args, '--engine', 'cuda']));
+    t.regex(err!.message, /--engine: expected one of auto, tfjs, onnx, got "cuda"/, args[0]);
+  }
+  t.false(existsSync(join(tmp.dir, 'x')) || existsSync(join(tmp.dir, 'y')));
 });
