@@ -22,18 +22,21 @@ export interface TrainingSummary {
   emaDecay: number;
   vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
   unet: { steps: number; batch: number; lr: number; p999: number; poolWeight: number };
+  /** Stage C (fine-tuning the UNet at the processing resolution), when it ran. */
+  finetune?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number };
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
-  seconds: { data: number; vae: number; encode: number; unet: number };
-  losses: { vae: LossPoint[]; unet: LossPoint[] };
+  seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number };
+  losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[] };
 }
 
 const COLORS: [number, number, number][] = [
   [31, 119, 180],
   [214, 39, 40],
+  [44, 160, 44],
 ];
 
-/** Two log-scale loss curves side by side (VAE left, UNet right), 640x240 RGB. */
+/** Log-scale loss curves side by side, one panel each (VAE, UNet, and the stage C UNet when it ran), 640x240 RGB. */
 export function renderLossCurves(curves: { label: string; points: LossPoint[] }[], width = 640, height = 240): Uint8Array {
   const img = new Uint8Array(width * height * 3).fill(255);
   const panelW = Math.floor(width / curves.length);
@@ -111,14 +114,17 @@ function defocusSection(dir: string): string {
 
 /** Writes `MODEL_CARD.md` and `loss-curve.png` into the model folder. */
 export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): void {
+  const ft = t.finetune && t.losses.finetune ? { ...t.finetune, losses: t.losses.finetune, seconds: t.seconds.finetune ?? 0 } : undefined;
   const png = renderLossCurves([
     { label: 'vae', points: t.losses.vae },
     { label: 'unet', points: t.losses.unet },
+    ...(ft ? [{ label: 'unet-ft', points: ft.losses }] : []),
   ]);
   writePng(join(dir, 'loss-curve.png'), { width: 640, height: 240, channels: 3, bitDepth: 8, data: png });
   const unetCfg = JSON.parse(readFileSync(join(dir, 'unet/config.json'), 'utf8')) as Record<string, unknown>;
   const vaeCfg = JSON.parse(readFileSync(join(dir, 'vae/config.json'), 'utf8')) as Record<string, unknown>;
-  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet;
+  const ftSeconds = (t.seconds.ftData ?? 0) + (t.seconds.ftEncode ?? 0) + (t.seconds.finetune ?? 0);
+  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds;
   const md = `# aperture-depth-tiny
 
 A small Marigold-style latent-diffusion depth prior, trained from scratch by this project (no external weights)
@@ -143,7 +149,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
   Voronoi patches, bricks, wood rings, dots${t.naturalTextures ? `, and texture patches cut from the colour images ${TEXTURE_IMAGE_FILES.join(', ')} of \`test/data/open3d-rgbd\` (their depth is never used)` : ''};
   Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
   z-depth by analytic ray casting, 0.3-15 m.
-- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images. Split: training seeds are < ${TRAIN_SEED_END};
+- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}, plus mirrors` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
   held-out test seeds start at ${TEST_SEED_START}. Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 
@@ -152,18 +158,25 @@ with one flag. Relative depth (affine-invariant), far = 1.
   (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL, on a posterior sample. ${formatDuration(t.seconds.vae)}.
 - Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
   (cosine), v-prediction MSE (+ ${t.unet.poolWeight} x MSE of the 4x4-pooled error), timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.
-- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage.
+${
+  ft
+    ? `- Stage C, UNet at the processing resolution: stage B's exported weights fine-tuned on ${ft.width}x${ft.height} scenes (latent
+  ${ft.width / 2 ** ((vaeCfg.block_out_channels as number[]).length - 1)}x${ft.height / 2 ** ((vaeCfg.block_out_channels as number[]).length - 1)}), the size inference runs at for the processing resolution (long side) and aspect ratio. ${ft.steps} steps, batch ${ft.batch}, fresh Adam lr ${ft.lr} (cosine, short warm-up),
+  same loss and timesteps as stage B. ${formatDuration(ft.seconds)}; its data ${formatDuration(t.seconds.ftData ?? 0)} + ${formatDuration(t.seconds.ftEncode ?? 0)}.
+`
+    : ''
+}- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage${ft ? ' (the UNet: stage C\'s)' : ''}.
 - Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}; total ${formatDuration(total)} on the machine that
   trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
 
-### Loss curves (log scale; left VAE, right UNet): \`loss-curve.png\`
+### Loss curves (log scale; left VAE, ${ft ? 'middle UNet stage B, right UNet stage C' : 'right UNet'}): \`loss-curve.png\`
 ![loss curves](loss-curve.png)
 
 VAE:
 ${lossTable(t.losses.vae)}
 UNet:
 ${lossTable(t.losses.unet)}
-## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
+${ft ? `UNet, stage C (${ft.width}x${ft.height}):\n${lossTable(ft.losses)}\n` : ''}## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
 Plain monocular prior, ${e.steps} step(s), noise seed ${e.noiseSeed}, processing resolution ${e.resolution}: least-squares scale and
 shift of the prediction to the ground truth (Marigold's protocol) against the oracle plane a x + b y + c fitted
 to the same ground truth; both clipped to the image's ground-truth range; abs_rel and d1 over valid pixels.
@@ -171,7 +184,7 @@ to the same ground truth; both clipped to the image's ground-truth range; abs_re
 ${setTable('procedural (held out)', e.procedural)}
 ${setTable('Middlebury 2014', e.middlebury)}
 ${defocusSection(dir)}## Limits
-Trained for about an hour on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
+Trained for ${ft ? 'about two hours' : 'about an hour'} on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
 Marigold checkpoint (\`--model <folder>\`) for quality.
 `;
   writeFileAtomic(join(dir, 'MODEL_CARD.md'), md);

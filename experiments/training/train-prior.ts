@@ -8,12 +8,15 @@
  * 1. stage A: train the AutoencoderKL on RGB and normalized depth crops
  * 2. scaling factor = 1 / std of the encoder means; encode every scene and its mirror (cached)
  * 3. stage B: train the UNet (v-prediction, zero-SNR DDIM schedule, extra weight at t = 999)
- * 4. export the folder, evaluate it (held-out procedural + Middlebury vs a fitted plane), write MODEL_CARD.md
+ * 4. stage C (`--ft-steps N`, off by default): fine-tune stage B's UNet at the processing resolution and aspect ratio
+ *    (`--ft-width` x `--ft-height`, default 96x72: what inference sees on 4:3 images) on scenes rendered at
+ *    that size and encoded with the same frozen VAE; `--ft-steps 0` skips it and exports stage B
+ * 5. export the folder, evaluate it (held-out procedural + Middlebury vs a fitted plane), write MODEL_CARD.md
  *
  * Each stage checkpoints (weights, Adam moments, step, RNG) every `--ckpt-every` steps in `--work`; the same
  * command continues an interrupted run.
  */
-import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
@@ -23,7 +26,6 @@ import { check } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { createTextEncoder, createUNet, createVae } from '../../diffusion/models/load.ts';
-import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import { noiseSchedule } from '../../diffusion/schedulers/noise-schedule.ts';
 import { parseSchedulerConfig } from '../../diffusion/schedulers/scheduler-config.ts';
 import { cosineSchedule } from '../../optimizers/schedules.ts';
@@ -33,20 +35,34 @@ import { buildSceneDataset, type SceneDataset } from './data/scene-dataset.ts';
 import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
 import { exportPriorFolder } from './export-model.ts';
-import { MICRO, TINY, priorConfigs, type SizeSpec } from './model-configs.ts';
-import { GENERATOR_VERSION, TEST_SEED_START, generateScene } from './procedural-scenes.ts';
+import { MICRO, TINY, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
+import { GENERATOR_VERSION, TEST_SEED_START, TRAIN_SEED_END, generateScene } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
-import { emptyPromptContext, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
+import { assignWeights, emptyPromptContext, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
 import { startEngine } from './trainer/grad-engine.ts';
 import type { TrainingSummary } from './model-card.ts';
 import type { Param } from '../../diffusion/checkpoint/param.ts';
+import type { TextureImage } from './scene/textures.ts';
 import { formatDuration } from './trainer/progress.ts';
 import { runStage, type LossPoint } from './trainer/stage-loop.ts';
 
 export const PRESETS = Object.freeze({ tiny: TINY, micro: MICRO });
 export type PresetName = keyof typeof PRESETS;
+
+/** Stage C: fine-tuning stage B's UNet at the processing resolution and aspect ratio. */
+export interface FinetuneSettings {
+  /** Steps; 0 = no stage C (the export is stage B's weights, exactly as without the stage). */
+  steps: number;
+  batch: number;
+  lr: number;
+  /** Scene size of the stage in pixels (multiples of the VAE's downsampling; need not be square). */
+  width: number;
+  height: number;
+  /** Scenes rendered at width x height: the first `scenes` training seeds (0 .. scenes-1). */
+  scenes: number;
+}
 
 export interface TrainPriorOptions {
   seed: number;
@@ -61,16 +77,18 @@ export interface TrainPriorOptions {
   naturalTextures: boolean;
   vae: VaeStageSettings;
   unet: UNetStageSettings;
+  /** Stage C; p999 and poolWeight come from `unet`. */
+  finetune: FinetuneSettings;
   ckptEvery: number;
   logEvery: number;
-  /** Held-out procedural scenes scored during stage B (0 = none). */
+  /** Held-out procedural scenes scored during stages B (at `size`) and C (at the stage's size); 0 = none. */
   valScenes: number;
   /** Run the final evaluation and write the model card. */
   evaluate: boolean;
   backend: BackendName;
   /** Data-parallel worker threads (1 = this thread only). */
   workers: number;
-  /** Decay of the weight EMA that is exported (both stages); 0 = export the raw weights. */
+  /** Decay of the weight EMA that is exported (every stage); 0 = export the raw weights. */
   emaDecay: number;
   /** Tests: stop each stage after this many steps of this session, as if killed. */
   stopAfter?: number;
@@ -85,6 +103,8 @@ export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   naturalTextures: true,
   vae: { steps: 800, batch: 8, crop: 32, lr: 4e-4, klWeight: 1e-4, depthWeight: 2 },
   unet: { steps: 3500, batch: 16, lr: 1e-3, p999: 0.75, poolWeight: 1 },
+  // Stage C is off by default: it helps the monocular metrics but hurt the defocus optimization (README).
+  finetune: { steps: 0, batch: 16, lr: 3e-4, width: 96, height: 72, scenes: 3000 },
   ckptEvery: 100,
   logEvery: 25,
   valScenes: 8,
@@ -99,27 +119,40 @@ export interface TrainPriorResult {
   scalingFactor: number;
   vaeLosses: LossPoint[];
   unetLosses: LossPoint[];
+  /** Stage C (empty / 0 when it did not run). */
+  ftLosses: LossPoint[];
   vaeSeconds: number;
   unetSeconds: number;
+  ftSeconds: number;
   dataSeconds: number;
   completed: boolean;
-  /** Weights at the end (for tests), by network and name. */
+  /** Weights at the end (for tests), by network and name; `unet` is stage C's when it ran. */
   weights: { vae: Map<string, Float32Array>; unet: Map<string, Float32Array> };
 }
 
-/** Validation on held-out procedural scenes at training size: mean aligned abs_rel / d1, prior and plane. */
-function validate(nets: OneStepNets, scenes: { rgb: Float32Array; depth: Float32Array }[], size: number, latentShape: number[]): string {
+/**
+ * Validation on held-out procedural scenes at training size (`width` x `height`): mean aligned abs_rel / d1,
+ * prior and plane.
+ */
+function validate(
+  nets: OneStepNets,
+  scenes: { rgb: Float32Array; depth: Float32Array }[],
+  width: number,
+  height: number,
+  latentShape: number[],
+): string {
   if (scenes.length === 0) return '';
-  const rgb = new Float32Array(scenes.length * size * size * 3);
-  scenes.forEach((s, k) => rgb.set(s.rgb, k * size * size * 3));
+  const size = width * height;
+  const rgb = new Float32Array(scenes.length * size * 3);
+  scenes.forEach((s, k) => rgb.set(s.rgb, k * size * 3));
   const noise = new Rng(12345).normalArray(scenes.length * latentShape.reduce((a, b) => a * b, 1));
-  const pred = predictOneStep(nets, rgb, [scenes.length, size, size], noise);
+  const pred = predictOneStep(nets, rgb, [scenes.length, height, width], noise);
   let pa = 0;
   let pd = 0;
   let qa = 0;
   let qd = 0;
   scenes.forEach((s, k) => {
-    const r = scorePriorAndPlane(pred.subarray(k * size * size, (k + 1) * size * size), s.depth, size, size);
+    const r = scorePriorAndPlane(pred.subarray(k * size, (k + 1) * size), s.depth, width, height);
     pa += r.prior.abs_rel;
     pd += r.prior.delta1;
     qa += r.plane.abs_rel;
@@ -138,27 +171,23 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const down = 2 ** (spec.vaeChannels.length - 1);
   check(opts.size % (down * 2 ** (spec.unetChannels.length - 1)) === 0, () => `--size ${opts.size} must be a multiple of ${down * 2 ** (spec.unetChannels.length - 1)}`, { key: '--size' });
   check(opts.vae.crop % down === 0 && opts.vae.crop <= opts.size, () => `--vae-crop must be a multiple of ${down} and <= --size`, { key: '--vae-crop' });
+  const ft = opts.finetune;
+  if (ft.steps > 0) {
+    // The UNet upsamples to each skip's size, so the latent need not divide by its downsampling (96x72 ->
+    // latent 24x18 -> 12x9 -> 6x5 and back, as at inference); the VAE needs whole latent pixels.
+    for (const [flag, v] of [['--ft-width', ft.width], ['--ft-height', ft.height]] as const) {
+      check(Number.isInteger(v) && v > 0 && v % down === 0, () => `${flag} ${v} must be a positive multiple of ${down}`, { key: flag });
+    }
+    check(Number.isInteger(ft.scenes) && ft.scenes >= 1 && ft.scenes <= TRAIN_SEED_END, () => `--ft-scenes must lie in [1, ${TRAIN_SEED_END}]`, { key: '--ft-scenes' });
+    check(Number.isInteger(ft.batch) && ft.batch >= 1, () => `--ft-batch must be a positive integer`, { key: '--ft-batch' });
+  }
   const t0 = performance.now();
 
   // 0. Training scenes (train split only: seeds 0 .. scenes-1).
   const seeds = Array.from({ length: opts.scenes }, (_, i) => i);
   const textureImages = opts.naturalTextures ? loadTextureImages() : [];
   const dsKey = { v: GENERATOR_VERSION, scenes: opts.scenes, size: opts.size, naturalTextures: opts.naturalTextures };
-  const rendered = await cachedArrays(work, 'scenes', dsKey, async () => {
-    if (opts.workers > 1) {
-      write(`[data] rendering ${opts.scenes} scenes on ${opts.workers} threads`);
-      return renderParallel(seeds, opts.size, opts.naturalTextures, opts.workers);
-    }
-    const built = buildSceneDataset(seeds, {
-      width: opts.size,
-      height: opts.size,
-      textureImages,
-      onScene: (done, total) => {
-        if (done % 500 === 0 || done === total) write(`[data] rendered ${done}/${total} scenes`);
-      },
-    });
-    return { rgb: built.rgb, depth: built.depth };
-  });
+  const rendered = await cachedArrays(work, 'scenes', dsKey, () => renderScenes(seeds, opts.size, opts.size, opts, textureImages, write, 'data'));
   const ds: SceneDataset = { width: opts.size, height: opts.size, seeds, rgb: rendered.rgb as Uint8Array, depth: rendered.depth as Float32Array };
   const dataSeconds = (performance.now() - t0) / 1000;
   write(`[data] ${opts.scenes} scenes ${opts.size}x${opts.size} ready (${formatDuration(dataSeconds)})`);
@@ -198,7 +227,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const vae = withWeights(createVae(configs0.vae, vaeInit.seed, { trainable: true }), vaeWeights);
   write(`[vae] ${vae.parameterCount()} parameters, block_out_channels [${spec.vaeChannels}], ${opts.workers} worker(s)`);
   if (!vaeRun.completed) {
-    return partialResult(opts, vaeRun.losses, [], vaeRun.seconds, 0, dataSeconds, vaeWeights, new Map());
+    return partialResult(opts, { vaeLosses: vaeRun.losses, vaeSeconds: vaeRun.seconds, dataSeconds, vae: vaeWeights });
   }
 
   // 2. Scaling factor and the frozen-VAE latents of every scene and its mirror.
@@ -207,16 +236,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const latentKey = { v: 1, dsKey, vaeSeed: opts.seed, vae: opts.vae, ema: opts.emaDecay, scalingFactor };
   const lh = opts.size / down;
   const t1 = performance.now();
-  await cachedArrays(work, 'latents', latentKey, async () => {
-    if (opts.workers > 1) {
-      write(`[latents] encoding ${ds.seeds.length} scenes (+ mirrors) on ${opts.workers} threads`);
-      return encodeParallel(configs0.vae, vaeWeights, scalingFactor, ds, lh * lh * 4, opts.workers);
-    }
-    const set = encodeLatentSet(vae, ds, scalingFactor, 8, (done, total) => {
-      if (done % 1000 < 8 || done === total) write(`[latents] encoded ${done}/${total} scenes (+ mirrors)`);
-    });
-    return { rgb: set.rgb, depth: set.depth };
-  });
+  await cachedArrays(work, 'latents', latentKey, () => encodeScenes(vae, configs0.vae, vaeWeights, scalingFactor, ds, opts.workers, write, 'latents'));
   const encodeSeconds = (performance.now() - t1) / 1000;
 
   // 3. Stage B: the UNet.
@@ -261,7 +281,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
       if (opts.valScenes === 0 || (step % (opts.logEvery * 4) !== 0 && step !== opts.unet.steps)) return '';
       const snap = await unetEngine.engine.snapshot();
       withWeights(mainUNet, snap.ema ?? snap.weights);
-      return validate(nets, valScenes, opts.size, [lh, lh, 4]);
+      return validate(nets, valScenes, opts.size, opts.size, [lh, lh, 4]);
     },
     stopAfter: opts.stopAfter,
     write,
@@ -270,15 +290,28 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const unetWeights = unetSnap.ema ?? unetSnap.weights;
   await unetEngine.engine.close();
   unetEngine.local?.dispose();
+  const stagesAB = { vaeLosses: vaeRun.losses, unetLosses: unetRun.losses, vaeSeconds: vaeRun.seconds, unetSeconds: unetRun.seconds, dataSeconds };
   if (!unetRun.completed) {
-    return partialResult(opts, vaeRun.losses, unetRun.losses, vaeRun.seconds, unetRun.seconds, dataSeconds, vaeWeights, unetWeights);
+    context.dispose();
+    return partialResult(opts, { ...stagesAB, vae: vaeWeights, unet: unetWeights });
   }
 
-  // 4. Export.
+  // 4. Stage C: fine-tune the UNet at the processing resolution and aspect ratio (from stage B's export).
+  let ftRun: FinetuneRun | undefined;
+  if (ft.steps > 0) {
+    ftRun = await runFinetune({ opts, work, down, textureImages, vae, vaeConfig: configs0.vae, vaeWeights, scalingFactor, latentKey, unetInit, unetWeights, nets, write });
+    if (!ftRun.completed) {
+      context.dispose();
+      return partialResult(opts, { ...stagesAB, ftLosses: ftRun.losses, ftSeconds: ftRun.seconds, vae: vaeWeights, unet: ftRun.weights });
+    }
+  }
+  const finalUNet = ftRun?.weights ?? unetWeights;
+
+  // 5. Export.
   const out = resolve(opts.out);
   const textEncoder = createTextEncoder(configs.textEncoder, unetInit.textSeed);
   exportPriorFolder(out, configs, {
-    unet: { params: mainUNet.parameters(), values: unetWeights },
+    unet: { params: mainUNet.parameters(), values: finalUNet },
     vae: { params: vae.parameters(), values: vaeWeights },
     textEncoder: { params: textEncoder.parameters() },
   });
@@ -292,13 +325,21 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     emaDecay: opts.emaDecay,
     vae: opts.vae,
     unet: opts.unet,
+    ...(ftRun ? { finetune: ft } : {}),
     scalingFactor,
     parameters: { vae: vae.parameterCount(), unet: mainUNet.parameterCount(), textEncoder: textEncoder.parameterCount() },
-    seconds: { data: dataSeconds, vae: vaeRun.seconds, encode: encodeSeconds, unet: unetRun.seconds },
-    losses: { vae: vaeRun.losses, unet: unetRun.losses },
+    seconds: {
+      data: dataSeconds,
+      vae: vaeRun.seconds,
+      encode: encodeSeconds,
+      unet: unetRun.seconds,
+      ...(ftRun ? { ftData: ftRun.dataSeconds, ftEncode: ftRun.encodeSeconds, finetune: ftRun.seconds } : {}),
+    },
+    losses: { vae: vaeRun.losses, unet: unetRun.losses, ...(ftRun ? { finetune: ftRun.losses } : {}) },
   };
   writeFileAtomic(join(out, 'training.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  write(`[export] ${out} (vae ${formatDuration(vaeRun.seconds)}, unet ${formatDuration(unetRun.seconds)} of training)`);
+  const ftNote = ftRun ? `, unet-ft ${formatDuration(ftRun.seconds)}` : '';
+  write(`[export] ${out} (vae ${formatDuration(vaeRun.seconds)}, unet ${formatDuration(unetRun.seconds)}${ftNote} of training)`);
   context.dispose();
   textEncoder.dispose();
   if (opts.evaluate) {
@@ -310,37 +351,193 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   return {
     out,
     scalingFactor,
-    vaeLosses: vaeRun.losses,
-    unetLosses: unetRun.losses,
-    vaeSeconds: vaeRun.seconds,
-    unetSeconds: unetRun.seconds,
-    dataSeconds,
+    ...stagesAB,
+    ftLosses: ftRun?.losses ?? [],
+    ftSeconds: ftRun?.seconds ?? 0,
     completed: true,
-    weights: { vae: vaeWeights, unet: unetWeights },
+    weights: { vae: vaeWeights, unet: finalUNet },
   };
+}
+
+interface FinetuneRun {
+  losses: LossPoint[];
+  seconds: number;
+  dataSeconds: number;
+  encodeSeconds: number;
+  completed: boolean;
+  /** The exported weights (EMA) at the end of this session. */
+  weights: Map<string, Float32Array>;
+}
+
+/**
+ * Stage C: renders the first `finetune.scenes` training seeds at `width` x `height` (cached as `ft-scenes`),
+ * encodes them and their mirrors with the frozen VAE and stage B's scaling factor (cached as `ft-latents`),
+ * and trains the UNet from stage B's exported weights with a fresh Adam state and a fresh EMA, in its own
+ * resumable stage folder `unet-ft`. Loss and timestep sampling as in stage B (`p999`, `poolWeight`).
+ */
+async function runFinetune(a: {
+  opts: TrainPriorOptions;
+  work: string;
+  down: number;
+  textureImages: readonly TextureImage[];
+  vae: OneStepNets['vae'];
+  vaeConfig: JsonObject;
+  vaeWeights: ReadonlyMap<string, Float32Array>;
+  scalingFactor: number;
+  latentKey: unknown;
+  unetInit: UNetReplicaInit;
+  unetWeights: Map<string, Float32Array>;
+  nets: OneStepNets;
+  write: (line: string) => void;
+}): Promise<FinetuneRun> {
+  const { opts, work, write } = a;
+  const ft = opts.finetune;
+  const t0 = performance.now();
+  const seeds = Array.from({ length: ft.scenes }, (_, i) => i);
+  const dataKey = { v: GENERATOR_VERSION, scenes: ft.scenes, width: ft.width, height: ft.height, naturalTextures: opts.naturalTextures };
+  const rendered = await cachedArrays(work, 'ft-scenes', dataKey, () => renderScenes(seeds, ft.width, ft.height, opts, a.textureImages, write, 'ft-data'));
+  const ds: SceneDataset = { width: ft.width, height: ft.height, seeds, rgb: rendered.rgb as Uint8Array, depth: rendered.depth as Float32Array };
+  const dataSeconds = (performance.now() - t0) / 1000;
+  write(`[ft-data] ${ft.scenes} scenes ${ft.width}x${ft.height} ready (${formatDuration(dataSeconds)})`);
+
+  const latentKey = { v: 1, preset: opts.preset, dataKey, vae: a.latentKey };
+  const h = ft.height / a.down;
+  const w = ft.width / a.down;
+  const t1 = performance.now();
+  await cachedArrays(work, 'ft-latents', latentKey, () => encodeScenes(a.vae, a.vaeConfig, a.vaeWeights, a.scalingFactor, ds, opts.workers, write, 'ft-latents'));
+  const encodeSeconds = (performance.now() - t1) / 1000;
+
+  const settings: UNetStageSettings = { ...opts.unet, steps: ft.steps, batch: ft.batch, lr: ft.lr };
+  const init: UNetReplicaInit = {
+    ...a.unetInit,
+    settings,
+    cache: 'ft-latents',
+    dataKey: latentKey,
+    count: 2 * ft.scenes,
+    h,
+    w,
+    initWeights: a.unetWeights,
+  };
+  const engine = await startEngine(opts.workers, init, ft.lr, opts.emaDecay);
+  write(`[unet-ft] from stage B's weights, latent ${w}x${h} (${ft.width}x${ft.height} px), ${ft.scenes} scenes (+ mirrors), ${opts.workers} worker(s)`);
+  const valScenes = Array.from({ length: opts.valScenes }, (_, k) => {
+    const s = generateScene(TEST_SEED_START + k, { width: ft.width, height: ft.height, textureImages: a.textureImages });
+    return { rgb: s.rgb, depth: s.depth };
+  });
+  const shape = { count: 2 * ft.scenes, h, w, c: 4 };
+  const dir = join(work, 'unet-ft');
+  if (valScenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
+    // Where the stage starts: stage B's exported weights, scored at this stage's size.
+    withWeights(a.nets.unet, a.unetWeights);
+    write(`[unet-ft] stage B's weights at ${ft.width}x${ft.height}: ${validate(a.nets, valScenes, ft.width, ft.height, [h, w, 4])}`);
+  }
+  const run = await runStage({
+    name: 'unet-ft',
+    dir,
+    totalSteps: ft.steps,
+    ckptEvery: opts.ckptEvery,
+    logEvery: opts.logEvery,
+    engine: engine.engine,
+    seed: opts.seed * 1000 + 33,
+    // Stage B's settings (which fix its weights, the start of this stage) and this stage's own.
+    settings: { stage: 'unet-ft', seed: opts.seed, preset: opts.preset, latentKey: a.latentKey, unet: opts.unet, ema: opts.emaDecay, ftLatentKey: latentKey, finetune: ft },
+    schedule: cosineSchedule(0.05, Math.min(50, Math.floor(ft.steps / 20))),
+    draw: (rng) => drawUNetItems(rng, shape, settings),
+    onLog: async (step) => {
+      if (opts.valScenes === 0 || (step % (opts.logEvery * 4) !== 0 && step !== ft.steps)) return '';
+      const snap = await engine.engine.snapshot();
+      withWeights(a.nets.unet, snap.ema ?? snap.weights);
+      return validate(a.nets, valScenes, ft.width, ft.height, [h, w, 4]);
+    },
+    stopAfter: opts.stopAfter,
+    write,
+  });
+  const snap = await engine.engine.snapshot();
+  await engine.engine.close();
+  engine.local?.dispose();
+  return { losses: run.losses, seconds: run.seconds, dataSeconds, encodeSeconds, completed: run.completed, weights: snap.ema ?? snap.weights };
+}
+
+/** Renders training `seeds` at `width` x `height` (on the worker threads when there are several). */
+async function renderScenes(
+  seeds: readonly number[],
+  width: number,
+  height: number,
+  opts: Pick<TrainPriorOptions, 'workers' | 'naturalTextures'>,
+  textureImages: readonly TextureImage[],
+  write: (line: string) => void,
+  label: string,
+): Promise<{ rgb: Uint8Array; depth: Float32Array }> {
+  if (opts.workers > 1) {
+    write(`[${label}] rendering ${seeds.length} scenes on ${opts.workers} threads`);
+    return renderParallel(seeds, width, height, opts.naturalTextures, opts.workers);
+  }
+  const built = buildSceneDataset(seeds, {
+    width,
+    height,
+    textureImages,
+    onScene: (done, total) => {
+      if (done % 500 === 0 || done === total) write(`[${label}] rendered ${done}/${total} scenes`);
+    },
+  });
+  return { rgb: built.rgb, depth: built.depth };
+}
+
+/** Encodes every scene of `ds` and its mirror with the frozen VAE (`encodeLatentSet` layout). */
+async function encodeScenes(
+  vae: OneStepNets['vae'],
+  vaeConfig: JsonObject,
+  vaeWeights: ReadonlyMap<string, Float32Array>,
+  scalingFactor: number,
+  ds: SceneDataset,
+  workers: number,
+  write: (line: string) => void,
+  label: string,
+): Promise<{ rgb: Float32Array; depth: Float32Array }> {
+  const down = 2 ** ((vaeConfig.block_out_channels as number[]).length - 1);
+  if (workers > 1) {
+    write(`[${label}] encoding ${ds.seeds.length} scenes (+ mirrors) on ${workers} threads`);
+    return encodeParallel(vaeConfig, vaeWeights, scalingFactor, ds, (ds.height / down) * (ds.width / down) * 4, workers);
+  }
+  const set = encodeLatentSet(vae, ds, scalingFactor, 8, (done, total) => {
+    if (done % 1000 < 8 || done === total) write(`[${label}] encoded ${done}/${total} scenes (+ mirrors)`);
+  });
+  return { rgb: set.rgb, depth: set.depth };
 }
 
 /** Sets a main-thread model's (trainable) weights from a name -> values map. */
 function withWeights<M extends { parameters(): Param[] }>(model: M, weights: ReadonlyMap<string, Float32Array>): M {
-  for (const p of model.parameters()) {
-    const w = weights.get(p.name);
-    check(w && w.length === p.size, () => `missing or mis-sized weight "${p.name}"`, { key: p.name });
-    (tfjsOps.param(p) as tf.Variable).assign(tf.tensor(w, [...p.shape], 'float32'));
-  }
+  assignWeights(model.parameters(), weights);
   return model;
 }
 
 function partialResult(
   opts: TrainPriorOptions,
-  vaeLosses: LossPoint[],
-  unetLosses: LossPoint[],
-  vaeSeconds: number,
-  unetSeconds: number,
-  dataSeconds: number,
-  vae: Map<string, Float32Array>,
-  unet: Map<string, Float32Array>,
+  r: {
+    vaeLosses: LossPoint[];
+    unetLosses?: LossPoint[];
+    ftLosses?: LossPoint[];
+    vaeSeconds: number;
+    unetSeconds?: number;
+    ftSeconds?: number;
+    dataSeconds: number;
+    vae: Map<string, Float32Array>;
+    unet?: Map<string, Float32Array>;
+  },
 ): TrainPriorResult {
-  return { out: resolve(opts.out), scalingFactor: NaN, vaeLosses, unetLosses, vaeSeconds, unetSeconds, dataSeconds, completed: false, weights: { vae, unet } };
+  return {
+    out: resolve(opts.out),
+    scalingFactor: NaN,
+    vaeLosses: r.vaeLosses,
+    unetLosses: r.unetLosses ?? [],
+    ftLosses: r.ftLosses ?? [],
+    vaeSeconds: r.vaeSeconds,
+    unetSeconds: r.unetSeconds ?? 0,
+    ftSeconds: r.ftSeconds ?? 0,
+    dataSeconds: r.dataSeconds,
+    completed: false,
+    weights: { vae: r.vae, unet: r.unet ?? new Map() },
+  };
 }
 
 async function main(): Promise<void> {
@@ -366,6 +563,12 @@ async function main(): Promise<void> {
     .option('unet-lr', { type: 'number', default: d.unet.lr })
     .option('p999', { type: 'number', default: d.unet.p999, describe: 'share of UNet samples at t = 999' })
     .option('pool-weight', { type: 'number', default: d.unet.poolWeight, describe: 'weight of the 4x4-pooled latent MSE' })
+    .option('ft-steps', { type: 'number', default: d.finetune.steps, describe: 'stage C steps: fine-tune the UNet at --ft-width x --ft-height (0 = off; 1200 was tried)' })
+    .option('ft-batch', { type: 'number', default: d.finetune.batch })
+    .option('ft-lr', { type: 'number', default: d.finetune.lr })
+    .option('ft-width', { type: 'number', default: d.finetune.width, describe: 'stage C scene width (the processing resolution)' })
+    .option('ft-height', { type: 'number', default: d.finetune.height, describe: 'stage C scene height (4:3 at the processing resolution)' })
+    .option('ft-scenes', { type: 'number', default: d.finetune.scenes, describe: 'stage C training scenes (seeds 0..N-1)' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
     .option('val-scenes', { type: 'number', default: d.valScenes })
@@ -393,6 +596,14 @@ async function main(): Promise<void> {
       depthWeight: argv['depth-weight'],
     },
     unet: { steps: argv['unet-steps'], batch: argv['unet-batch'], lr: argv['unet-lr'], p999: argv.p999, poolWeight: argv['pool-weight'] },
+    finetune: {
+      steps: argv['ft-steps'],
+      batch: argv['ft-batch'],
+      lr: argv['ft-lr'],
+      width: argv['ft-width'],
+      height: argv['ft-height'],
+      scenes: argv['ft-scenes'],
+    },
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],
     valScenes: argv['val-scenes'],

@@ -1,11 +1,13 @@
 import test from 'ava';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupEngine } from '../helpers/engine.ts';
 import { DEFAULTS, trainPrior, type TrainPriorOptions } from '../../experiments/training/train-prior.ts';
-import { loadUNet, loadVae } from '../../diffusion/models/load.ts';
+import { createUNet, loadUNet, loadVae } from '../../diffusion/models/load.ts';
 import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
+import type { TrainingSummary } from '../../experiments/training/model-card.ts';
+import { loadLatestCheckpoint } from '../../experiments/training/trainer/checkpoint-store.ts';
 
 const silent = () => undefined;
 
@@ -20,6 +22,7 @@ function microOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): 
     naturalTextures: false,
     vae: { ...DEFAULTS.vae, steps: 8, batch: 4, crop: 8, lr: 3e-3 },
     unet: { ...DEFAULTS.unet, steps: 8, batch: 4, lr: 3e-3 },
+    finetune: { ...DEFAULTS.finetune, steps: 0 },
     ckptEvery: 2,
     logEvery: 2,
     valScenes: 0,
@@ -101,11 +104,14 @@ test.serial('an interrupted run resumes to bit-identical weights', async (t) => 
 test.serial('two worker threads: deterministic, and a resume continues bit-identically', async (t) => {
   const a = mkdtempSync(join(tmpdir(), 'train-prior-w2a-'));
   const b = mkdtempSync(join(tmpdir(), 'train-prior-w2b-'));
+  // With a short non-square stage C (stage B's weights reach the worker replicas through their init).
+  const finetune = { steps: 4, batch: 4, lr: 3e-3, width: 20, height: 14, scenes: 8 };
   try {
-    const full = await trainPrior(microOptions(a, { workers: 2 }));
+    const full = await trainPrior(microOptions(a, { workers: 2, finetune }));
     t.true(full.completed);
-    t.false((await trainPrior(microOptions(b, { workers: 2, stopAfter: 6 }))).completed);
-    const resumed = await trainPrior(microOptions(b, { workers: 2 }));
+    t.is(full.ftLosses.at(-1)?.step, 4);
+    t.false((await trainPrior(microOptions(b, { workers: 2, finetune, stopAfter: 6 }))).completed);
+    const resumed = await trainPrior(microOptions(b, { workers: 2, finetune }));
     t.true(resumed.completed);
     for (const net of ['vae', 'unet'] as const) {
       for (const [name, w] of full.weights[net]) t.deepEqual(resumed.weights[net].get(name), w, `${net} ${name}`);
@@ -127,15 +133,18 @@ test.serial('rendering and encoding on worker threads give the single-threaded a
     [16, 20],
   ]);
   const seeds = Array.from({ length: 11 }, (_, i) => i);
-  const serial = buildSceneDataset(seeds, { width: 16, height: 16 });
-  const parallel = await renderParallel(seeds, 16, false, 2);
+  // Non-square (stage C renders at the processing resolution's aspect ratio).
+  const serial = buildSceneDataset(seeds, { width: 20, height: 14 });
+  const parallel = await renderParallel(seeds, 20, 14, false, 2);
   t.deepEqual(parallel.rgb, serial.rgb);
   t.deepEqual(parallel.depth, serial.depth);
   const cfg = priorConfigs(MICRO).vae;
   const vae = createVae(cfg, 5, { trainable: true });
   const weights = new Map(vae.parameters().map((p) => [p.name, tfjsOps.param(p).dataSync() as Float32Array]));
   const one = encodeLatentSet(vae, serial, 0.7, 4);
-  const two = await encodeParallel(cfg, weights, 0.7, serial, 8 * 8 * 4, 2, 4);
+  t.is(one.h, 7);
+  t.is(one.w, 10);
+  const two = await encodeParallel(cfg, weights, 0.7, serial, 7 * 10 * 4, 2, 4);
   t.deepEqual(two.rgb, one.rgb);
   t.deepEqual(two.depth, one.depth);
   vae.dispose();
@@ -145,4 +154,120 @@ test.serial('a held-out seed can never enter the training set', async (t) => {
   const { buildSceneDataset } = await import('../../experiments/training/data/scene-dataset.ts');
   const { TEST_SEED_START } = await import('../../experiments/training/procedural-scenes.ts');
   t.throws(() => buildSceneDataset([0, TEST_SEED_START], { width: 8, height: 8 }), { message: /held-out/ });
+});
+
+/** Micro stage A and B (4 steps each), then a non-square stage C: 20x14 scenes, latent 10x7 (7 -> 4 -> 7 in the UNet). */
+function ftOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): TrainPriorOptions {
+  return microOptions(dir, {
+    vae: { ...DEFAULTS.vae, steps: 4, batch: 4, crop: 8, lr: 3e-3 },
+    unet: { ...DEFAULTS.unet, steps: 4, batch: 4, lr: 3e-3 },
+    finetune: { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 14, scenes: 10 },
+    ...overrides,
+  });
+}
+
+test.serial('stage C: fine-tunes stage B non-square, resumes bit-identically; --ft-steps 0 exports stage B as before', async (t) => {
+  const a = mkdtempSync(join(tmpdir(), 'train-prior-ft-a-'));
+  const b = mkdtempSync(join(tmpdir(), 'train-prior-ft-b-'));
+  const c = mkdtempSync(join(tmpdir(), 'train-prior-ft-c-'));
+  try {
+    const full = await trainPrior(ftOptions(a));
+    t.true(full.completed);
+    t.deepEqual(
+      full.ftLosses.map((l) => l.step),
+      [2, 4, 6],
+    );
+    t.true(full.ftLosses.every((l) => Number.isFinite(l.loss) && l.parts?.coarse !== undefined));
+    const stageB = loadLatestCheckpoint(join(a, 'work', 'unet'))!.snapshot.ema!;
+    const stageC = loadLatestCheckpoint(join(a, 'work', 'unet-ft'))!;
+    t.is(stageC.step, 6);
+    // The export is stage C's EMA, not stage B's.
+    for (const [name, w] of stageC.snapshot.ema!) t.deepEqual(full.weights.unet.get(name), w, name);
+    t.true([...stageB].some(([name, w]) => !full.weights.unet.get(name)!.every((v, i) => v === w[i])));
+    const summary = JSON.parse(readFileSync(join(full.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.deepEqual(summary.finetune, { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 14, scenes: 10 });
+    t.is(summary.losses.finetune?.length, 3);
+    t.true((summary.seconds.finetune ?? 0) > 0);
+
+    // Session 1 completes stages A and B (4 steps each) and stops in stage C; session 2 finishes it.
+    const s1 = await trainPrior(ftOptions(b, { stopAfter: 4 }));
+    t.false(s1.completed);
+    t.is(s1.ftLosses.at(-1)?.step, 4);
+    const s2 = await trainPrior(ftOptions(b));
+    t.true(s2.completed);
+    for (const net of ['vae', 'unet'] as const) {
+      t.is(s2.weights[net].size, full.weights[net].size);
+      for (const [name, w] of full.weights[net]) t.deepEqual(s2.weights[net].get(name), w, `${net} ${name}`);
+    }
+    t.deepEqual(
+      s2.ftLosses.map((l) => l.loss),
+      full.ftLosses.map((l) => l.loss),
+    );
+
+    // --ft-steps 0: no stage C data or folder, stage B's EMA exported, the summary as before the stage existed.
+    const off = await trainPrior(ftOptions(c, { finetune: { ...ftOptions(c).finetune, steps: 0 } }));
+    t.true(off.completed);
+    t.deepEqual(off.ftLosses, []);
+    for (const [name, w] of stageB) t.deepEqual(off.weights.unet.get(name), w, name);
+    for (const [name, w] of full.weights.vae) t.deepEqual(off.weights.vae.get(name), w, name);
+    for (const f of ['unet-ft', 'ft-scenes.json', 'ft-latents.json']) t.false(existsSync(join(c, 'work', f)), f);
+    const offSummary = JSON.parse(readFileSync(join(off.out, 'training.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    t.false('finetune' in offSummary);
+    t.deepEqual(Object.keys(offSummary.seconds!), ['data', 'vae', 'encode', 'unet']);
+    t.deepEqual(Object.keys(offSummary.losses!), ['vae', 'unet']);
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+    rmSync(c, { recursive: true, force: true });
+  }
+});
+
+test.serial('a UNet replica given initWeights starts from them (weights and EMA), in this thread and in workers', async (t) => {
+  const { buildReplica } = await import('../../experiments/training/stages/replica.ts');
+  const { startEngine } = await import('../../experiments/training/trainer/grad-engine.ts');
+  const { writeCachedArrays } = await import('../../experiments/training/data/dataset-cache.ts');
+  const { MICRO, priorConfigs } = await import('../../experiments/training/model-configs.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'train-prior-init-'));
+  try {
+    const cfg = priorConfigs(MICRO);
+    const [count, h, w] = [4, 7, 10];
+    writeCachedArrays(dir, 'ft-latents', 'k', { rgb: new Float32Array(count * h * w * 4), depth: new Float32Array(count * h * w * 4) });
+    const donor = createUNet(cfg.unet, 99, { trainable: true });
+    const initWeights = new Map(donor.parameters().map((p) => [p.name, (tfjsOps.param(p).dataSync() as Float32Array).slice()]));
+    donor.dispose();
+    const init = {
+      stage: 'unet' as const,
+      unetConfig: cfg.unet,
+      textEncoderConfig: cfg.textEncoder,
+      schedulerConfig: cfg.scheduler,
+      seed: 2,
+      textSeed: 3,
+      settings: { ...DEFAULTS.unet, batch: 2 },
+      work: dir,
+      cache: 'ft-latents',
+      dataKey: 'k',
+      count,
+      h,
+      w,
+      initWeights,
+    };
+    const local = buildReplica(init, 1e-3, 0.999);
+    for (const [name, v] of initWeights) {
+      t.deepEqual(local.trainer.weights().get(name), v, name);
+      t.deepEqual(local.trainer.emaWeights()!.get(name), v, `ema ${name}`);
+    }
+    local.dispose();
+    const { engine } = await startEngine(2, init, 1e-3, 0.999);
+    try {
+      const snap = await engine.snapshot();
+      for (const [name, v] of initWeights) {
+        t.deepEqual(snap.weights.get(name), v, name);
+        t.deepEqual(snap.ema!.get(name), v, `ema ${name}`);
+      }
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

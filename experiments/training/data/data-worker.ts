@@ -14,13 +14,13 @@ import { encodeLatentSet } from '../stages/unet-stage.ts';
 import { buildSceneDataset, type SceneDataset } from './scene-dataset.ts';
 
 type Request =
-  | { type: 'render'; seeds: number[]; size: number; naturalTextures: boolean }
+  | { type: 'render'; seeds: number[]; width: number; height: number; naturalTextures: boolean }
   | {
       type: 'encode';
       vaeConfig: JsonObject;
       weights: [string, Float32Array][];
       scalingFactor: number;
-      scenes: { rgb: Uint8Array; depth: Float32Array; count: number; size: number };
+      scenes: { rgb: Uint8Array; depth: Float32Array; count: number; width: number; height: number };
       batch: number;
     };
 
@@ -31,8 +31,8 @@ parentPort!.on('message', async (msg: Request) => {
     await initEngine('wasm');
     if (msg.type === 'render') {
       const ds = buildSceneDataset(msg.seeds, {
-        width: msg.size,
-        height: msg.size,
+        width: msg.width,
+        height: msg.height,
         textureImages: msg.naturalTextures ? loadTextureImages() : [],
       });
       parentPort!.postMessage({ type: 'rendered', rgb: ds.rgb, depth: ds.depth }, [ds.rgb.buffer as ArrayBuffer, ds.depth.buffer as ArrayBuffer]);
@@ -43,8 +43,8 @@ parentPort!.on('message', async (msg: Request) => {
     const weights = new Map(msg.weights);
     for (const p of vae.parameters()) (tfjsOps.param(p) as tf.Variable).assign(tf.tensor(weights.get(p.name)!, [...p.shape], 'float32'));
     const ds: SceneDataset = {
-      width: msg.scenes.size,
-      height: msg.scenes.size,
+      width: msg.scenes.width,
+      height: msg.scenes.height,
       seeds: Array.from({ length: msg.scenes.count }, (_, i) => i),
       rgb: msg.scenes.rgb,
       depth: msg.scenes.depth,

@@ -25,15 +25,19 @@ async function withWorkers<T>(n: number, run: (workers: Worker[]) => Promise<T>)
   }
 }
 
-/** Renders `seeds` on `workers` threads: `{ rgb [N, S, S, 3] bytes, depth [N, S, S] normalized }`. */
+/**
+ * Renders `seeds` on `workers` threads at `width` x `height`: `{ rgb [N, H, W, 3] bytes, depth [N, H, W]
+ * normalized }`.
+ */
 export async function renderParallel(
   seeds: readonly number[],
-  size: number,
+  width: number,
+  height: number,
   naturalTextures: boolean,
   workers: number,
 ): Promise<{ rgb: Uint8Array; depth: Float32Array }> {
   const parts = chunks(seeds.length, workers);
-  const hw = size * size;
+  const hw = width * height;
   const rgb = new Uint8Array(seeds.length * hw * 3);
   const depth = new Float32Array(seeds.length * hw);
   await withWorkers(parts.length, (ws) =>
@@ -42,7 +46,8 @@ export async function renderParallel(
         const r = await requestOnce<{ rgb: Uint8Array; depth: Float32Array }>(ws[k]!, {
           type: 'render',
           seeds: seeds.slice(a, b),
-          size,
+          width,
+          height,
           naturalTextures,
         });
         rgb.set(r.rgb, a * hw * 3);
@@ -76,7 +81,7 @@ export async function encodeParallel(
           vaeConfig,
           weights: [...weights.entries()],
           scalingFactor,
-          scenes: { rgb: ds.rgb.slice(a * hw * 3, b * hw * 3), depth: ds.depth.slice(a * hw, b * hw), count: b - a, size: ds.width },
+          scenes: { rgb: ds.rgb.slice(a * hw * 3, b * hw * 3), depth: ds.depth.slice(a * hw, b * hw), count: b - a, width: ds.width, height: ds.height },
           batch,
         });
         rgb.set(r.rgb, 2 * a * latentPerItem);

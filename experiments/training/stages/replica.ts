@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../../../core/errors.ts';
+import type { Param } from '../../../diffusion/checkpoint/param.ts';
 import type { AutoencoderKL } from '../../../diffusion/models/vae/autoencoder-kl.ts';
 import type { UNet2DConditionModel } from '../../../diffusion/models/unet/unet.ts';
 import { createTextEncoder, createUNet, createVae } from '../../../diffusion/models/load.ts';
@@ -41,11 +42,20 @@ export interface UNetReplicaInit {
   textSeed: number;
   settings: UNetStageSettings;
   work: string;
-  /** Key of the `latents` cache. */
+  /** Name of the latents cache in `work` (stage B `latents`, stage C `ft-latents`). @default 'latents' */
+  cache?: string;
+  /** Key of that cache. */
   dataKey: unknown;
   count: number;
+  /** Latent height and width (need not be equal). */
   h: number;
   w: number;
+  /**
+   * Start from these weights (by parameter name) instead of the seeded init: stage C starts from stage B's
+   * exported weights. A Map of Float32Arrays is structured-cloneable, so it reaches worker replicas through
+   * `workerData` unchanged. Set before the trainer exists, so the weight EMA starts from them too.
+   */
+  initWeights?: ReadonlyMap<string, Float32Array>;
 }
 
 export type ReplicaInit = VaeReplicaInit | UNetReplicaInit;
@@ -80,6 +90,15 @@ export function emptyPromptContext(textEncoderConfig: JsonObject, seed: number):
   }
 }
 
+/** Sets trainable Params (bound as tf.Variables) from a name -> values map; every Param must be there. */
+export function assignWeights(params: readonly Param[], weights: ReadonlyMap<string, Float32Array>): void {
+  for (const p of params) {
+    const w = weights.get(p.name);
+    check(w && w.length === p.size, () => `missing or mis-sized weight "${p.name}"`, { key: p.name });
+    (tfjsOps.param(p) as tf.Variable).assign(tf.tensor(w, [...p.shape], 'float32'));
+  }
+}
+
 export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Replica {
   if (init.stage === 'vae') {
     const a = cacheOnly(init.work, 'scenes', init.dataKey);
@@ -104,10 +123,11 @@ export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Repli
       },
     };
   }
-  const a = cacheOnly(init.work, 'latents', init.dataKey);
+  const a = cacheOnly(init.work, init.cache ?? 'latents', init.dataKey);
   const latents: LatentSet = { count: init.count, h: init.h, w: init.w, c: 4, rgb: a.rgb as Float32Array, depth: a.depth as Float32Array };
   check(latents.rgb.length === init.count * init.h * init.w * 4, () => 'latent cache has the wrong size', { key: init.work });
   const unet = createUNet(init.unetConfig, init.seed, { trainable: true });
+  if (init.initWeights) assignWeights(unet.parameters(), init.initWeights);
   const trainer = new ParamTrainer(unet.parameters(), { lr, clipNorm: 1, emaDecay });
   const context = emptyPromptContext(init.textEncoderConfig, init.textSeed);
   const alphasCumprod = noiseSchedule(parseSchedulerConfig(init.schedulerConfig, '<scheduler config>')).alphasCumprod;

@@ -135,6 +135,8 @@ export function unetItemsLoss(
     const err = tf.sub(pred, tf.tensor4d(v, shape));
     const mse = tf.mean(tf.square(err)) as tf.Scalar;
     if (!(poolWeight > 0)) return { loss: mse };
+    // 'valid' pooling: a side that is not a multiple of 4 (stage C's latent height 18) leaves its last rows
+    // (2 of 18) out of this coarse term; the per-pixel MSE above still covers them.
     const pool = Math.min(4, set.h, set.w);
     const coarse = tf.mean(tf.square(tf.avgPool(err as tf.Tensor4D, pool, pool, 'valid'))) as tf.Scalar; // [B, h/4, w/4, 4]
     return { loss: tf.add(mse, tf.mul(coarse, poolWeight)) as tf.Scalar, parts: { mse, coarse } };
