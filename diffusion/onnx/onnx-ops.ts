@@ -148,10 +148,13 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     const outDim = w.shape[1];
     const outShape = [...x.shape.slice(0, -1), outDim];
     let y: string;
-    if (w.param) {
-      // The weight in torch order [out, in] (a checkpoint's own bytes) read through Gemm's transB: no
-      // transposed copy, and the input gradient is a plain Gemm on the same bytes. Gemm is 2-D, so the
-      // leading axes are folded into rows (Reshape is free).
+    if (w.param?.origin) {
+      // A checkpoint weight in torch order [out, in] (the file's own bytes, linked by the disk cache) read
+      // through Gemm's transB: no transposed copy, and the input gradient is a plain Gemm on the same bytes.
+      // Gemm is 2-D, so the leading axes are folded into rows (Reshape is free). Other weights keep MatMul:
+      // the two round differently, and the defocus optimization's scale/shift grid search can flip between
+      // near-tied candidates on such differences (the demo scene moved from abs_rel 0.091 to 0.151), so
+      // results of weights with no file (random, float16) stay as they were.
       const x2 = x.rank === 2 ? this.physical(x, [0, 1]) : this.graph.op('Reshape', [this.physical(x, identity(x.rank)), this.graph.int64([-1, inDim])]);
       y = this.graph.op('Gemm', [x2, this.physical(w, [1, 0])], { transB: attr.int(1) });
       if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);

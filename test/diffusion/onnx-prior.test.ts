@@ -202,6 +202,20 @@ test.serial('disk cache: checkpoint weights are linked, not copied; only flipped
     const linked = await run(cache);
     const memory = await run(null);
     t.true(relL2(linked.depth, memory.depth) < 1e-6 && relL2(linked.grad, memory.grad) < 1e-6);
+    // Linear layers of a checkpoint run as Gemm on the torch-order weights: still the tfjs engine's numbers.
+    const tfjsPrior = await MarigoldPrior.load(model, { steps: 1 });
+    try {
+      tfjsPrior.encodeImage(image);
+      const z = tfjsPrior.sampleLatent(3);
+      const depth = tfjsPrior.predictDepth(z);
+      const w = tf.randomNormal([...depth.shape], 0, 1, 'float32', 5) as tf.Tensor2D; // run()'s upstream
+      const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tfjsPrior.predictDepth(v), w)))(z);
+      t.true(relL2(linked.depth, depth.dataSync()) < 1e-5, `depth vs tfjs ${relL2(linked.depth, depth.dataSync())}`);
+      t.true(relL2(linked.grad, grad.dataSync()) < 1e-4, `grad vs tfjs ${relL2(linked.grad, grad.dataSync())}`);
+      tf.dispose([z, w, depth, grad]);
+    } finally {
+      tfjsPrior.dispose();
+    }
     const metas = readdirSync(cache)
       .map((e) => join(cache, e, 'meta.json'))
       .filter((f) => existsSync(f))
