@@ -72,8 +72,13 @@ export interface MarigoldNetworkSource {
   release(): void;
 }
 
+/** Set to `1` to link float32 checkpoints into the graph cache (`OnnxEngineOptions.linkCheckpoint`). */
+export const LINK_CHECKPOINT_ENV = 'APERTURE_DEPTH_ONNX_LINK';
+
 /** Engine settings of {@link OnnxMarigoldPrior}. */
 export interface OnnxEngineOptions extends SessionSettings {
+  /** See `OnnxNetworkOptions.linkCheckpoint` (experimental). @default `APERTURE_DEPTH_ONNX_LINK=1` */
+  linkCheckpoint?: boolean;
   /** Graph cache folder; `null` keeps graphs in memory. @default `APERTURE_DEPTH_ONNX_CACHE` or ~/.cache/aperture-depth/onnx */
   cacheDir?: string | null;
   /**
@@ -508,6 +513,7 @@ export class OnnxMarigoldPrior {
       spinning: o.spinning ?? false, // tfjs host work runs between the sessions' runs
       prepacking: o.prepacking,
       cacheDir: o.cacheDir,
+      linkCheckpoint: o.linkCheckpoint ?? process.env[LINK_CHECKPOINT_ENV] === '1',
       ...(wrt
         ? { wrt, checkpointBytes: o.checkpointBytes ?? GIB, keepActivationBytes: o.keepActivationBytes ?? 1.5 * GIB }
         : {}),

@@ -70,7 +70,15 @@ export class OnnxOps implements Ops<SymbolicTensor> {
   /** Cache of layout conversions: `${value}|${perm}` -> value. */
   private readonly converted = new Map<string, string>();
 
-  constructor(readonly graph: OnnxGraph) {}
+  constructor(
+    readonly graph: OnnxGraph,
+    /**
+     * Point float32 checkpoint weights at their file's bytes (the disk cache links the file instead of
+     * writing a copy; linear layers then run as Gemm on the torch-order weights). Off by default: see
+     * `OnnxNetworkOptions.linkCheckpoint`.
+     */
+    private readonly linkCheckpoint = false,
+  ) {}
 
   // ---- graph boundary -------------------------------------------------------------------------
 
@@ -148,7 +156,7 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     const outDim = w.shape[1];
     const outShape = [...x.shape.slice(0, -1), outDim];
     let y: string;
-    if (w.param?.origin) {
+    if (this.linkCheckpoint && w.param?.origin) {
       // A checkpoint weight in torch order [out, in] (the file's own bytes, linked by the disk cache) read
       // through Gemm's transB: no transposed copy, and the input gradient is a plain Gemm on the same bytes.
       // Gemm is 2-D, so the leading axes are folded into rows (Reshape is free). Other weights keep MatMul:
@@ -502,7 +510,7 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     const shape = perm.map((i) => p.shape[i]);
     const trivial = p.shape.filter((d) => d !== 1).length <= 1;
     // Stored in the checkpoint's own axis order: the bytes are the file's, to be linked rather than copied.
-    const source = trivial || samePerm(perm, torchPerm(p.layout, p.shape.length)) ? p.origin : undefined;
+    const source = this.linkCheckpoint && (trivial || samePerm(perm, torchPerm(p.layout, p.shape.length))) ? p.origin : undefined;
     const plain = isIdentity(perm) || trivial;
     return this.graph.addInitializer(
       paramInit(p, {
@@ -521,7 +529,7 @@ export class OnnxOps implements Ops<SymbolicTensor> {
     });
     if (v.param) {
       return this.graph.addInitializer(
-        paramInit(v.param, { name: `${v.param.name}:[${shape.join('x')}]`, shape: [...shape], source: v.param.origin }),
+        paramInit(v.param, { name: `${v.param.name}:[${shape.join('x')}]`, shape: [...shape], source: this.linkCheckpoint ? v.param.origin : undefined }),
       );
     }
     return this.graph.op('Reshape', [this.physical(v, identity(v.rank)), this.graph.int64(shape)]);

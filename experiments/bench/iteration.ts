@@ -63,6 +63,7 @@ const { values: args } = parseArgs({
     'checkpoint-mb': { type: 'string', default: '1024' },
     'cache-dir': { type: 'string', default: '' },
     'random-checkpoint': { type: 'string', default: '' },
+    link: { type: 'boolean', default: false },
   },
 });
 const part = args.part!;
@@ -368,7 +369,8 @@ async function real(): Promise<void> {
   const cmd =
     `npx tsx experiments/bench/iteration.ts --part real --size ${W}x${H}` +
     (args['checkpoint-mb'] !== '1024' ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
-    (threads ? ` --threads ${threads}` : '');
+    (threads ? ` --threads ${threads}` : '') +
+    (args.link ? ' --link' : '');
   const line = (t: string) => console.log(`${t}    # ${cmd}`);
   const unetRaw = JSON.parse(readFileSync(join(here, 'configs', 'marigold-depth-v1-0-unet.json'), 'utf8'));
   const unetConfig = parseUNetConfig(unetRaw, 'marigold-depth-v1-0-unet.json');
@@ -420,7 +422,7 @@ async function real(): Promise<void> {
         processingResolution: Math.max(W, H),
         textEmbedding: embedding,
       },
-      { cacheDir, threads, checkpointBytes },
+      { cacheDir, threads, checkpointBytes, linkCheckpoint: args.link },
     );
   try {
     // 1. cold: load the checkpoint, trace, VJP, write (link the checkpoint, write flipped kernels); sessions

@@ -166,7 +166,7 @@ test.serial('disk cache: a second prior opens the graphs without tracing; no ten
   }
 });
 
-test.serial('disk cache: checkpoint weights are linked, not copied; only flipped kernels are written; same numbers', async (t) => {
+test.serial('linkCheckpoint: checkpoint weights are linked, not copied; only flipped kernels are written; same numbers', async (t) => {
   // The embedded model stored as float32 (it ships as float16, which has to be converted and so is
   // written): every forward weight is read in place from the checkpoint's safetensors (hard-linked into
   // the entry); the written bytes are the gradient graphs' flipped convolution kernels only, so the
@@ -184,7 +184,7 @@ test.serial('disk cache: checkpoint weights are linked, not copied; only flipped
   }
   const cache = join(dir.dir, 'cache');
   const run = async (cacheDir: string | null) => {
-    const prior = await OnnxMarigoldPrior.load(model, { steps: 1, cacheDir, threads: 1 });
+    const prior = await OnnxMarigoldPrior.load(model, { steps: 1, cacheDir, threads: 1, linkCheckpoint: true });
     try {
       await prior.encodeImage(image);
       const z = prior.sampleLatent(3);
@@ -221,6 +221,28 @@ test.serial('disk cache: checkpoint weights are linked, not copied; only flipped
       .filter((f) => existsSync(f))
       .map((f) => ({ entry: dirname(f), meta: JSON.parse(readFileSync(f, 'utf8')) as CacheMeta }));
     t.deepEqual(metas.map((m) => m.meta.name).sort(), ['unet', 'vae-decoder', 'vae-encoder']);
+    // Without the option (the default) the same model's entries link nothing and write every weight.
+    const copyCache = join(dir.dir, 'cache-copy');
+    const copied = await (async () => {
+      const prior = await OnnxMarigoldPrior.load(model, { steps: 1, cacheDir: copyCache, threads: 1 });
+      try {
+        await prior.encodeImage(image);
+        const z = prior.sampleLatent(3);
+        const d = await prior.predictDepthAsync(z);
+        const out = d.dataSync().slice();
+        tf.dispose([z, d]);
+        return out;
+      } finally {
+        await prior.dispose();
+      }
+    })();
+    t.true(relL2(copied, linked.depth) < 1e-5);
+    for (const e of readdirSync(copyCache).filter((e) => existsSync(join(copyCache, e, 'meta.json')))) {
+      const meta = JSON.parse(readFileSync(join(copyCache, e, 'meta.json'), 'utf8')) as CacheMeta;
+      t.is(meta.disk.links.length, 0, meta.name);
+      t.is(meta.disk.linkedBytes, 0, meta.name);
+      t.true(meta.disk.writtenBytes >= meta.weightsBytes, meta.name);
+    }
     for (const { entry, meta } of metas) {
       const component = meta.name === 'unet' ? 'unet' : 'vae';
       const file = resolve(model, component, 'diffusion_pytorch_model.safetensors');
