@@ -11,10 +11,15 @@ export function tempPathFor(path: string): string {
  * half-written output under the final name.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  withAtomicPathSync(path, (tmp) => writeFileSync(tmp, bytes));
+}
+
+/** Runs `write(tmpPath)` synchronously (for writers that stream into a file) and renames the result into place. */
+export function withAtomicPathSync(path: string, write: (tmpPath: string) => void): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {
-    writeFileSync(tmp, bytes);
+    write(tmp);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

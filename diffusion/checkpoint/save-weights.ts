@@ -5,9 +5,8 @@
  * file back. Written atomically (temp name, then rename).
  */
 import { check } from '../../core/errors.ts';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { tempPathFor } from '../../core/io/atomic.ts';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { withAtomicPathSync } from '../../core/io/atomic.ts';
 import { numberToFloat16 } from '../../core/io/ndarray.ts';
 import { torchShape } from './layout.ts';
 import type { ParamLayout } from './param.ts';
@@ -124,21 +123,15 @@ export function saveSafetensors(
   metadata: Record<string, string> = {},
 ): void {
   const { head } = safetensorsHeader(weights, dtype, metadata);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  const fd = openSync(tmp, 'w');
-  try {
+  withAtomicPathSync(path, (tmp) => {
+    const fd = openSync(tmp, 'w');
     try {
       writeAll(fd, head);
       for (const w of weights) writeAll(fd, tensorBytes(w, dtype));
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -42,25 +42,32 @@ const invert = (p: readonly number[]): number[] => {
 /** NHWC logical -> NCHW physical (and in general: channels-last -> channels-first). */
 const channelsFirst = (rank: number): number[] => [0, rank - 1, ...identity(rank).slice(1, rank - 1)];
 
-/** Host data of a Param, kept alive by a binding so the Param may drop its own copy later. */
-function paramData(p: Param): Float32Array {
-  return p.bind<Float32Array>(ONNX_BINDING, () => ({ value: p.hostData(), dispose: () => undefined }));
+/**
+ * A Param's values for its initializers, bound to the Param once (one read, shared by every initializer
+ * of that weight). Any other weight is pinned now, since the Param may drop its host copy later. A
+ * checkpoint weight (`origin`) not yet in memory is read from its file on first use (a transformed copy,
+ * in-memory sessions): one the disk cache links from the file is never loaded.
+ */
+function paramValues(p: Param): () => Float32Array {
+  return p.bind<() => Float32Array>(ONNX_BINDING, () => {
+    const origin = p.origin;
+    let values = origin ? undefined : p.hostData();
+    return {
+      value: () => (values ??= fromTorch(readOriginValues(origin!, p.name), p.shape, p.layout)),
+      dispose: () => undefined,
+    };
+  });
 }
 
-/**
- * An initializer over a Param's values. A checkpoint weight (`origin`) not yet in memory is read from its
- * file only when something needs the values (a transformed copy, in-memory sessions): one linked from the
- * file is never loaded. Any other weight is pinned now (the Param may drop its host copy later).
- */
+/** An initializer over a Param's values (read through {@link paramValues} when first needed). */
 function paramInit(p: Param, init: Omit<Initializer, 'dtype' | 'data' | 'owner'>): Initializer {
-  const base = { ...init, dtype: 'float32' as const, owner: p };
-  const origin = p.origin;
-  if (!origin || p.boundTo(ONNX_BINDING)) return { ...base, data: paramData(p) };
-  let values: Float32Array | undefined;
+  const values = paramValues(p);
   return {
-    ...base,
+    ...init,
+    dtype: 'float32',
+    owner: p,
     get data() {
-      return (values ??= fromTorch(readOriginValues(origin, p.name), p.shape, p.layout));
+      return values();
     },
   };
 }
@@ -165,12 +172,11 @@ export class OnnxOps implements Ops<SymbolicTensor> {
       // results of weights with no file (random, float16) stay as they were.
       const x2 = x.rank === 2 ? this.physical(x, [0, 1]) : this.graph.op('Reshape', [this.physical(x, identity(x.rank)), this.graph.int64([-1, inDim])]);
       y = this.graph.op('Gemm', [x2, this.physical(w, [1, 0])], { transB: attr.int(1) });
-      if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
       if (x.rank !== 2) y = this.graph.op('Reshape', [y, this.graph.int64(outShape)]);
     } else {
       y = this.graph.op('MatMul', [this.physical(x, identity(x.rank)), this.physical(w, [0, 1])]);
-      if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
     }
+    if (b) y = this.graph.op('Add', [y, this.physical(b, [0])]);
     return new SymbolicTensor(y, outShape, identity(x.rank));
   }
 

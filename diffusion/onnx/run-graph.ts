@@ -237,9 +237,8 @@ export class OnnxNetwork {
       const tw = performance.now();
       let disk: NetworkMeta['disk'];
       await writeEntry(dir, async (tmp) => {
-        const written = await writeWeightsFile(built.graph, tmp, 'weights.bin');
-        const { layout } = written;
-        disk = { writtenBytes: written.writtenBytes, linkedBytes: written.linkedBytes, links: written.links };
+        const { layout, ...bytes } = await writeWeightsFile(built.graph, tmp, 'weights.bin');
+        disk = bytes;
         built.views.forEach((v, k) => {
           writeFileSync(
             join(tmp, built.meta.segments[k].forward.file),

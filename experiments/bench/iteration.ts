@@ -442,7 +442,7 @@ async function real(): Promise<void> {
     line(
       `real-shape UNet (${unet.nodes} nodes, ${unet.segments} segments, ${unet.keptSegments} kept) + VAE decoder ` +
         `(${dec.nodes} nodes, ${dec.segments} segments, ${dec.keptSegments} kept), ` +
-        `latent ${W / 8}x${H / 8}, cold: graph build ${s(build)} s incl. reading the checkpoint ${s(weightsMs)} s ` +
+        `latent ${W / 8}x${H / 8}, cold: graph build ${s(build)} s incl. opening the checkpoint ${s(weightsMs)} s (its values are read where the build needs them) ` +
         `(unet trace ${s(unet.buildPhasesMs.trace)} + vjp ${s(unet.buildPhasesMs.vjp)} + write ${s(unet.buildPhasesMs.write)}; ` +
         `decoder ${s(dec.buildMs)}; encoder ${s(st.encoder?.buildMs ?? 0)}), ` +
         `${gib(diskOf(unet).writtenBytes + diskOf(dec).writtenBytes)} GiB written, ${gib(diskOf(unet).linkedBytes + diskOf(dec).linkedBytes)} GiB read in place from the checkpoint (${unet.disk?.linkMode ?? 'no'} link); ` +
