@@ -5,6 +5,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ApertureDepthError } from '../errors.ts';
 import { INTERRUPTED_EXIT_CODE, InterruptedError } from '../interrupt.ts';
+import { relaunchWithNativeMemory } from '../engine/native-memory.ts';
 
 // Each file in commands/ default-exports one yargs CommandModule; adding a command is adding a file.
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
@@ -37,7 +38,11 @@ export async function main(argv: string[]): Promise<void> {
 
 const isEntry = process.argv[1] && /(?:main\.ts|aperture-depth(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
-  main(hideBin(process.argv)).catch((err: unknown) => {
+  // With APERTURE_DEPTH_NATIVE_MEMORY=retain (glibc), the command starts again with the allocator settings
+  // that keep onnxruntime's freed blocks for reuse (core/engine/native-memory.ts).
+  (async () => {
+    if (!(await relaunchWithNativeMemory())) await main(hideBin(process.argv));
+  })().catch((err: unknown) => {
     if (err instanceof InterruptedError) {
       process.stderr.write(`aperture-depth: ${err.message}\n`);
       process.exit(INTERRUPTED_EXIT_CODE);

@@ -512,6 +512,7 @@ export class OnnxMarigoldPrior {
       cpuArena: o.cpuArena,
       spinning: o.spinning ?? false, // tfjs host work runs between the sessions' runs
       prepacking: o.prepacking,
+      memPattern: o.memPattern,
       cacheDir: o.cacheDir,
       linkCheckpoint: o.linkCheckpoint ?? process.env[LINK_CHECKPOINT_ENV] === '1',
       ...(wrt

@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApertureDepthError, check } from '../../core/errors.ts';
 import { OnnxGraph, sizeOf, type GraphNode } from './graph-builder.ts';
@@ -180,6 +180,7 @@ export class OnnxNetwork {
       cpuArena: options.cpuArena ?? !((options.checkpointBytes ?? 0) > 0),
       spinning: options.spinning,
       prepacking: options.prepacking,
+      memPattern: options.memPattern,
     };
     if (options.wrt !== undefined) {
       check(
@@ -203,81 +204,28 @@ export class OnnxNetwork {
     if (options.cacheDir === null) {
       const built = buildNetwork(trace, options, hash);
       const files = memoryWeights(built.graph);
-      const byName = new Map(files.files.map((f) => [f.path, f]));
-      const sources: Sources = (kind, k) => {
-        const v = built.views[k];
-        const view =
-          kind === 'forward'
-            ? v.forward
-            : kind === 'vjp'
-              ? v.vjp!
-              : kind === 'saved-forward'
-                ? v.saved!.forward
-                : v.saved!.backward;
-        const bytes = encodeModel(built.graph, view, files.layout);
-        const used = initializersOf(built.graph, view.nodes)
-          .filter(isExternal)
-          .map((i) => byName.get(files.layout.get(i.name)!.location)!);
-        return { bytes, externalData: used };
-      };
       return new OnnxNetwork(
         built.meta,
-        sources,
+        memorySources(built, files),
         settings,
         statsOf(built.meta, performance.now() - t0, false, built.phases),
         options.keepActivationBytes ?? 0,
       );
     }
     const dir = entryDir(options.cacheDir ?? defaultCacheDir(), hash);
-    let meta = readMeta<NetworkMeta>(dir);
-    const fromCache = meta !== undefined && meta.hash === hash;
-    let phases = { trace: 0, vjp: 0, write: 0 };
-    if (!fromCache) {
-      const built = buildNetwork(trace, options, hash);
-      const tw = performance.now();
-      let disk: NetworkMeta['disk'];
-      await writeEntry(dir, async (tmp) => {
-        const { layout, ...bytes } = await writeWeightsFile(built.graph, tmp, 'weights.bin');
-        disk = bytes;
-        built.views.forEach((v, k) => {
-          writeFileSync(
-            join(tmp, built.meta.segments[k].forward.file),
-            encodeModel(built.graph, v.forward, layout),
-          );
-          if (v.vjp)
-            writeFileSync(
-              join(tmp, built.meta.segments[k].vjp!.file),
-              encodeModel(built.graph, v.vjp, layout),
-            );
-          const saved = built.meta.segments[k].saved;
-          if (v.saved && saved) {
-            writeFileSync(join(tmp, saved.forward.file), encodeModel(built.graph, v.saved.forward, layout));
-            writeFileSync(join(tmp, saved.backward.file), encodeModel(built.graph, v.saved.backward, layout));
-          }
-        });
-        writeFileSync(join(tmp, 'meta.json'), JSON.stringify({ ...built.meta, disk }, null, 1));
-      });
-      meta = { ...built.meta, disk };
-      phases = { ...built.phases, write: performance.now() - tw };
+    const cached = readMeta<NetworkMeta>(dir);
+    if (cached !== undefined && cached.hash === hash) {
+      return new OnnxNetwork(cached, diskSources(dir, cached), settings, statsOf(cached, 0, true), options.keepActivationBytes ?? 0);
     }
-    const m = meta!;
-    const sources: Sources = (kind, k) => {
-      const seg = m.segments[k];
-      const file =
-        kind === 'forward'
-          ? seg.forward.file
-          : kind === 'vjp'
-            ? seg.vjp!.file
-            : kind === 'saved-forward'
-              ? seg.saved!.forward.file
-              : seg.saved!.backward.file;
-      return { path: join(dir, file) };
-    };
+    const built = buildNetwork(trace, options, hash);
+    const tw = performance.now();
+    const disk = await writeCacheEntry(dir, built);
+    const meta = { ...built.meta, disk };
     return new OnnxNetwork(
-      m,
-      sources,
+      meta,
+      diskSources(dir, meta),
       settings,
-      statsOf(m, fromCache ? 0 : performance.now() - t0, fromCache, phases),
+      statsOf(meta, performance.now() - t0, false, { ...built.phases, write: performance.now() - tw }),
       options.keepActivationBytes ?? 0,
     );
   }
@@ -475,6 +423,66 @@ export class OnnxNetwork {
   }
 }
 
+/** Session sources from a cache entry on disk. */
+function diskSources(dir: string, m: NetworkMeta): Sources {
+  return (kind, k) => {
+    const seg = m.segments[k];
+    const file =
+      kind === 'forward'
+        ? seg.forward.file
+        : kind === 'vjp'
+          ? seg.vjp!.file
+          : kind === 'saved-forward'
+            ? seg.saved!.forward.file
+            : seg.saved!.backward.file;
+    return { path: join(dir, file) };
+  };
+}
+
+/** Session sources from the built graph, its external weights passed as in-memory files. */
+function memorySources(built: Built, files: ReturnType<typeof memoryWeights>): Sources {
+  const byName = new Map(files.files.map((f) => [f.path, f]));
+  return (kind, k) => {
+    const v = built.views[k];
+    const view =
+      kind === 'forward' ? v.forward : kind === 'vjp' ? v.vjp! : kind === 'saved-forward' ? v.saved!.forward : v.saved!.backward;
+    const bytes = encodeModel(built.graph, view, files.layout);
+    const used = initializersOf(built.graph, view.nodes)
+      .filter(isExternal)
+      .map((i) => byName.get(files.layout.get(i.name)!.location)!);
+    return { bytes, externalData: used };
+  };
+}
+
+/** Writes a cache entry (weights, every segment's models, meta.json last); returns what went to disk. */
+async function writeCacheEntry(dir: string, built: Built): Promise<NonNullable<NetworkMeta['disk']>> {
+  let disk: NetworkMeta['disk'];
+  await writeEntry(dir, async (tmp) => {
+    const { layout, ...bytes } = await writeWeightsFile(built.graph, tmp, 'weights.bin');
+    disk = bytes;
+    const write = async (file: string, view: GraphView) => writeFile(join(tmp, file), encodeModel(built.graph, view, layout));
+    for (const [k, v] of built.views.entries()) {
+      const seg = built.meta.segments[k];
+      await write(seg.forward.file, v.forward);
+      if (v.vjp) await write(seg.vjp!.file, v.vjp);
+      if (v.saved && seg.saved) {
+        await write(seg.saved.forward.file, v.saved.forward);
+        await write(seg.saved.backward.file, v.saved.backward);
+      }
+    }
+    await writeFile(join(tmp, 'meta.json'), JSON.stringify({ ...built.meta, disk }, null, 1));
+  });
+  return disk!;
+}
+
+function diskStats(disk: NonNullable<NetworkMeta['disk']>): NonNullable<NetworkStats['disk']> {
+  return {
+    writtenBytes: disk.writtenBytes,
+    linkedBytes: disk.linkedBytes,
+    ...(disk.links.length ? { linkMode: disk.links.some((l) => l.mode === 'copy') ? ('copy' as const) : ('link' as const) } : {}),
+  };
+}
+
 /**
  * The segments whose activations a forward pass keeps: the last one (when built with a saving forward),
  * then others by recompute FLOPs avoided per kept byte while their bytes fit `keepBytes`.
@@ -513,15 +521,7 @@ function statsOf(
     vjpFlops: meta.vjpFlops,
     nodes: meta.nodes,
     weightsBytes: meta.weightsBytes,
-    ...(meta.disk
-      ? {
-          disk: {
-            writtenBytes: meta.disk.writtenBytes,
-            linkedBytes: meta.disk.linkedBytes,
-            ...(meta.disk.links.length ? { linkMode: meta.disk.links.some((l) => l.mode === 'copy') ? ('copy' as const) : ('link' as const) } : {}),
-          },
-        }
-      : {}),
+    ...(meta.disk ? { disk: diskStats(meta.disk) } : {}),
   };
 }
 

@@ -36,6 +36,11 @@ export interface SessionSettings {
    * the real UNet's VJP session) for ~4 % more time. @default true
    */
   readonly prepacking?: boolean;
+  /**
+   * onnxruntime's memory pattern: one planned block per run for a session's intermediate values.
+   * @default true
+   */
+  readonly memPattern?: boolean;
 }
 
 /** A model to open: a file on disk (external data beside it) or bytes plus in-memory external data files. */
@@ -50,7 +55,7 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
       ...(settings.providers ?? onnxProvidersFromEnv() ?? ['cpu']),
     ] as ort.InferenceSession.ExecutionProviderConfig[],
     enableCpuMemArena: settings.cpuArena ?? true,
-    enableMemPattern: true,
+    enableMemPattern: settings.memPattern ?? true,
     executionMode: 'sequential',
     logSeverityLevel: 3,
   };

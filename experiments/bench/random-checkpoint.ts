@@ -19,6 +19,7 @@ export function ensureRandomCheckpoint(
   seed = 0,
 ): number {
   const t0 = performance.now();
+  let wrote = false;
   for (const part of ['unet', 'vae'] as const) {
     const weights = join(dir, part, WEIGHTS);
     const config = join(dir, part, 'config.json');
@@ -34,6 +35,7 @@ export function ensureRandomCheckpoint(
     );
     model.dispose();
     writeFileAtomic(config, configText);
+    wrote = true;
   }
-  return (performance.now() - t0) / 1000;
+  return wrote ? (performance.now() - t0) / 1000 : 0;
 }

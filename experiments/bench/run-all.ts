@@ -9,23 +9,26 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Name, script, arguments: the order is the order of BENCHMARKS.md. */
-const BENCHES: ReadonlyArray<readonly [string, string, string[]]> = Object.freeze([
+/** Name, script, arguments, environment: the order is the order of BENCHMARKS.md. */
+const BENCHES: ReadonlyArray<readonly [string, string, string[], Record<string, string>?]> = Object.freeze([
   ['renderers', 'renderers.ts', []],
   ['unet', 'unet.ts', []],
   ['onnx-unet', 'onnx-unet.ts', []],
   ['iteration', 'iteration.ts', []],
+  // The real-size iteration again with onnxruntime's freed blocks kept (core/engine/native-memory.ts).
+  ['iteration-retain', 'iteration.ts', ['--part', 'real'], { APERTURE_DEPTH_NATIVE_MEMORY: 'retain' }],
 ]);
 
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? new Set(process.argv[onlyIdx + 1]?.split(',')) : undefined;
 let failed = 0;
-for (const [name, script, args] of BENCHES) {
+for (const [name, script, args, env] of BENCHES) {
   if (only && !only.has(name)) continue;
   const path = join(here, script);
   if (!existsSync(path)) continue;
-  process.stdout.write(`\n## ${name}: npx tsx experiments/bench/${script} ${args.join(' ')}\n`);
-  const r = spawnSync(process.execPath, ['--import=tsx', path, ...args], { stdio: 'inherit' });
+  const envText = Object.entries(env ?? {}).map(([k, v]) => `${k}=${v} `).join('');
+  process.stdout.write(`\n## ${name}: ${envText}npx tsx experiments/bench/${script} ${args.join(' ')}\n`);
+  const r = spawnSync(process.execPath, ['--import=tsx', path, ...args], { stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.status !== 0) {
     failed += 1;
     process.stdout.write(`(${name} exited with ${r.status ?? r.signal})\n`);

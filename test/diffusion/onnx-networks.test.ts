@@ -4,6 +4,8 @@ import { setupEngine } from '../helpers/engine.ts';
 import { fixture, FIXTURES, relL2 } from '../helpers/npy-fixture.ts';
 import { nchwValues, nhwcFromNchw } from '../helpers/nchw.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   loadUNet,
   loadVae,
@@ -345,3 +347,16 @@ test.serial(
     await third.dispose();
   },
 );
+
+test.serial('the disk cache: a cache folder that cannot be made fails the load, naming the path; nothing is left', async (t) => {
+  const dir = makeTempDir('onnx-cache-fails');
+  try {
+    const blocker = join(dir.dir, 'not-a-folder');
+    writeFileSync(blocker, 'x');
+    const options: OnnxNetworkOptions = { cacheDir: join(blocker, 'cache'), threads: 1, wrt: 'sample' };
+    await t.throwsAsync(() => OnnxNetwork.load(unetTrace([1, 4, 4, 8], [1, 2, 32]), options), { message: /not-a-folder/ });
+    t.deepEqual(readdirSync(dir.dir), ['not-a-folder']);
+  } finally {
+    dir.remove();
+  }
+});
