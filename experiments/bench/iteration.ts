@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RETAIN_ENV, relaunchWithNativeMemory } from '../../core/engine/native-memory.ts';
+import { NATIVE_MEMORY_ENV, nativeMemoryMode, RETAIN_ENV, relaunchWithNativeMemory } from '../../core/engine/native-memory.ts';
 import { parseArgs } from 'node:util';
 import { initEngine, type BackendName } from '../../core/engine/backend.ts';
 import { defaultModelPath, DEFAULT_MODEL_DIR } from '../../core/pipeline/default-model.ts';
@@ -391,9 +391,11 @@ async function real(): Promise<void> {
   const [W, H] = args.size!.split('x').map(Number) as [number, number];
   const checkpointBytes = Number(args['checkpoint-mb']) * 2 ** 20;
   const cmd =
+    (nativeMemoryMode() === 'retain' ? `${NATIVE_MEMORY_ENV}=retain ` : '') +
     `npx tsx experiments/bench/iteration.ts --part real --size ${W}x${H}` +
     (args['checkpoint-mb'] !== '1024' ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
     (threads ? ` --threads ${threads}` : '') +
+    (args['real-iterations'] !== '2' ? ` --real-iterations ${args['real-iterations']}` : '') +
     (args.link ? ' --link' : '');
   const line = (t: string) => console.log(`${t}    # ${cmd}`);
   const unetRaw = JSON.parse(readFileSync(join(here, 'configs', 'marigold-depth-v1-0-unet.json'), 'utf8'));
@@ -501,7 +503,7 @@ async function real(): Promise<void> {
       `${(flops / 1e9).toFixed(0)} GFLOP, ${(flops / 1e6 / t.wall).toFixed(0)} GFLOP/s wall (${((100 * flops) / 1e6 / t.wall / peak).toFixed(0)} % of ${peak}), ` +
       `${(flops / 1e6 / t.cpu).toFixed(0)} GFLOP per cpu-s`;
     line(
-      `real-shape ${W}x${H} onnx: one iteration ${fmt(iteration)}${realIterations > 1 ? ` (mean of iterations 2-${realIterations}; the first ${fmt(firstIteration!)})` : ''}, ${rate(iterFlops, iteration)}; ` +
+      `real-shape ${W}x${H} onnx: one iteration ${fmt(iteration)}${realIterations > 1 ? ` (${realIterations > 2 ? `mean of iterations 2-${realIterations}` : 'the second'}; the first ${fmt(firstIteration!)})` : ''}, ${rate(iterFlops, iteration)}; ` +
         `prior forward ${fmt(prior.forward)} (${rate(fwdFlops, prior.forward)}), prior gradient ${fmt(prior.backward)} ` +
         `(${rate(iterFlops - fwdFlops, prior.backward)}), renderer fwd+bwd ${fmt(renderer)}, optimizer step ${fmt(step)}; ` +
         `peak RSS ${gib(peakRss())} GiB; load ${loadavg()[0].toFixed(1)}; allocator ${allocatorLabel()}`,
