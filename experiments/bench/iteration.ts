@@ -13,8 +13,10 @@
  *     a line with the word "iteration" carries the speed-up.
  * (b) A UNet and VAE with the real Marigold (SD2) configs and random weights (written once as a checkpoint
  *     folder under .cache/bench, then loaded as any checkpoint), on the onnx engine:
- *     graph build and session creation cold and from the disk cache, one iteration and its parts, GFLOP/s
- *     (analytic FLOPs of the graphs run) against `--peak` GFLOP/s, peak RSS.
+ *     graph build and session creation cold and from the disk cache, one iteration (the mean of iterations
+ *     2..`--real-iterations`, default 2, with the first printed beside it) and its parts, GFLOP/s (analytic
+ *     FLOPs of the graphs run) against `--peak` GFLOP/s, peak RSS. `APERTURE_DEPTH_NATIVE_MEMORY=retain`
+ *     runs it with freed native blocks kept (core/engine/native-memory.ts), as the CLI would.
  * Times are wall (and process CPU, the steadier figure on a shared machine). Every line ends with its command.
  */
 import * as tf from '@tensorflow/tfjs';
