@@ -174,12 +174,23 @@ function readHeader(fd: number, file: string): { entries: Map<string, Entry>; me
   return { entries: ordered, meta };
 }
 
-function readFully(fd: number, buf: Buffer | Uint8Array, position: number, file: string, what: string): void {
+/**
+ * Fills `buf` from `fd` at `position` (in reads of at most 1 GiB); a short file is an error naming `file`
+ * and `what`, worded by `short` (bytes read so far, bytes wanted).
+ */
+export function readFully(
+  fd: number,
+  buf: Buffer | Uint8Array,
+  position: number,
+  file: string,
+  what: string,
+  short: (done: number, total: number) => string = (done, total) => `truncated while reading ${what} (${done} of ${total} bytes)`,
+): void {
   let done = 0;
   while (done < buf.byteLength) {
     const len = Math.min(MAX_READ_BYTES, buf.byteLength - done);
     const got = fs.readSync(fd, buf, done, len, position + done);
-    check(got > 0, () => `truncated while reading ${what} (${done} of ${buf.byteLength} bytes)`, { file, key: what });
+    check(got > 0, () => short(done, buf.byteLength), { file, key: what });
     done += got;
   }
 }

@@ -1,7 +1,7 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApertureDepthError, check } from '../../core/errors.ts';
-import type { SafetensorsFile } from '../../core/io/safetensors.ts';
+import { readFully, type SafetensorsFile } from '../../core/io/safetensors.ts';
 import { fromTorch, torchShape } from './layout.ts';
 import { Param, type ParamOrigin } from './param.ts';
 import type { ParamRequest, ParamSource } from './param-source.ts';
@@ -109,11 +109,9 @@ export function readOriginValues(origin: ParamOrigin, label = origin.file): Floa
   }
   try {
     const bytes = new Uint8Array(new ArrayBuffer(origin.byteLength));
-    for (let done = 0; done < bytes.length; ) {
-      const got = readSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done), origin.offset + done);
-      check(got > 0, () => `checkpoint file ${origin.file} shrank since it was opened (read ${done} of ${bytes.length} bytes at ${origin.offset})`, { file: label });
-      done += got;
-    }
+    readFully(fd, bytes, origin.offset, label, 'weight values', (done, total) =>
+      `checkpoint file ${origin.file} shrank since it was opened (read ${done} of ${total} bytes at ${origin.offset})`,
+    );
     return new Float32Array(bytes.buffer);
   } finally {
     closeSync(fd);

@@ -41,7 +41,7 @@ import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
-import { startEngine } from './trainer/grad-engine.ts';
+import { startEngine, type GradEngine } from './trainer/grad-engine.ts';
 import type { TrainingSummary } from './model-card.ts';
 import type { Param } from '../../diffusion/checkpoint/param.ts';
 import type { TextureImage } from './scene/textures.ts';
@@ -130,17 +130,50 @@ export interface TrainPriorResult {
   weights: { vae: Map<string, Float32Array>; unet: Map<string, Float32Array> };
 }
 
-/**
- * Validation on held-out procedural scenes at training size (`width` x `height`): mean aligned abs_rel / d1,
- * prior and plane.
- */
-function validate(
-  nets: OneStepNets,
-  scenes: { rgb: Float32Array; depth: Float32Array }[],
+/** Held-out procedural scenes at one size (the first `count` test seeds), with the UNet latent shape there. */
+interface ValidationSet {
+  readonly scenes: readonly { rgb: Float32Array; depth: Float32Array }[];
+  readonly width: number;
+  readonly height: number;
+  readonly latentShape: readonly number[];
+}
+
+function validationSet(
+  count: number,
   width: number,
   height: number,
-  latentShape: number[],
-): string {
+  textureImages: readonly TextureImage[],
+  latentShape: readonly number[],
+): ValidationSet {
+  const scenes = Array.from({ length: count }, (_, k) => {
+    const s = generateScene(TEST_SEED_START + k, { width, height, textureImages });
+    return { rgb: s.rgb, depth: s.depth };
+  });
+  return { scenes, width, height, latentShape };
+}
+
+/**
+ * A UNet stage's `onLog`: at every 4th log line and at the last step, the engine's EMA weights (else its
+ * current ones) scored on the validation set; '' otherwise.
+ */
+function validationHook(
+  set: ValidationSet,
+  nets: OneStepNets,
+  engine: GradEngine,
+  logEvery: number,
+  totalSteps: number,
+): (step: number) => Promise<string> {
+  return async (step) => {
+    if (set.scenes.length === 0 || (step % (logEvery * 4) !== 0 && step !== totalSteps)) return '';
+    const snap = await engine.snapshot();
+    withWeights(nets.unet, snap.ema ?? snap.weights);
+    return validate(nets, set);
+  };
+}
+
+/** Mean aligned abs_rel / d1 of the prior and of the fitted plane on a validation set. */
+function validate(nets: OneStepNets, set: ValidationSet): string {
+  const { scenes, width, height, latentShape } = set;
   if (scenes.length === 0) return '';
   const size = width * height;
   const rgb = new Float32Array(scenes.length * size * 3);
@@ -260,10 +293,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   write(`[unet] ${mainUNet.parameterCount()} parameters, block_out_channels [${spec.unetChannels}], latent ${lh}x${lh}, ${opts.workers} worker(s)`);
   const context = emptyPromptContext(configs.textEncoder, unetInit.textSeed);
   const schedule = noiseSchedule(parseSchedulerConfig(configs.scheduler, '<scheduler config>'));
-  const valScenes = Array.from({ length: opts.valScenes }, (_, k) => {
-    const s = generateScene(TEST_SEED_START + k, { width: opts.size, height: opts.size, textureImages });
-    return { rgb: s.rgb, depth: s.depth };
-  });
+  const valSet = validationSet(opts.valScenes, opts.size, opts.size, textureImages, [lh, lh, 4]);
   const nets: OneStepNets = { vae, unet: mainUNet, scalingFactor, context, alphaBarT: schedule.alphasCumprod[999]! };
   const latentShape = { count: 2 * ds.seeds.length, h: lh, w: lh, c: 4 };
   const unetRun = await runStage({
@@ -277,12 +307,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     settings: { stage: 'unet', seed: opts.seed, preset: opts.preset, latentKey, unet: opts.unet, ema: opts.emaDecay },
     schedule: cosineSchedule(0.05, Math.min(100, Math.floor(opts.unet.steps / 10))),
     draw: (rng) => drawUNetItems(rng, latentShape, opts.unet),
-    onLog: async (step) => {
-      if (opts.valScenes === 0 || (step % (opts.logEvery * 4) !== 0 && step !== opts.unet.steps)) return '';
-      const snap = await unetEngine.engine.snapshot();
-      withWeights(mainUNet, snap.ema ?? snap.weights);
-      return validate(nets, valScenes, opts.size, opts.size, [lh, lh, 4]);
-    },
+    onLog: validationHook(valSet, nets, unetEngine.engine, opts.logEvery, opts.unet.steps),
     stopAfter: opts.stopAfter,
     write,
   });
@@ -420,16 +445,13 @@ async function runFinetune(a: {
   };
   const engine = await startEngine(opts.workers, init, ft.lr, opts.emaDecay);
   write(`[unet-ft] from stage B's weights, latent ${w}x${h} (${ft.width}x${ft.height} px), ${ft.scenes} scenes (+ mirrors), ${opts.workers} worker(s)`);
-  const valScenes = Array.from({ length: opts.valScenes }, (_, k) => {
-    const s = generateScene(TEST_SEED_START + k, { width: ft.width, height: ft.height, textureImages: a.textureImages });
-    return { rgb: s.rgb, depth: s.depth };
-  });
+  const valSet = validationSet(opts.valScenes, ft.width, ft.height, a.textureImages, [h, w, 4]);
   const shape = { count: 2 * ft.scenes, h, w, c: 4 };
   const dir = join(work, 'unet-ft');
-  if (valScenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
+  if (valSet.scenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
     // Where the stage starts: stage B's exported weights, scored at this stage's size.
     withWeights(a.nets.unet, a.unetWeights);
-    write(`[unet-ft] stage B's weights at ${ft.width}x${ft.height}: ${validate(a.nets, valScenes, ft.width, ft.height, [h, w, 4])}`);
+    write(`[unet-ft] stage B's weights at ${ft.width}x${ft.height}: ${validate(a.nets, valSet)}`);
   }
   const run = await runStage({
     name: 'unet-ft',
@@ -443,12 +465,7 @@ async function runFinetune(a: {
     settings: { stage: 'unet-ft', seed: opts.seed, preset: opts.preset, latentKey: a.latentKey, unet: opts.unet, ema: opts.emaDecay, ftLatentKey: latentKey, finetune: ft },
     schedule: cosineSchedule(0.05, Math.min(50, Math.floor(ft.steps / 20))),
     draw: (rng) => drawUNetItems(rng, shape, settings),
-    onLog: async (step) => {
-      if (opts.valScenes === 0 || (step % (opts.logEvery * 4) !== 0 && step !== ft.steps)) return '';
-      const snap = await engine.engine.snapshot();
-      withWeights(a.nets.unet, snap.ema ?? snap.weights);
-      return validate(a.nets, valScenes, ft.width, ft.height, [h, w, 4]);
-    },
+    onLog: validationHook(valSet, a.nets, engine.engine, opts.logEvery, ft.steps),
     stopAfter: opts.stopAfter,
     write,
   });

@@ -1,9 +1,9 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupEngine } from '../helpers/engine.ts';
-import { DEFAULTS, trainPrior, type TrainPriorOptions } from '../../experiments/training/train-prior.ts';
+import { DEFAULTS, trainPrior, type TrainPriorOptions, type TrainPriorResult } from '../../experiments/training/train-prior.ts';
 import { createUNet, loadUNet, loadVae } from '../../diffusion/models/load.ts';
 import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import type { TrainingSummary } from '../../experiments/training/model-card.ts';
@@ -87,10 +87,7 @@ test.serial('an interrupted run resumes to bit-identical weights', async (t) => 
     t.is(s2.unetLosses.at(-1)?.step, 4);
     const s3 = await trainPrior(microOptions(b));
     t.true(s3.completed);
-    for (const net of ['vae', 'unet'] as const) {
-      t.is(s3.weights[net].size, full.weights[net].size);
-      for (const [name, w] of full.weights[net]) t.deepEqual(s3.weights[net].get(name), w, `${net} ${name}`);
-    }
+    sameWeights(t, s3.weights, full.weights);
     t.deepEqual(
       s3.unetLosses.map((l) => l.loss),
       full.unetLosses.map((l) => l.loss),
@@ -195,10 +192,7 @@ test.serial('stage C: fine-tunes stage B non-square, resumes bit-identically; --
     t.is(s1.ftLosses.at(-1)?.step, 4);
     const s2 = await trainPrior(ftOptions(b));
     t.true(s2.completed);
-    for (const net of ['vae', 'unet'] as const) {
-      t.is(s2.weights[net].size, full.weights[net].size);
-      for (const [name, w] of full.weights[net]) t.deepEqual(s2.weights[net].get(name), w, `${net} ${name}`);
-    }
+    sameWeights(t, s2.weights, full.weights);
     t.deepEqual(
       s2.ftLosses.map((l) => l.loss),
       full.ftLosses.map((l) => l.loss),
@@ -271,3 +265,11 @@ test.serial('a UNet replica given initWeights starts from them (weights and EMA)
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A resumed run's exported weights equal an uninterrupted run's, tensor by tensor. */
+function sameWeights(t: ExecutionContext, got: TrainPriorResult['weights'], want: TrainPriorResult['weights']): void {
+  for (const net of ['vae', 'unet'] as const) {
+    t.is(got[net].size, want[net].size);
+    for (const [name, w] of want[net]) t.deepEqual(got[net].get(name), w, `${net} ${name}`);
+  }
+}
