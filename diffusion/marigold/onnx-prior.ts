@@ -72,12 +72,35 @@ export interface MarigoldNetworkSource {
   release(): void;
 }
 
-/** Set to `1` to link float32 checkpoints into the graph cache (`OnnxEngineOptions.linkCheckpoint`). */
+/** Below this many weight bytes a network counts as small (see `netOptions`). */
+const SMALL_NETWORK_BYTES = 256 * 2 ** 20;
+
+/**
+ * `1` links float32 checkpoints into the graph cache, `0` copies them (`OnnxEngineOptions.linkCheckpoint`);
+ * unset: {@link shouldLinkCheckpoint}'s size rule.
+ */
 export const LINK_CHECKPOINT_ENV = 'APERTURE_DEPTH_ONNX_LINK';
+
+/**
+ * Whether a network's float32 checkpoint is linked into the graph cache rather than copied
+ * (`OnnxNetworkOptions.linkCheckpoint`): as `LINK_CHECKPOINT_ENV` says (`1` / `0`; another value is an
+ * error naming it), else for networks of at least 256 MiB of weights. Linking writes only the flipped
+ * backward kernels (the real Marigold UNet + decoder: 2.2 GiB instead of 5.6), which is what brings a cold
+ * start under 30 s; iterations ran as fast as with the copied weights (BENCHMARKS.md). Small networks keep
+ * the copy: their first build takes seconds either way, and their results stay what they were.
+ */
+export function shouldLinkCheckpoint(weightsBytes: number | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env[LINK_CHECKPOINT_ENV];
+  if (v === '1') return true;
+  if (v === '0') return false;
+  if (v !== undefined && v !== '')
+    throw new ApertureDepthError(`"${v}": expected 1 (link the checkpoint) or 0 (copy its weights)`, { key: LINK_CHECKPOINT_ENV });
+  return weightsBytes !== undefined && weightsBytes >= SMALL_NETWORK_BYTES;
+}
 
 /** Engine settings of {@link OnnxMarigoldPrior}. */
 export interface OnnxEngineOptions extends SessionSettings {
-  /** See `OnnxNetworkOptions.linkCheckpoint` (experimental). @default `APERTURE_DEPTH_ONNX_LINK=1` */
+  /** See `OnnxNetworkOptions.linkCheckpoint`. @default {@link shouldLinkCheckpoint} (env, else by size) */
   linkCheckpoint?: boolean;
   /** Graph cache folder; `null` keeps graphs in memory. @default `APERTURE_DEPTH_ONNX_CACHE` or ~/.cache/aperture-depth/onnx */
   cacheDir?: string | null;
@@ -133,8 +156,6 @@ interface ImageNetworks {
 const TIME_INPUT = 'time_proj';
 
 const GIB = 2 ** 30;
-/** Below this many weight bytes a network counts as small (see `netOptions`). */
-const SMALL_NETWORK_BYTES = 256 * 2 ** 20;
 const nchwToNhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
 const nhwcToNchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
 
@@ -230,6 +251,8 @@ export class OnnxMarigoldPrior {
       unet: () => UNet2DConditionModel;
       vae: () => AutoencoderKL;
       identity: unknown;
+      /** Bytes of the UNet's and the VAE's weights (picks session settings and linking). */
+      weightsBytes?: { unet: number; vae: number };
       scheduler: DiffusionScheduler;
       steps: number;
       processingResolution: number;
@@ -244,6 +267,7 @@ export class OnnxMarigoldPrior {
       unetConfig: parts.unetConfig,
       vaeConfig: parts.vaeConfig,
       identity: parts.identity,
+      ...(parts.weightsBytes ? { weightsBytes: parts.weightsBytes } : {}),
       unet: () => (unet ??= parts.unet()),
       vae: () => (vae ??= parts.vae()),
       release: () => {
@@ -514,7 +538,7 @@ export class OnnxMarigoldPrior {
       prepacking: o.prepacking,
       memPattern: o.memPattern,
       cacheDir: o.cacheDir,
-      linkCheckpoint: o.linkCheckpoint ?? process.env[LINK_CHECKPOINT_ENV] === '1',
+      linkCheckpoint: o.linkCheckpoint ?? shouldLinkCheckpoint(bytes),
       ...(wrt
         ? { wrt, checkpointBytes: o.checkpointBytes ?? GIB, keepActivationBytes: o.keepActivationBytes ?? 1.5 * GIB }
         : {}),

@@ -64,9 +64,10 @@ const { values: args } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     peak: { type: 'string', default: '240' },
     'checkpoint-mb': { type: 'string', default: '1024' },
+    'keep-mb': { type: 'string', default: '' },
     'cache-dir': { type: 'string', default: '' },
     'random-checkpoint': { type: 'string', default: '' },
-    link: { type: 'boolean', default: false },
+    link: { type: 'boolean' },
     'real-iterations': { type: 'string', default: '2' },
     spin: { type: 'boolean' },
     arena: { type: 'boolean' },
@@ -396,9 +397,10 @@ async function real(): Promise<void> {
     (nativeMemoryMode() === 'retain' ? `${NATIVE_MEMORY_ENV}=retain ` : '') +
     `npx tsx experiments/bench/iteration.ts --part real --size ${W}x${H}` +
     (args['checkpoint-mb'] !== '1024' ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
+    (args['keep-mb'] ? ` --keep-mb ${args['keep-mb']}` : '') +
     (threads ? ` --threads ${threads}` : '') +
     (args['real-iterations'] !== '2' ? ` --real-iterations ${args['real-iterations']}` : '') +
-    (args.link ? ' --link' : '');
+    (args.link === undefined ? '' : args.link ? ' --link' : ' --no-link');
   const line = (t: string) => console.log(`${t}    # ${cmd}`);
   const unetRaw = JSON.parse(readFileSync(join(here, 'configs', 'marigold-depth-v1-0-unet.json'), 'utf8'));
   const unetConfig = parseUNetConfig(unetRaw, 'marigold-depth-v1-0-unet.json');
@@ -445,12 +447,13 @@ async function real(): Promise<void> {
         unet: () => timedLoad(() => loadComponent(join(ckpt, 'unet'), (raw, file, src) => new UNet2DConditionModel(parseUNetConfig(raw, file), src)).model),
         vae: () => timedLoad(() => loadComponent(join(ckpt, 'vae'), (raw, file, src) => new AutoencoderKL(parseVaeConfig(raw, file), src)).model),
         identity: { unet: fileIdentity(unetFile), vae: fileIdentity(vaeFile) },
+        weightsBytes: { unet: fileIdentity(unetFile).size, vae: fileIdentity(vaeFile).size }, // linked by default (large)
         scheduler: loadScheduler(join(root, 'test/data/marigold-configs/marigold-depth-v1-0/scheduler')),
         steps: 1,
         processingResolution: Math.max(W, H),
         textEmbedding: embedding,
       },
-      { cacheDir, threads, checkpointBytes, linkCheckpoint: args.link, spinning: args.spin, cpuArena: args.arena, memPattern: args['mem-pattern'] },
+      { cacheDir, threads, checkpointBytes, ...(args['keep-mb'] ? { keepActivationBytes: Number(args['keep-mb']) * 2 ** 20 } : {}), ...(args.link === undefined ? {} : { linkCheckpoint: args.link }), spinning: args.spin, cpuArena: args.arena, memPattern: args['mem-pattern'] },
     );
   try {
     // 1. cold: load the checkpoint, trace, VJP, write (link the checkpoint, write flipped kernels); sessions

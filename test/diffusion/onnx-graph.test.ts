@@ -41,6 +41,11 @@ test('transposeF32 (with flips) equals a naive index map for ranks 1-4', (t) => 
       [2, 3],
     ],
     [[1, 1, 4, 5], [3, 2, 0, 1], []],
+    // the backward-kernel fast path (channels swapped, spatial axes flipped), across its 32 x 32 tiles
+    [[37, 70, 3, 3], [1, 0, 2, 3], [2, 3]],
+    [[37, 70, 3, 3], [1, 0, 2, 3], [3, 2]],
+    [[33, 5, 1, 1], [1, 0, 2, 3], []],
+    [[3, 2, 4, 5], [1, 0, 2, 3], [2]],
   ];
   for (const [shape, perm, flip] of cases) {
     const data = randomValues(

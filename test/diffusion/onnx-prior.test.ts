@@ -4,7 +4,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs
 import { openSafetensors, writeSafetensors } from '../../core/io/safetensors.ts';
 import { dirname, join, resolve } from 'node:path';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
-import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
+import { LINK_CHECKPOINT_ENV, OnnxMarigoldPrior, shouldLinkCheckpoint } from '../../diffusion/marigold/onnx-prior.ts';
 import { leakedTensors, setupEngine } from '../helpers/engine.ts';
 import { fixture, relL2 } from '../helpers/npy-fixture.ts';
 import { fixtureImage } from '../helpers/prior-parity.ts';
@@ -164,6 +164,18 @@ test.serial('disk cache: a second prior opens the graphs without tracing; no ten
     tf.dispose([z, w, d1]);
     await second.dispose();
   }
+});
+
+test('checkpoint linking: by size unless the environment says 1 or 0; another value names the variable', (t) => {
+  const MiB = 2 ** 20;
+  t.false(shouldLinkCheckpoint(9 * MiB, {})); // the embedded prior: copied
+  t.true(shouldLinkCheckpoint(3303 * MiB, {})); // the real UNet: linked
+  t.true(shouldLinkCheckpoint(256 * MiB, { [LINK_CHECKPOINT_ENV]: '' }));
+  t.false(shouldLinkCheckpoint(undefined, {}));
+  t.true(shouldLinkCheckpoint(9 * MiB, { [LINK_CHECKPOINT_ENV]: '1' }));
+  t.false(shouldLinkCheckpoint(3303 * MiB, { [LINK_CHECKPOINT_ENV]: '0' }));
+  const err = t.throws(() => shouldLinkCheckpoint(3303 * MiB, { [LINK_CHECKPOINT_ENV]: 'yes' }));
+  t.regex(err!.message, new RegExp(`${LINK_CHECKPOINT_ENV}.*"yes".*expected 1`));
 });
 
 test.serial('linkCheckpoint: checkpoint weights are linked, not copied; only flipped kernels are written; same numbers', async (t) => {
