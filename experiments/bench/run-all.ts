@@ -17,7 +17,12 @@ const BENCHES: ReadonlyArray<readonly [string, string, string[], Record<string, 
   ['iteration', 'iteration.ts', []],
   // The real-size iteration again with onnxruntime's freed blocks kept (core/engine/native-memory.ts).
   ['iteration-retain', 'iteration.ts', ['--part', 'real'], { APERTURE_DEPTH_NATIVE_MEMORY: 'retain' }],
+  // The onnx engine on a GPU provider against the CPU one (skipped where no GPU provider starts).
+  ['provider-parity', 'provider-parity.ts', []],
 ]);
+
+/** The exit status of a bench that does not apply on this machine (e.g. no GPU): reported, not failed. */
+const NOT_HERE = 75;
 
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? new Set(process.argv[onlyIdx + 1]?.split(',')) : undefined;
@@ -26,10 +31,17 @@ for (const [name, script, args, env] of BENCHES) {
   if (only && !only.has(name)) continue;
   const path = join(here, script);
   if (!existsSync(path)) continue;
-  const envText = Object.entries(env ?? {}).map(([k, v]) => `${k}=${v} `).join('');
+  const envText = Object.entries(env ?? {})
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
   process.stdout.write(`\n## ${name}: ${envText}npx tsx experiments/bench/${script} ${args.join(' ')}\n`);
-  const r = spawnSync(process.execPath, ['--import=tsx', path, ...args], { stdio: 'inherit', env: { ...process.env, ...env } });
-  if (r.status !== 0) {
+  const r = spawnSync(process.execPath, ['--import=tsx', path, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  if (r.status === NOT_HERE) {
+    process.stdout.write(`(${name} skipped: not available on this machine)\n`);
+  } else if (r.status !== 0) {
     failed += 1;
     process.stdout.write(`(${name} exited with ${r.status ?? r.signal})\n`);
   }

@@ -23,7 +23,7 @@ export interface TrainingSummary {
   vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
   unet: { steps: number; batch: number; lr: number; p999: number; poolWeight: number };
   /** Stage C (fine-tuning the UNet at the processing resolution), when it ran. */
-  finetune?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number };
+  finetune?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number; real?: number };
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
   seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number };
@@ -149,7 +149,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
   Voronoi patches, bricks, wood rings, dots${t.naturalTextures ? `, and texture patches cut from the colour images ${TEXTURE_IMAGE_FILES.join(', ')} of \`test/data/open3d-rgbd\` (their depth is never used)` : ''};
   Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
   z-depth by analytic ray casting, 0.3-15 m.
-- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}, plus mirrors` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
+- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
   held-out test seeds start at ${TEST_SEED_START}. Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 

@@ -5,7 +5,8 @@
  * pixel-centre ray in metres.
  *
  * Split (declared, never mixed): seeds in [0, TRAIN_SEED_END) are for training; seeds from
- * TEST_SEED_START on are held out for evaluation. Middlebury and every other real scene are evaluation only.
+ * TEST_SEED_START on are held out for evaluation. Middlebury is evaluation only; the Open3D RGB-D frames are
+ * training data only (texture patches, and with `--ft-real` crops for stage C).
  *
  * @example
  * const s = generateScene(7, { width: 64, height: 48 });

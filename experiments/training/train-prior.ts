@@ -29,6 +29,7 @@ import { createTextEncoder, createUNet, createVae } from '../../diffusion/models
 import { noiseSchedule } from '../../diffusion/schedulers/noise-schedule.ts';
 import { parseSchedulerConfig } from '../../diffusion/schedulers/scheduler-config.ts';
 import { cosineSchedule } from '../../optimizers/schedules.ts';
+import { realCrops } from './data/real-crops.ts';
 import { cachedArrays } from './data/dataset-cache.ts';
 import { encodeParallel, renderParallel } from './data/parallel-data.ts';
 import { buildSceneDataset, type SceneDataset } from './data/scene-dataset.ts';
@@ -62,6 +63,8 @@ export interface FinetuneSettings {
   height: number;
   /** Scenes rendered at width x height: the first `scenes` training seeds (0 .. scenes-1). */
   scenes: number;
+  /** Crops of the real Open3D RGB-D frames added to them (`data/real-crops.ts`). @default 0 */
+  real?: number;
 }
 
 export interface TrainPriorOptions {
@@ -418,12 +421,28 @@ async function runFinetune(a: {
   const { opts, work, write } = a;
   const ft = opts.finetune;
   const t0 = performance.now();
-  const seeds = Array.from({ length: ft.scenes }, (_, i) => i);
-  const dataKey = { v: GENERATOR_VERSION, scenes: ft.scenes, width: ft.width, height: ft.height, naturalTextures: opts.naturalTextures };
-  const rendered = await cachedArrays(work, 'ft-scenes', dataKey, () => renderScenes(seeds, ft.width, ft.height, opts, a.textureImages, write, 'ft-data'));
+  const real = ft.real ?? 0;
+  check(Number.isInteger(real) && real >= 0, () => `--ft-real must be a non-negative integer`, { key: '--ft-real' });
+  // Real crops follow the rendered scenes; they carry the seeds -1 .. -real (not procedural seeds).
+  const seeds = [...Array.from({ length: ft.scenes }, (_, i) => i), ...Array.from({ length: real }, (_, i) => -1 - i)];
+  const dataKey = { v: GENERATOR_VERSION, scenes: ft.scenes, width: ft.width, height: ft.height, naturalTextures: opts.naturalTextures, ...(real ? { real, seed: opts.seed } : {}) };
+  const rendered = await cachedArrays(work, 'ft-scenes', dataKey, async () => {
+    const r = await renderScenes(seeds.slice(0, ft.scenes), ft.width, ft.height, opts, a.textureImages, write, 'ft-data');
+    if (!real) return r;
+    const crops = realCrops(real, ft.width, ft.height, opts.seed);
+    write(`[ft-data] ${real} crops of the real RGB-D frames (${(100 * crops.filled).toFixed(1)} % of their depth pixels were holes, filled)`);
+    const hw = ft.width * ft.height;
+    const rgb = new Uint8Array(seeds.length * hw * 3);
+    rgb.set(r.rgb as Uint8Array);
+    rgb.set(crops.rgb, ft.scenes * hw * 3);
+    const depth = new Float32Array(seeds.length * hw);
+    depth.set(r.depth as Float32Array);
+    depth.set(crops.depth, ft.scenes * hw);
+    return { ...r, rgb, depth };
+  });
   const ds: SceneDataset = { width: ft.width, height: ft.height, seeds, rgb: rendered.rgb as Uint8Array, depth: rendered.depth as Float32Array };
   const dataSeconds = (performance.now() - t0) / 1000;
-  write(`[ft-data] ${ft.scenes} scenes ${ft.width}x${ft.height} ready (${formatDuration(dataSeconds)})`);
+  write(`[ft-data] ${ft.scenes} scenes${real ? ` + ${real} real crops` : ''} ${ft.width}x${ft.height} ready (${formatDuration(dataSeconds)})`);
 
   const latentKey = { v: 1, preset: opts.preset, dataKey, vae: a.latentKey };
   const h = ft.height / a.down;
@@ -438,15 +457,15 @@ async function runFinetune(a: {
     settings,
     cache: 'ft-latents',
     dataKey: latentKey,
-    count: 2 * ft.scenes,
+    count: 2 * seeds.length,
     h,
     w,
     initWeights: a.unetWeights,
   };
   const engine = await startEngine(opts.workers, init, ft.lr, opts.emaDecay);
-  write(`[unet-ft] from stage B's weights, latent ${w}x${h} (${ft.width}x${ft.height} px), ${ft.scenes} scenes (+ mirrors), ${opts.workers} worker(s)`);
+  write(`[unet-ft] from stage B's weights, latent ${w}x${h} (${ft.width}x${ft.height} px), ${ft.scenes} scenes${real ? ` + ${real} real crops` : ''} (+ mirrors), ${opts.workers} worker(s)`);
   const valSet = validationSet(opts.valScenes, ft.width, ft.height, a.textureImages, [h, w, 4]);
-  const shape = { count: 2 * ft.scenes, h, w, c: 4 };
+  const shape = { count: 2 * seeds.length, h, w, c: 4 };
   const dir = join(work, 'unet-ft');
   if (valSet.scenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
     // Where the stage starts: stage B's exported weights, scored at this stage's size.
@@ -586,6 +605,7 @@ async function main(): Promise<void> {
     .option('ft-width', { type: 'number', default: d.finetune.width, describe: 'stage C scene width (the processing resolution)' })
     .option('ft-height', { type: 'number', default: d.finetune.height, describe: 'stage C scene height (4:3 at the processing resolution)' })
     .option('ft-scenes', { type: 'number', default: d.finetune.scenes, describe: 'stage C training scenes (seeds 0..N-1)' })
+    .option('ft-real', { type: 'number', default: 0, describe: 'stage C: crops of the real Open3D RGB-D frames (TUM, SUN) added to the scenes' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
     .option('val-scenes', { type: 'number', default: d.valScenes })
@@ -620,6 +640,7 @@ async function main(): Promise<void> {
       width: argv['ft-width'],
       height: argv['ft-height'],
       scenes: argv['ft-scenes'],
+      ...(argv['ft-real'] > 0 ? { real: argv['ft-real'] } : {}),
     },
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],
