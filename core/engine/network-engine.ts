@@ -104,3 +104,15 @@ export function onnxProvidersFromEnv(env: NodeJS.ProcessEnv = process.env): stri
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+/**
+ * `APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS`: `1` keeps the values checkpoint segments hand each other on a GPU
+ * provider's device, `0` copies them to host memory, unset leaves the choice to the network (on behind
+ * WebGPU); anything else is an error naming the variable.
+ */
+export function onnxDeviceOutputsFromEnv(env: NodeJS.ProcessEnv = process.env): boolean | undefined {
+  const v = env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS?.trim();
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === '0') return v === '1';
+  throw new ApertureDepthError(`expected 1 or 0, got ${JSON.stringify(v)}`, { key: 'APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS' });
+}

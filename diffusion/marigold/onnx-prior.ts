@@ -533,6 +533,7 @@ export class OnnxMarigoldPrior {
       threads: o.threads,
       optimization,
       providers: o.providers,
+      deviceOutputs: o.deviceOutputs,
       cpuArena: o.cpuArena,
       spinning: o.spinning ?? false, // tfjs host work runs between the sessions' runs
       prepacking: o.prepacking,

@@ -41,6 +41,16 @@ export interface SessionSettings {
    * @default true
    */
   readonly memPattern?: boolean;
+  /**
+   * With a GPU provider first in `providers`: leave the intermediate values that one checkpoint segment
+   * hands to the next (cut values, kept activations) on the device instead of copying each back to host
+   * memory (`preferredOutputLocation: 'gpu-buffer'`; the network output and gradients still come back).
+   * @default `APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS` (1 / 0), else on when `webgpu` comes first (other GPU
+   * providers were not tried)
+   */
+  readonly deviceOutputs?: boolean;
+  /** Per-session output locations (set by run-graph.ts from `deviceOutputs`). @default all on the CPU */
+  readonly outputLocations?: Readonly<Record<string, 'cpu' | 'gpu-buffer'>>;
 }
 
 /** A model to open: a file on disk (external data beside it) or bytes plus in-memory external data files. */
@@ -59,6 +69,7 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     executionMode: 'sequential',
     logSeverityLevel: 3,
   };
+  if (settings.outputLocations) options.preferredOutputLocation = { ...settings.outputLocations };
   if (settings.threads && settings.threads > 0) options.intraOpNumThreads = settings.threads;
   // Nested keys are joined with '.' by the Node binding: session.intra_op.allow_spinning.
   const session: Record<string, unknown> = {};

@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: '' },
     tol: { type: 'string', default: '1e-3' },
     reps: { type: 'string', default: '3' },
+    // A small budget cuts the networks into many checkpoint segments: exercises the values they hand on.
+    'checkpoint-mb': { type: 'string', default: '' },
   },
 });
 
@@ -38,7 +40,9 @@ const tol = Number(args.tol);
 const reps = Number(args.reps);
 /** Exit status for "this provider does not start on this machine" (run-all.ts: skipped). */
 const NOT_HERE = 75;
-const cmd = `npx tsx experiments/bench/provider-parity.ts --providers ${providers.join(',')}`;
+const checkpointBytes = args['checkpoint-mb'] ? Number(args['checkpoint-mb']) * 2 ** 20 : undefined;
+const deviceEnv = process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS ? `APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS=${process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS} ` : '';
+const cmd = `${deviceEnv}npx tsx experiments/bench/provider-parity.ts --providers ${providers.join(',')}${checkpointBytes ? ` --checkpoint-mb ${args['checkpoint-mb']}` : ''}`;
 
 function relL2(a: Float32Array, b: Float32Array): number {
   let num = 0;
@@ -76,7 +80,7 @@ interface Pass {
 
 async function pass(model: string, provs: string[], cacheDir: string): Promise<Pass> {
   const t0 = performance.now();
-  const onnx = await OnnxMarigoldPrior.load(model, { cacheDir, providers: provs });
+  const onnx = await OnnxMarigoldPrior.load(model, { cacheDir, providers: provs, checkpointBytes, keepActivationBytes: checkpointBytes });
   const res = onnx.processingResolution;
   const W = res;
   const H = Math.round((res * 3) / 4);

@@ -5,7 +5,9 @@ import { transposeF32, encodeModel, memoryWeights } from '../../diffusion/onnx/m
 import { cacheKeyHash, stableJson } from '../../diffusion/onnx/graph-cache.ts';
 import { appendVjp } from '../../diffusion/onnx/vjp.ts';
 import { planSegments } from '../../diffusion/onnx/segments.ts';
-import { createSession, f32Tensor } from '../../diffusion/onnx/session.ts';
+import { createSession, f32Tensor, sessionOptions } from '../../diffusion/onnx/session.ts';
+import { OnnxNetwork, type NetworkTrace } from '../../diffusion/onnx/run-graph.ts';
+import { onnxDeviceOutputsFromEnv } from '../../core/engine/network-engine.ts';
 import { randomValues } from './onnx-helpers.ts';
 
 /** The graph IR, its serialization, the weight transforms, the cache key and the segment planner. */
@@ -145,4 +147,40 @@ test('segments: cuts fall where few bytes are live, and every value crossing a c
   t.true(last.inputs.includes(a));
   t.true(segs[0].outputs.includes(a));
   t.true(last.outputs.includes(out));
+});
+
+test('device outputs: the env switch parses strictly, applies only behind a GPU provider, and maps to preferredOutputLocation', async (t) => {
+  t.is(onnxDeviceOutputsFromEnv({}), undefined);
+  t.is(onnxDeviceOutputsFromEnv({ APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS: '1' }), true);
+  t.is(onnxDeviceOutputsFromEnv({ APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS: '0' }), false);
+  const err = t.throws(() => onnxDeviceOutputsFromEnv({ APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS: 'yes' }), { instanceOf: ApertureDepthError });
+  t.regex(err!.message, /APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS.*1 or 0.*"yes"/s);
+
+  t.is(sessionOptions({}).preferredOutputLocation, undefined);
+  t.deepEqual(sessionOptions({ outputLocations: { a: 'gpu-buffer', out: 'cpu' } }).preferredOutputLocation, { a: 'gpu-buffer', out: 'cpu' });
+
+  const trace: NetworkTrace = {
+    name: 'two-silus',
+    key: 'device-outputs-test',
+    inputs: [{ name: 'x', shape: [1, 4] }],
+    record: (ops, [x]) => ops.silu(ops.silu(x!)),
+  };
+  const onCpu = await OnnxNetwork.load(trace, { cacheDir: null, deviceOutputs: true, providers: ['cpu'] });
+  const onGpu = await OnnxNetwork.load(trace, { cacheDir: null, deviceOutputs: true, providers: ['webgpu', 'cpu'] });
+  const off = await OnnxNetwork.load(trace, { cacheDir: null, deviceOutputs: false, providers: ['webgpu', 'cpu'] });
+  const saved = process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS;
+  delete process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS;
+  const byDefault = await OnnxNetwork.load(trace, { cacheDir: null, providers: ['webgpu', 'cpu'] });
+  const cudaDefault = await OnnxNetwork.load(trace, { cacheDir: null, providers: ['cuda', 'cpu'] });
+  if (saved !== undefined) process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS = saved;
+  t.true(byDefault.deviceOutputs, 'on by default behind WebGPU');
+  t.false(cudaDefault.deviceOutputs, 'opt-in behind other GPU providers (not tried)');
+  t.false(onCpu.deviceOutputs, 'nothing to keep on a device when the CPU provider comes first');
+  t.true(onGpu.deviceOutputs);
+  t.false(off.deviceOutputs);
+  // Inert on the CPU provider: the same numbers as SiLU twice.
+  const y = await onCpu.forward({ x: new Float32Array([-2, 0, 1, 3]) });
+  const silu = (v: number) => v / (1 + Math.exp(-v));
+  [-2, 0, 1, 3].forEach((v, i) => t.true(Math.abs(y[i]! - silu(silu(v))) < 1e-6, `x = ${v}: ${y[i]} vs ${silu(silu(v))}`));
+  await Promise.all([onCpu, onGpu, off, byDefault, cudaDefault].map((n) => n.dispose()));
 });

@@ -9,7 +9,11 @@ set -euo pipefail
 [ -f package.json ] && [ -d node_modules/onnxruntime-node ] || { echo "run from the repo root after npm ci" >&2; exit 1; }
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 S=.gpu/stage; P=.gpu/pkg
-rm -rf "$S" "$P"; mkdir -p "$S/bench" "$S/node_modules/@protobufjs" "$S/node_modules/onnxruntime-node" "$P"
+# The compressed Node binary is kept between packs while the binary is the same (it takes minutes).
+stamp="$(node --version) $(stat -c %s "$(command -v node)")"
+if [ -s "$P/node.xz" ] && [ "$(cat "$P/node.stamp" 2>/dev/null)" = "$stamp" ]; then keep=1; else keep=0; fi
+rm -rf "$S"; mkdir -p "$S/bench" "$S/node_modules/@protobufjs" "$S/node_modules/onnxruntime-node" "$P"
+[ $keep = 1 ] || rm -f "$P/node.xz" "$P/node.stamp"
 banner="import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __f } from 'node:url'; import { dirname as __d } from 'node:path'; const require = __cr(import.meta.url); const __filename = __f(import.meta.url); const __dirname = __d(__filename);"
 for f in iteration provider-parity; do
   # The bundle sits at .gpu/bench/, two folders below the repo root, as its sources sit in experiments/bench/.
@@ -24,9 +28,11 @@ cp -r node_modules/@protobufjs/* "$S/node_modules/@protobufjs/"
 rm -rf "$S/node_modules/protobufjs/dist" "$S/node_modules/protobufjs/cli"
 (cd node_modules/onnxruntime-node && tar cf - --exclude=bin/napi-v6/darwin --exclude=bin/napi-v6/win32 --exclude=bin/napi-v6/linux/arm64 .) \
   | (cd "$S/node_modules/onnxruntime-node" && tar xf -)
-tar cJf "$P/stage.tar.xz" -C "$S" .
-strip -o "$S/node" "$(command -v node)"
-xz -9 -T0 -c "$S/node" > "$P/node.xz"
+tar cJf "$P/stage.tar.xz.tmp" -C "$S" . && mv "$P/stage.tar.xz.tmp" "$P/stage.tar.xz"
+if [ $keep = 0 ]; then
+  strip -o "$S/node" "$(command -v node)"
+  xz -9 -T0 -c "$S/node" > "$P/node.xz.tmp" && mv "$P/node.xz.tmp" "$P/node.xz" && echo "$stamp" > "$P/node.stamp"
+fi
 cp experiments/bench/gpu/device-run.sh "$P/"
 rm -rf "$S"
 du -ch "$P"/* | tail -1
