@@ -11,7 +11,7 @@ import {
   type RgbdScene,
   type SceneRef,
 } from './dataset.ts';
-import { rgbOf } from './resample.ts';
+import { rgbOf } from '../io/raster.ts';
 
 /** The parts of a Middlebury `calib.txt` that metric depth needs. */
 export interface MiddleburyCalib {

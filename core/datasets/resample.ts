@@ -102,13 +102,3 @@ export function clipDepthRange(depth: DepthMap, maxDepthM?: number): DepthMap {
   return depth;
 }
 
-/** The RGB channels of an image in [0, 1] (alpha dropped, grey repeated). */
-export function rgbOf(img: FloatImage): FloatImage {
-  if (img.channels === 3) return img;
-  const n = img.width * img.height;
-  const out = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = img.data[i * img.channels + (img.channels === 1 ? 0 : c)]!;
-  }
-  return { width: img.width, height: img.height, channels: 3, data: out };
-}

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { ApertureDepthError, check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
-import type { RasterImage } from '../io/raster.ts';
+import { rgbOf, type RasterImage } from '../io/raster.ts';
 import {
   safeSceneId,
   type Dataset,
@@ -11,7 +11,6 @@ import {
   type RgbdScene,
   type SceneRef,
 } from './dataset.ts';
-import { rgbOf } from './resample.ts';
 
 /** How a 16-bit depth value is stored. */
 export type DepthEncoding = 'plain' | 'sun-rotate';

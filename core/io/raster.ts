@@ -27,6 +27,17 @@ export interface FloatImage {
   data: Float32Array;
 }
 
+/** The RGB channels of an image in [0, 1], `[H, W, 3]`: grey is repeated, alpha dropped. */
+export function rgbOf(img: FloatImage): FloatImage {
+  if (img.channels === 3) return img;
+  const n = img.width * img.height;
+  const out = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = img.data[i * img.channels + (img.channels === 1 ? 0 : c)]!;
+  }
+  return { width: img.width, height: img.height, channels: 3, data: out };
+}
+
 /** The full-scale value of `img` (what 1.0 maps to). */
 export function fullScale(img: RasterImage): number {
   return img.maxValue ?? (img.bitDepth === 16 ? 65535 : 255);

@@ -6,7 +6,7 @@ import { readImage, toFloat } from '../io/image.ts';
 import { readJsonFile } from '../io/json-file.ts';
 import { readNpy } from '../io/npy.ts';
 import { readPfm } from '../io/pfm.ts';
-import type { FloatImage } from '../io/raster.ts';
+import { rgbOf, type FloatImage } from '../io/raster.ts';
 import { srgbToLinear } from '../../physics/radiometry.ts';
 import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
 
@@ -147,12 +147,7 @@ export interface PairImages {
 }
 
 function rgbTensor(img: FloatImage): tf.Tensor3D {
-  const n = img.width * img.height;
-  const out = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = img.data[i * img.channels + (img.channels === 1 ? 0 : c)];
-  }
-  return tf.tensor3d(out, [img.height, img.width, 3]);
+  return tf.tensor3d(rgbOf(img).data, [img.height, img.width, 3]);
 }
 
 /** Reads ground-truth depth in metres (NaN where invalid), by extension; see {@link PairSpec.depthGt}. */

@@ -4,7 +4,7 @@ import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-eng
 import { ApertureDepthError, check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
-import type { FloatImage } from '../io/raster.ts';
+import { rgbOf } from '../io/raster.ts';
 import { DEFAULT_MODEL_DIR, defaultModelPath, requestedModel } from './default-model.ts';
 import { loadPriorModel } from './load-prior-model.ts';
 
@@ -49,16 +49,6 @@ export interface PriorCommandResult {
   processingResolution: number;
   notes: string[];
   depth: Float32Array;
-}
-
-/** [H, W, C] floats in [0, 1] → [H, W, 3] RGB: grey is repeated, alpha dropped. */
-export function rgbFromFloatImage(img: FloatImage): Float32Array {
-  const n = img.width * img.height;
-  const out = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = img.data[i * img.channels + (img.channels === 1 ? 0 : c)]!;
-  }
-  return out;
 }
 
 /** Reads a noise latent `.npy` and checks it has exactly the shape the prior expects. */
@@ -124,7 +114,7 @@ export async function runPriorCommand(options: PriorCommandOptions): Promise<Pri
   );
   const tensors: tf.Tensor[] = [];
   try {
-    const rgb = tf.tensor3d(rgbFromFloatImage(img), [img.height, img.width, 3]);
+    const rgb = tf.tensor3d(rgbOf(img).data, [img.height, img.width, 3]);
     tensors.push(rgb);
     if (prior instanceof MarigoldPrior) prior.encodeImage(rgb);
     else await prior.encodeImage(rgb);

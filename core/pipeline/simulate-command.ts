@@ -3,7 +3,7 @@ import { check } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readJsonFile } from '../io/json-file.ts';
 import { readNpy } from '../io/npy.ts';
-import type { FloatImage } from '../io/raster.ts';
+import { rgbOf, type FloatImage } from '../io/raster.ts';
 import type { OpticsConfig } from '../config/schema.ts';
 import type { DepthMap, RgbdScene } from '../datasets/dataset.ts';
 import { ThinLensCamera, checkFNumber } from '../../physics/thin-lens-camera.ts';
@@ -54,14 +54,10 @@ export function readMetricDepth(path: string, unit?: 'm' | 'mm'): DepthMap {
   return depth;
 }
 
-function rgbOf(img: FloatImage, file: string): FloatImage {
+/** The RGB of a colour image (alpha dropped); a grey image is an error naming `--rgb`. */
+function colourRgb(img: FloatImage, file: string): FloatImage {
   check(img.channels >= 3, () => `expected an RGB image, got ${img.channels} channel(s)`, { file, key: '--rgb' });
-  if (img.channels === 3) return img;
-  const data = new Float32Array(img.width * img.height * 3);
-  for (let p = 0; p < img.width * img.height; p++) {
-    for (let c = 0; c < 3; c++) data[3 * p + c] = img.data[img.channels * p + c];
-  }
-  return { width: img.width, height: img.height, channels: 3, data };
+  return rgbOf(img);
 }
 
 /** Reads `CAMERA.json` into optics for the simulation; every field is checked with the file named. */
@@ -102,7 +98,7 @@ export async function runSimulateCommand(o: SimulateCommandOptions): Promise<{ p
   check(Number.isFinite(noiseSigma) && noiseSigma >= 0, () => `expected a number >= 0, got ${noiseSigma}`, { key: '--noise-sigma' });
   const seed = o.seed ?? 0;
   check(Number.isInteger(seed), () => `expected an integer, got ${seed}`, { key: '--seed' });
-  const rgb = rgbOf(toFloat(readImage(o.rgb)), o.rgb); // [H, W, 3] sRGB in [0, 1]
+  const rgb = colourRgb(toFloat(readImage(o.rgb)), o.rgb); // [H, W, 3] sRGB in [0, 1]
   const depth = readMetricDepth(o.depth, o.depthUnit); // [H, W] metres, NaN invalid
   check(
     depth.width === rgb.width && depth.height === rgb.height,

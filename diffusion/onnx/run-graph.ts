@@ -16,8 +16,8 @@ import {
 } from './model-proto.ts';
 import { OnnxOps, type SymbolicTensor } from './onnx-ops.ts';
 import { planSegments, describeSegments, type Segment } from './segments.ts';
-import { onnxDeviceOutputsFromEnv, onnxProvidersFromEnv } from '../../core/engine/network-engine.ts';
-import { createSession, f32Tensor, type ModelSource, type SessionSettings } from './session.ts';
+import { onnxDeviceOutputsFromEnv } from '../../core/engine/network-engine.ts';
+import { createSession, f32Tensor, sessionProviders, type ModelSource, type SessionSettings } from './session.ts';
 import { appendVjp } from './vjp.ts';
 import type { VjpOptions } from './vjp-rules.ts';
 
@@ -169,7 +169,7 @@ export class OnnxNetwork {
       meta.forwardFlops,
     );
     this.stats = { ...stats, forwardPassFlops: passFlops, keptSegments: this.kept.size };
-    const first = (settings.providers ?? onnxProvidersFromEnv() ?? ['cpu'])[0];
+    const first = sessionProviders(settings)[0];
     // On by default behind WebGPU (measured on an H200: the same numbers, 3.2x faster; BENCHMARKS.md).
     this.deviceOutputs = (settings.deviceOutputs ?? onnxDeviceOutputsFromEnv() ?? first === 'webgpu') && first !== 'cpu';
   }

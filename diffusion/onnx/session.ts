@@ -58,12 +58,15 @@ export type ModelSource =
   | { readonly path: string }
   | { readonly bytes: Uint8Array; readonly externalData: readonly { path: string; data: Uint8Array }[] };
 
+/** The execution providers sessions with `settings` ask for, in order of preference. */
+export function sessionProviders(settings: SessionSettings = {}): readonly string[] {
+  return settings.providers ?? onnxProvidersFromEnv() ?? ['cpu'];
+}
+
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: settings.optimization ?? 'extended',
-    executionProviders: [
-      ...(settings.providers ?? onnxProvidersFromEnv() ?? ['cpu']),
-    ] as ort.InferenceSession.ExecutionProviderConfig[],
+    executionProviders: [...sessionProviders(settings)] as ort.InferenceSession.ExecutionProviderConfig[],
     enableCpuMemArena: settings.cpuArena ?? true,
     enableMemPattern: settings.memPattern ?? true,
     executionMode: 'sequential',

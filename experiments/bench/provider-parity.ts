@@ -20,6 +20,7 @@ import { defaultModelPath } from '../../core/pipeline/default-model.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
 import { MarigoldDepthPrior } from '../../optimizers/priors/marigold-depth-prior.ts';
+import { NOT_HERE } from './exit-status.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,8 +39,6 @@ const providers = args
   .filter(Boolean);
 const tol = Number(args.tol);
 const reps = Number(args.reps);
-/** Exit status for "this provider does not start on this machine" (run-all.ts: skipped). */
-const NOT_HERE = 75;
 const checkpointBytes = args['checkpoint-mb'] ? Number(args['checkpoint-mb']) * 2 ** 20 : undefined;
 const deviceEnv = process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS ? `APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS=${process.env.APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS} ` : '';
 const cmd = `${deviceEnv}npx tsx experiments/bench/provider-parity.ts --providers ${providers.join(',')}${checkpointBytes ? ` --checkpoint-mb ${args['checkpoint-mb']}` : ''}`;

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NOT_HERE } from './exit-status.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -20,9 +21,6 @@ const BENCHES: ReadonlyArray<readonly [string, string, string[], Record<string, 
   // The onnx engine on a GPU provider against the CPU one (skipped where no GPU provider starts).
   ['provider-parity', 'provider-parity.ts', []],
 ]);
-
-/** The exit status of a bench that does not apply on this machine (e.g. no GPU): reported, not failed. */
-const NOT_HERE = 75;
 
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? new Set(process.argv[onlyIdx + 1]?.split(',')) : undefined;

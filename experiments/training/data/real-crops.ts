@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { check } from '../../../core/errors.ts';
 import { readImage, toFloat } from '../../../core/io/image.ts';
+import { rgbOf } from '../../../core/io/raster.ts';
 import { Rng } from '../../../core/tensor/rng.ts';
 import { areaResize } from '../eval/eval-scenes.ts';
 
@@ -85,10 +86,7 @@ function loadFrames(dir: string): { frames: Frame[]; filled: number } {
       () => `expected a 16-bit depth image of ${img.width}x${img.height}`,
       { file: join(dir, depthFile) },
     );
-    const rgb = new Float32Array(img.width * img.height * 3);
-    for (let i = 0; i < img.width * img.height; i++)
-      for (let k = 0; k < 3; k++)
-        rgb[i * 3 + k] = img.data[i * img.channels + Math.min(k, img.channels - 1)]!;
+    const rgb = rgbOf(img).data;
     const depth = Float32Array.from(raw.data, (v) => v / 1000);
     holes += fillDepthHoles(depth, img.width, img.height);
     total += depth.length;

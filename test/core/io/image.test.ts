@@ -5,7 +5,7 @@ import { ApertureDepthError } from '../../../core/errors.ts';
 import { decodeImage, readImage, toFloat } from '../../../core/io/image.ts';
 import { encodePng } from '../../../core/io/png.ts';
 import { decodePnm, encodePnm, readPnm, writePnm } from '../../../core/io/pnm.ts';
-import type { RasterImage } from '../../../core/io/raster.ts';
+import { rgbOf, type FloatImage, type RasterImage } from '../../../core/io/raster.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const tmp = makeTempDir('image');
@@ -119,4 +119,14 @@ test('missing file and in-memory names', (t) => {
       message: /a\.ppm: PPM\/PGM has no alpha/,
     },
   );
+});
+
+test('rgbOf: grey is repeated into three channels, alpha dropped, RGB returned as it is', (t) => {
+  const grey: FloatImage = { width: 2, height: 1, channels: 1, data: Float32Array.from([0.25, 0.5]) };
+  t.deepEqual([...rgbOf(grey).data], [0.25, 0.25, 0.25, 0.5, 0.5, 0.5]);
+  t.is(rgbOf(grey).channels, 3);
+  const rgba: FloatImage = { width: 2, height: 1, channels: 4, data: Float32Array.from([0.1, 0.2, 0.3, 1, 0.4, 0.5, 0.6, 0]) };
+  t.deepEqual([...rgbOf(rgba).data], [...Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])]);
+  const rgb: FloatImage = { width: 1, height: 1, channels: 3, data: Float32Array.from([0.7, 0.8, 0.9]) };
+  t.is(rgbOf(rgb), rgb);
 });
