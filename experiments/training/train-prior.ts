@@ -217,6 +217,8 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     check(Number.isInteger(ft.scenes) && ft.scenes >= 1 && ft.scenes <= TRAIN_SEED_END, () => `--ft-scenes must lie in [1, ${TRAIN_SEED_END}]`, { key: '--ft-scenes' });
     check(Number.isInteger(ft.batch) && ft.batch >= 1, () => `--ft-batch must be a positive integer`, { key: '--ft-batch' });
   }
+  // Checked before any training, like the other stage C settings (an error after stages A and B would cost an hour).
+  check(ft.real === undefined || (Number.isInteger(ft.real) && ft.real >= 0), () => `--ft-real must be a non-negative integer, got ${ft.real}`, { key: '--ft-real' });
   const t0 = performance.now();
 
   // 0. Training scenes (train split only: seeds 0 .. scenes-1).
@@ -421,8 +423,7 @@ async function runFinetune(a: {
   const { opts, work, write } = a;
   const ft = opts.finetune;
   const t0 = performance.now();
-  const real = ft.real ?? 0;
-  check(Number.isInteger(real) && real >= 0, () => `--ft-real must be a non-negative integer`, { key: '--ft-real' });
+  const real = ft.real ?? 0; // checked in trainPrior
   // Real crops follow the rendered scenes; they carry the seeds -1 .. -real (not procedural seeds).
   const seeds = [...Array.from({ length: ft.scenes }, (_, i) => i), ...Array.from({ length: real }, (_, i) => -1 - i)];
   const dataKey = { v: GENERATOR_VERSION, scenes: ft.scenes, width: ft.width, height: ft.height, naturalTextures: opts.naturalTextures, ...(real ? { real, seed: opts.seed } : {}) };
@@ -640,7 +641,8 @@ async function main(): Promise<void> {
       width: argv['ft-width'],
       height: argv['ft-height'],
       scenes: argv['ft-scenes'],
-      ...(argv['ft-real'] > 0 ? { real: argv['ft-real'] } : {}),
+      // Anything but 0 goes through, so that a negative or non-numeric value is reported, not dropped.
+      ...(argv['ft-real'] !== 0 ? { real: argv['ft-real'] } : {}),
     },
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],

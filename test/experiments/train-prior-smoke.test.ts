@@ -163,6 +163,19 @@ function ftOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): Tra
   });
 }
 
+test.serial('a bad --ft-real fails before any training, with the flag named; nothing is written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-prior-ft-real-'));
+  try {
+    for (const real of [-3, 2.5, Number.NaN]) {
+      const o = ftOptions(dir);
+      await t.throwsAsync(trainPrior({ ...o, finetune: { ...o.finetune, real } }), { message: /--ft-real.*non-negative integer/ });
+    }
+    t.false(existsSync(join(dir, 'work')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.serial('stage C: fine-tunes stage B non-square, resumes bit-identically; --ft-steps 0 exports stage B as before', async (t) => {
   const a = mkdtempSync(join(tmpdir(), 'train-prior-ft-a-'));
   const b = mkdtempSync(join(tmpdir(), 'train-prior-ft-b-'));
