@@ -116,3 +116,14 @@ export function onnxDeviceOutputsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   if (v === '1' || v === '0') return v === '1';
   throw new ApertureDepthError(`expected 1 or 0, got ${JSON.stringify(v)}`, { key: 'APERTURE_DEPTH_ONNX_DEVICE_OUTPUTS' });
 }
+
+/**
+ * `APERTURE_DEPTH_ONNX_PROFILE`: a folder; every onnxruntime session then records onnxruntime's own
+ * per-node profile and writes it there as JSON when its network is disposed (one file per session, named
+ * `<network>-<kind>-<segment>_<time>.json`; `experiments/bench/onnx-profile.ts` sums them by op type).
+ * Unset or empty: no profiling.
+ */
+export function onnxProfileDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = env.APERTURE_DEPTH_ONNX_PROFILE?.trim();
+  return v ? v : undefined;
+}

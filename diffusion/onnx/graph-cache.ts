@@ -11,7 +11,7 @@ import { tempPathFor } from '../../core/io/atomic.ts';
  */
 
 /** Bump when the graph format or a VJP rule changes: old entries are then simply not found. */
-export const GRAPH_FORMAT_VERSION = 7;
+export const GRAPH_FORMAT_VERSION = 8;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.APERTURE_DEPTH_ONNX_CACHE ?? join(homedir(), '.cache', 'aperture-depth', 'onnx'));

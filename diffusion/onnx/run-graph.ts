@@ -1,4 +1,5 @@
 import type * as ort from 'onnxruntime-node';
+import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApertureDepthError, check } from '../../core/errors.ts';
@@ -16,7 +17,7 @@ import {
 } from './model-proto.ts';
 import { OnnxOps, type SymbolicTensor } from './onnx-ops.ts';
 import { planSegments, describeSegments, type Segment } from './segments.ts';
-import { onnxDeviceOutputsFromEnv } from '../../core/engine/network-engine.ts';
+import { onnxDeviceOutputsFromEnv, onnxProfileDirFromEnv } from '../../core/engine/network-engine.ts';
 import { createSession, f32Tensor, sessionProviders, type ModelSource, type SessionSettings } from './session.ts';
 import { appendVjp } from './vjp.ts';
 import type { VjpOptions } from './vjp-rules.ts';
@@ -76,6 +77,12 @@ export interface OnnxNetworkOptions extends SessionSettings {
    * back). `OnnxMarigoldPrior` links large networks by default. @default false
    */
   readonly linkCheckpoint?: boolean;
+  /**
+   * Profile every session with onnxruntime's profiler and write one JSON file per session into this folder
+   * when the network is disposed (`experiments/bench/onnx-profile.ts` sums them by op type). Not part of
+   * the graphs. @default `APERTURE_DEPTH_ONNX_PROFILE`, else off
+   */
+  readonly profileDir?: string;
 }
 
 interface ModelMeta {
@@ -105,6 +112,9 @@ interface SegmentMeta {
     readonly bytes: number;
   };
 }
+
+/** Options that act when the network runs, not on its graphs (no rebuild when they change). */
+type RuntimeOptions = Pick<OnnxNetworkOptions, 'keepActivationBytes' | 'profileDir'>;
 
 type ModelKind = 'forward' | 'vjp' | 'saved-forward' | 'saved-backward';
 
@@ -161,9 +171,12 @@ export class OnnxNetwork {
     private readonly sources: Sources,
     private readonly settings: SessionSettings,
     stats: Omit<NetworkStats, 'forwardPassFlops' | 'keptSegments'>,
-    keepBytes: number,
+    runtime: RuntimeOptions,
   ) {
-    this.kept = keptSegments(meta, keepBytes);
+    this.kept = keptSegments(meta, runtime.keepActivationBytes ?? 0);
+    this.profileDir = runtime.profileDir ?? onnxProfileDirFromEnv();
+    if (this.profileDir) mkdirSync(this.profileDir, { recursive: true });
+
     const passFlops = meta.segments.reduce(
       (a, s, k) => a + (this.kept.has(k) ? s.saved!.backward.flops : (s.vjp?.flops ?? 0)),
       meta.forwardFlops,
@@ -173,6 +186,9 @@ export class OnnxNetwork {
     // On by default behind WebGPU (measured on an H200: the same numbers, 3.2x faster; BENCHMARKS.md).
     this.deviceOutputs = (settings.deviceOutputs ?? onnxDeviceOutputsFromEnv() ?? first === 'webgpu') && first !== 'cpu';
   }
+
+  /** Where sessions write onnxruntime's per-node profiles (on `dispose`), if profiling. */
+  readonly profileDir: string | undefined;
 
   /** Whether forward sessions leave the values they hand on (all but the output) on the provider's device. */
   readonly deviceOutputs: boolean;
@@ -218,13 +234,13 @@ export class OnnxNetwork {
         memorySources(built, files),
         settings,
         statsOf(built.meta, performance.now() - t0, false, built.phases),
-        options.keepActivationBytes ?? 0,
+        options,
       );
     }
     const dir = entryDir(options.cacheDir ?? defaultCacheDir(), hash);
     const cached = readMeta<NetworkMeta>(dir);
     if (cached !== undefined && cached.hash === hash) {
-      return new OnnxNetwork(cached, diskSources(dir, cached), settings, statsOf(cached, 0, true), options.keepActivationBytes ?? 0);
+      return new OnnxNetwork(cached, diskSources(dir, cached), settings, statsOf(cached, 0, true), options);
     }
     const built = buildNetwork(trace, options, hash);
     const tw = performance.now();
@@ -235,7 +251,7 @@ export class OnnxNetwork {
       diskSources(dir, meta),
       settings,
       statsOf(meta, performance.now() - t0, false, { ...built.phases, write: performance.now() - tw }),
-      options.keepActivationBytes ?? 0,
+      options,
     );
   }
 
@@ -384,7 +400,11 @@ export class OnnxNetwork {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
+    for (const p of this.sessions.values()) {
+      const s = await p;
+      if (this.profileDir) s.endProfiling();
+      await s.release();
+    }
     this.sessions.clear();
   }
 
@@ -435,6 +455,7 @@ export class OnnxNetwork {
         const outputs = kind === 'forward' ? seg.forward.outputs : seg.saved!.forward.outputs;
         settings = { ...settings, outputLocations: Object.fromEntries(outputs.map((o) => [o, o === OUTPUT ? 'cpu' : 'gpu-buffer'])) };
       }
+      if (this.profileDir) settings = { ...settings, profilePrefix: join(this.profileDir, `${this.meta.name}-${kind}-${k}`) };
       s = createSession(this.sources(kind, k), settings).then((session) => {
         this.stats.sessionMs += performance.now() - t0;
         return session;
@@ -552,6 +573,35 @@ function statsOf(
   };
 }
 
+/** Ops whose output is a view of their first input (onnxruntime aliases the buffer: no copy, no work). */
+const VIEW_OPS: ReadonlySet<string> = new Set(['Reshape', 'Identity', 'Squeeze', 'Unsqueeze', 'Flatten']);
+
+/**
+ * The backward nodes of a saved segment, preceded by the forward's view nodes (Reshape & co.) whose outputs
+ * they read: the saving forward then outputs the viewed value once instead of also its reshaped copy (a
+ * graph output gets a buffer of its own, so each kept view cost a full copy there and its bytes in the
+ * kept budget; GroupNorm keeps its `[B, G, -1]` rows this way). `available` values need no producer.
+ */
+export function rematerializeViews(
+  fwdNodes: readonly GraphNode[],
+  bwdNodes: readonly GraphNode[],
+  available: (v: string) => boolean,
+): GraphNode[] {
+  const producer = new Map<string, GraphNode>();
+  for (const n of fwdNodes) for (const o of n.outputs) producer.set(o, n);
+  const chosen = new Set<GraphNode>();
+  const pending = bwdNodes.flatMap((n) => n.inputs);
+  while (pending.length > 0) {
+    const v = pending.pop()!;
+    if (v === '' || available(v)) continue;
+    const p = producer.get(v);
+    if (!p || !VIEW_OPS.has(p.op) || chosen.has(p)) continue;
+    chosen.add(p);
+    pending.push(...p.inputs);
+  }
+  return [...fwdNodes.filter((n) => chosen.has(n)), ...bwdNodes];
+}
+
 interface Built {
   graph: OnnxGraph;
   phases: { trace: number; vjp: number; write: number };
@@ -642,12 +692,16 @@ export function buildNetwork(trace: NetworkTrace, options: OnnxNetworkOptions, h
     };
     // The backward alone, reading the activations a saving forward outputs (forwardPass on a budget).
     const gradOutputs = Object.values(gradNames);
-    const bwdNodes = pruneTo(g.nodes.slice(res.emitted[0]), gradOutputs);
+    const seedInputs = new Set(seeds.values());
+    const bwdNodes = rematerializeViews(
+      fwdNodes,
+      pruneTo(g.nodes.slice(res.emitted[0]), gradOutputs),
+      (v) => g.isInitializer(v) || seedInputs.has(v) || seg.outputs.includes(v),
+    );
     const produced = new Set(bwdNodes.flatMap((n) => n.outputs));
     const reads = [...new Set(bwdNodes.flatMap((n) => n.inputs))].filter(
       (i) => i !== '' && !produced.has(i) && !g.isInitializer(i),
     );
-    const seedInputs = new Set(seeds.values());
     const keep = reads.filter((r) => !seedInputs.has(r) && !seg.inputs.includes(r) && !seg.outputs.includes(r));
     const savedForward: GraphView = {
       name: `${trace.name}_fwd${k}_saving`,

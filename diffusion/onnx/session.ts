@@ -49,6 +49,11 @@ export interface SessionSettings {
    * providers were not tried)
    */
   readonly deviceOutputs?: boolean;
+  /**
+   * Record onnxruntime's per-node profile; it is written to `<profilePrefix>_<time>.json` when the session
+   * ends profiling (run-graph.ts sets one prefix per session from `profileDir`). @default off
+   */
+  readonly profilePrefix?: string;
   /** Per-session output locations (set by run-graph.ts from `deviceOutputs`). @default all on the CPU */
   readonly outputLocations?: Readonly<Record<string, 'cpu' | 'gpu-buffer'>>;
 }
@@ -72,6 +77,10 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     executionMode: 'sequential',
     logSeverityLevel: 3,
   };
+  if (settings.profilePrefix) {
+    options.enableProfiling = true;
+    options.profileFilePrefix = settings.profilePrefix;
+  }
   if (settings.outputLocations) options.preferredOutputLocation = { ...settings.outputLocations };
   if (settings.threads && settings.threads > 0) options.intraOpNumThreads = settings.threads;
   // Nested keys are joined with '.' by the Node binding: session.intra_op.allow_spinning.

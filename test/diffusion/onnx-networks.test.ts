@@ -15,7 +15,7 @@ import {
   type AutoencoderKL,
   type UNet2DConditionModel,
 } from '../../diffusion/models/index.ts';
-import { OnnxNetwork, type NetworkTrace, type OnnxNetworkOptions } from '../../diffusion/onnx/run-graph.ts';
+import { buildNetwork, OnnxNetwork, type NetworkTrace, type OnnxNetworkOptions } from '../../diffusion/onnx/run-graph.ts';
 import { randomValues } from './onnx-helpers.ts';
 
 /**
@@ -358,5 +358,36 @@ test.serial('the disk cache: a cache folder that cannot be made fails the load, 
     t.deepEqual(readdirSync(dir.dir), ['not-a-folder']);
   } finally {
     dir.remove();
+  }
+});
+
+test.serial('kept activations: a saving forward outputs no view (Reshape) of a value, and its backward equals the recomputing VJP', async (t) => {
+  const trace = unetTrace([1, 8, 6, 8], [1, 2, 32]);
+  const options: OnnxNetworkOptions = { cacheDir: null, threads: 1, wrt: 'sample', checkpointBytes: 40_000, keepActivationBytes: 1e12 };
+  const built = buildNetwork(trace, options, 'views-test');
+  const producer = new Map(built.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n.op] as const)));
+  let kept = 0;
+  for (const v of built.views) {
+    for (const o of v.saved!.forward.outputs.slice(v.forward.outputs.length)) {
+      kept++;
+      t.false(['Reshape', 'Identity', 'Squeeze', 'Unsqueeze', 'Flatten'].includes(producer.get(o) ?? ''), `${o} is a view`);
+    }
+  }
+  t.true(kept > 10, `${kept} kept values`);
+  const net = await OnnxNetwork.load(trace, options);
+  try {
+    t.is(net.stats.keptSegments, net.stats.segments);
+    t.true(net.stats.segments > 2);
+    const inputs = { sample: randomValues(8 * 6 * 8, 21), context: randomValues(2 * 32, 22) };
+    const w = randomValues(8 * 6 * 4, 23);
+    const ref = await net.vjp(inputs, w);
+    const pass = await net.forwardPass(inputs);
+    const grad = await pass.backward(w);
+    t.true(relL2(pass.output, ref.output) < 1e-6);
+    const e = relL2(grad, ref.grad);
+    t.log(`kept everything, ${net.stats.segments} segments: grad vs recomputing VJP ${e.toExponential(2)}`);
+    t.true(e < 1e-6, `${e}`);
+  } finally {
+    await net.dispose();
   }
 });
