@@ -175,8 +175,16 @@ export class OnnxNetwork {
   ) {
     this.kept = keptSegments(meta, runtime.keepActivationBytes ?? 0);
     this.profileDir = runtime.profileDir ?? onnxProfileDirFromEnv();
-    if (this.profileDir) mkdirSync(this.profileDir, { recursive: true });
-
+    if (this.profileDir) {
+      try {
+        mkdirSync(this.profileDir, { recursive: true });
+      } catch (err) {
+        throw new ApertureDepthError(`cannot make the onnxruntime profile folder: ${(err as Error).message}`, {
+          file: this.profileDir,
+          key: runtime.profileDir ? 'profileDir' : 'APERTURE_DEPTH_ONNX_PROFILE',
+        });
+      }
+    }
     const passFlops = meta.segments.reduce(
       (a, s, k) => a + (this.kept.has(k) ? s.saved!.backward.flops : (s.vjp?.flops ?? 0)),
       meta.forwardFlops,

@@ -58,3 +58,12 @@ test('reading profiles: a missing folder, an empty one and a bad file are errors
   writeFileSync(join(dir, 'x-forward-0_1.json'), '{not json');
   t.throws(() => readProfiles(dir), { instanceOf: ApertureDepthError, message: /x-forward-0_1\.json/ });
 });
+
+test('a profile folder that cannot be made fails the load, naming the folder and the setting', async (t) => {
+  const file = join(tmp.dir, 'a-file');
+  writeFileSync(file, '');
+  const trace: NetworkTrace = { name: 'one-silu', key: 'profile-bad', inputs: [{ name: 'x', shape: [1, 4] }], record: (ops, [x]) => ops.silu(x!) };
+  const err = await t.throwsAsync(() => OnnxNetwork.load(trace, { cacheDir: null, profileDir: join(file, 'sub') }), { instanceOf: ApertureDepthError });
+  t.regex(err!.message, /a-file\/sub/);
+  t.regex(err!.message, /profileDir/);
+});
