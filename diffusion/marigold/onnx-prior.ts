@@ -114,6 +114,8 @@ export interface OnnxEngineOptions extends SessionSettings {
    * checkpoint segments (`OnnxNetworkOptions.keepActivationBytes`). @default 1.5 GiB
    */
   keepActivationBytes?: number;
+  /** See `OnnxNetworkOptions.profileDir`. @default `APERTURE_DEPTH_ONNX_PROFILE`, else off */
+  profileDir?: string;
   /** Messages about graph builds and cache hits. @default none */
   log?: (line: string) => void;
 }
@@ -540,6 +542,7 @@ export class OnnxMarigoldPrior {
       memPattern: o.memPattern,
       cacheDir: o.cacheDir,
       linkCheckpoint: o.linkCheckpoint ?? shouldLinkCheckpoint(bytes),
+      profileDir: o.profileDir,
       ...(wrt
         ? { wrt, checkpointBytes: o.checkpointBytes ?? GIB, keepActivationBytes: o.keepActivationBytes ?? 1.5 * GIB }
         : {}),

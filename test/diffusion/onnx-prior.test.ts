@@ -336,3 +336,16 @@ test.serial('one UNet graph for every timestep: a 2-step prior writes one UNet c
     dir.remove();
   }
 });
+
+test.serial('profileDir: the prior profiles its encoder, UNet and decoder sessions, written on dispose', async (t) => {
+  const dir = join(tmp.dir, 'profile');
+  const onnx = await OnnxMarigoldPrior.load(CKPT, { steps: 1, cacheDir: null, threads: 1, profileDir: dir });
+  await onnx.encodeImage(image, { processingResolution: 64 });
+  const z = onnx.sampleLatent(3);
+  const pass = await onnx.predictWithVjp(z, { noiseSeed: 0 });
+  const grad = await pass.backward(tf.onesLike(pass.depth) as tf.Tensor2D);
+  tf.dispose([z, pass.depth, grad]);
+  await onnx.dispose();
+  const networks = new Set(readdirSync(dir).map((f) => f.replace(/-(forward|saved-forward|vjp|saved-backward)-\d+_.*$/, '')));
+  t.deepEqual([...networks].sort(), ['unet', 'vae-decoder', 'vae-encoder']);
+});
