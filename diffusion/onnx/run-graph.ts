@@ -116,7 +116,20 @@ interface SegmentMeta {
 /** Options that act when the network runs, not on its graphs (no rebuild when they change). */
 type RuntimeOptions = Pick<OnnxNetworkOptions, 'keepActivationBytes' | 'profileDir'>;
 
-type ModelKind = 'forward' | 'vjp' | 'saved-forward' | 'saved-backward';
+/** The sessions a segment can have (forward only, recomputing VJP, saving forward, backward over saved values). */
+const MODEL_KINDS = ['forward', 'vjp', 'saved-forward', 'saved-backward'] as const;
+type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** Prefix of a session's profile file: `<network>-<kind>-<segment>` (onnxruntime appends `_<time>.json`). */
+function profileName(network: string, kind: ModelKind, segment: number): string {
+  return `${network}-${kind}-${segment}`;
+}
+
+/** The network and session kind of a profile file written by `profileDir` (undefined for other names). */
+export function profileSession(file: string): { network: string; kind: ModelKind } | undefined {
+  const m = new RegExp(`^(.*?)-(${MODEL_KINDS.join('|')})-\\d+_`).exec(file);
+  return m ? { network: m[1]!, kind: m[2] as ModelKind } : undefined;
+}
 
 interface NetworkMeta {
   readonly name: string;
@@ -463,7 +476,7 @@ export class OnnxNetwork {
         const outputs = kind === 'forward' ? seg.forward.outputs : seg.saved!.forward.outputs;
         settings = { ...settings, outputLocations: Object.fromEntries(outputs.map((o) => [o, o === OUTPUT ? 'cpu' : 'gpu-buffer'])) };
       }
-      if (this.profileDir) settings = { ...settings, profilePrefix: join(this.profileDir, `${this.meta.name}-${kind}-${k}`) };
+      if (this.profileDir) settings = { ...settings, profilePrefix: join(this.profileDir, profileName(this.meta.name, kind, k)) };
       s = createSession(this.sources(kind, k), settings).then((session) => {
         this.stats.sessionMs += performance.now() - t0;
         return session;

@@ -13,12 +13,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ApertureDepthError } from '../../core/errors.ts';
+import { profileSession } from '../../diffusion/onnx/run-graph.ts';
 
 interface ProfileEvent {
   cat?: string;
   name?: string;
   dur?: number;
-  args?: { op_name?: string; input_type_shape?: Record<string, number[]>[]; output_type_shape?: Record<string, number[]>[] };
+  args?: {
+    op_name?: string;
+    input_type_shape?: Record<string, number[]>[];
+    output_type_shape?: Record<string, number[]>[];
+  };
 }
 
 export interface ProfileSummary {
@@ -53,8 +58,8 @@ export function summarizeProfiles(files: ReadonlyMap<string, readonly ProfileEve
   let runUs = 0;
   let kernelUs = 0;
   for (const [file, events] of files) {
-    const m = /^(.*?)-(forward|saved-forward|vjp|saved-backward)-\d+_/.exec(file);
-    const session = m ? `${m[1]} ${m[2]}` : file;
+    const p = profileSession(file);
+    const session = p ? `${p.network} ${p.kind}` : file;
     for (const e of events) {
       const us = e.dur ?? 0;
       if (e.cat === 'Session' && e.name === 'model_run') runUs += us;
@@ -82,21 +87,28 @@ export function readProfiles(dir: string): Map<string, ProfileEvent[]> {
   } catch (err) {
     throw new ApertureDepthError(`cannot read the profile folder: ${(err as Error).message}`, { file: dir });
   }
-  if (names.length === 0) throw new ApertureDepthError('no onnxruntime profiles (*.json) here', { file: dir });
+  if (names.length === 0)
+    throw new ApertureDepthError('no onnxruntime profiles (*.json) here', { file: dir });
   const files = new Map<string, ProfileEvent[]>();
   for (const f of names) {
     try {
       files.set(f, JSON.parse(readFileSync(join(dir, f), 'utf8')) as ProfileEvent[]);
     } catch (err) {
-      throw new ApertureDepthError(`not an onnxruntime profile: ${(err as Error).message}`, { file: join(dir, f) });
+      throw new ApertureDepthError(`not an onnxruntime profile: ${(err as Error).message}`, {
+        file: join(dir, f),
+      });
     }
   }
   return files;
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '15' } }, allowPositionals: true });
-  if (positionals.length !== 1) throw new ApertureDepthError('usage: onnx-profile.ts <profile folder> [--top N]', { key: 'folder' });
+  const { values, positionals } = parseArgs({
+    options: { top: { type: 'string', default: '15' } },
+    allowPositionals: true,
+  });
+  if (positionals.length !== 1)
+    throw new ApertureDepthError('usage: onnx-profile.ts <profile folder> [--top N]', { key: 'folder' });
   const top = Number(values.top);
   const s = summarizeProfiles(readProfiles(positionals[0]!));
   const sec = (us: number) => (us / 1e6).toFixed(2);
@@ -106,10 +118,13 @@ function main(): void {
   for (const [op, v] of [...s.byOp].sort((a, b) => b[1].us - a[1].us).slice(0, top))
     console.log(`| ${op} | ${sec(v.us)} | ${pct(v.us)} | ${v.runs} |`);
   console.log('\n| network, session kind | kernel s | % |\n|---|---|---|');
-  for (const [k, us] of [...s.bySession].sort((a, b) => b[1] - a[1])) console.log(`| ${k} | ${sec(us)} | ${pct(us)} |`);
+  for (const [k, us] of [...s.bySession].sort((a, b) => b[1] - a[1]))
+    console.log(`| ${k} | ${sec(us)} | ${pct(us)} |`);
   const convUs = [...s.conv.values()].reduce((a, c) => a + c.us, 0);
   const convFl = [...s.conv.values()].reduce((a, c) => a + c.flops, 0);
-  console.log(`\nConv: ${sec(convUs)} s, ${(convFl / 1e9).toFixed(0)} GFLOP, ${(convFl / 1e3 / convUs).toFixed(0)} GFLOP/s`);
+  console.log(
+    `\nConv: ${sec(convUs)} s, ${(convFl / 1e9).toFixed(0)} GFLOP, ${(convFl / 1e3 / convUs).toFixed(0)} GFLOP/s`,
+  );
   console.log('| Conv shapes | kernel s | runs | GFLOP/s |\n|---|---|---|---|');
   for (const [k, c] of [...s.conv].sort((a, b) => b[1].us - a[1].us).slice(0, top))
     console.log(`| ${k} | ${sec(c.us)} | ${c.runs} | ${(c.flops / 1e3 / c.us).toFixed(0)} |`);
