@@ -1,6 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApertureDepthError } from '../../../core/errors.ts';
 import { writeHdf5 } from '../../../core/io/hdf5.ts';
@@ -8,6 +7,7 @@ import type { RgbdScene } from '../../../core/datasets/dataset.ts';
 import { NyuV2LabeledDataset } from '../../../core/datasets/nyuv2-labeled.ts';
 import { NYUV2_TEST_INDICES, NYUV2_TRAIN_INDICES } from '../../../core/datasets/nyuv2-split.ts';
 import { createDataset } from '../../../core/datasets/registry.ts';
+import { tempFolder } from '../../helpers/temp-dir.ts';
 
 const N = 10;
 const W = 64; // stored dims are [N, 3, W, H] and [N, W, H] (MATLAB's column-major [H, W, 3, N] read as C order)
@@ -18,7 +18,7 @@ const depthAt = (i: number, x: number, y: number) => 0.5 + i + x / 100 + y / 100
 
 /** A labeled .mat in the real layout: HDF5 behind a 512-byte MATLAB user block. */
 async function writeFakeNyu(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'ad-nyu-'));
+  const dir = tempFolder('nyu');
   const images = new Uint8Array(N * 3 * W * H);
   const depths = new Float32Array(N * W * H);
   for (let i = 0; i < N; i++) {
@@ -145,7 +145,7 @@ test('train, all and a user split file (1-based); zero depth is invalid', async 
 });
 
 test('a file without images/depths is an error naming it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ad-nyu-'));
+  const dir = tempFolder('nyu');
   const f = join(dir, 'other.h5');
   await writeHdf5(f, {
     datasets: { x: { shape: [2], dtype: 'float32', data: new Float32Array(2) } },

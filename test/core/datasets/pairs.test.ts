@@ -1,12 +1,12 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApertureDepthError } from '../../../core/errors.ts';
 import { PairsDataset } from '../../../core/datasets/pairs.ts';
+import { tempFolder } from '../../helpers/temp-dir.ts';
 
 function tree(files: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ad-pairs-'));
+  const dir = tempFolder('pairs');
   for (const f of files) {
     mkdirSync(join(dir, f, '..'), { recursive: true });
     writeFileSync(join(dir, f), '{}');

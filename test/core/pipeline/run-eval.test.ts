@@ -1,7 +1,5 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ApertureDepthError } from '../../../core/errors.ts';
@@ -9,6 +7,7 @@ import { writeNpy } from '../../../core/io/npy.ts';
 import { writePfm } from '../../../core/io/pfm.ts';
 import { writePng } from '../../../core/io/png.ts';
 import { evaluateDepth, readDepthFile } from '../../../core/pipeline/eval-depth.ts';
+import { tempFolder } from '../../helpers/temp-dir.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../../..');
@@ -18,7 +17,7 @@ const GT = [1, 2, 4, 0];
 const PRED = [1.1, 1.8, 4, 3];
 
 function files() {
-  const dir = mkdtempSync(join(tmpdir(), 'ad-eval-'));
+  const dir = tempFolder('eval');
   writeNpy(join(dir, 'pred.npy'), { shape: [2, 2], dtype: 'float32', data: Float32Array.from(PRED) });
   writePng(join(dir, 'gt.png'), {
     width: 2,

@@ -1,16 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeNpy } from '../../../core/io/npy.ts';
 import { readJsonFile } from '../../../core/io/json-file.ts';
 import { parseConfigObject, type LoadedConfig } from '../../../core/config/load.ts';
 import { readDepthFile } from '../../../core/pipeline/eval-depth.ts';
 import type { SceneEstimateRequest, SceneEstimator } from '../../../core/pipeline/run-experiment.ts';
+import { tempFolder } from '../../helpers/temp-dir.ts';
 
 export const MIDDLEBURY = join(import.meta.dirname, '../../data/middlebury2014-q');
 
-export function tempDir(prefix = 'ad-run-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+export function tempDir(prefix = 'run'): string {
+  return tempFolder(prefix);
 }
 
 /** A small config over the five Middlebury scenes at 1/8 size (about 90x60 pixels). */
