@@ -26,17 +26,20 @@ export interface TrainingSummary {
   finetune?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number; real?: number };
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
-  seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number };
-  losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[] };
+  /** Stage E (end-to-end fine-tuning through the decoder with the affine-invariant depth loss), when it ran. */
+  e2e?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number };
+  seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number };
+  losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[] };
 }
 
 const COLORS: [number, number, number][] = [
   [31, 119, 180],
   [214, 39, 40],
   [44, 160, 44],
+  [148, 103, 189],
 ];
 
-/** Log-scale loss curves side by side, one panel each (VAE, UNet, and the stage C UNet when it ran), 640x240 RGB. */
+/** Log-scale loss curves side by side, one panel each (VAE, UNet, and stages C / E when they ran), 640x240 RGB. */
 export function renderLossCurves(curves: { label: string; points: LossPoint[] }[], width = 640, height = 240): Uint8Array {
   const img = new Uint8Array(width * height * 3).fill(255);
   const panelW = Math.floor(width / curves.length);
@@ -115,16 +118,21 @@ function defocusSection(dir: string): string {
 /** Writes `MODEL_CARD.md` and `loss-curve.png` into the model folder. */
 export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): void {
   const ft = t.finetune && t.losses.finetune ? { ...t.finetune, losses: t.losses.finetune, seconds: t.seconds.finetune ?? 0 } : undefined;
+  const e2e = t.e2e && t.losses.e2e ? { ...t.e2e, losses: t.losses.e2e, seconds: t.seconds.e2e ?? 0 } : undefined;
   const png = renderLossCurves([
     { label: 'vae', points: t.losses.vae },
     { label: 'unet', points: t.losses.unet },
     ...(ft ? [{ label: 'unet-ft', points: ft.losses }] : []),
+    ...(e2e ? [{ label: 'unet-e2e', points: e2e.losses }] : []),
   ]);
   writePng(join(dir, 'loss-curve.png'), { width: 640, height: 240, channels: 3, bitDepth: 8, data: png });
   const unetCfg = JSON.parse(readFileSync(join(dir, 'unet/config.json'), 'utf8')) as Record<string, unknown>;
   const vaeCfg = JSON.parse(readFileSync(join(dir, 'vae/config.json'), 'utf8')) as Record<string, unknown>;
   const ftSeconds = (t.seconds.ftData ?? 0) + (t.seconds.ftEncode ?? 0) + (t.seconds.finetune ?? 0);
-  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds;
+  const e2eSeconds = (t.seconds.e2eData ?? 0) + (t.seconds.e2e ?? 0);
+  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + e2eSeconds;
+  const down = 2 ** ((vaeCfg.block_out_channels as number[]).length - 1);
+  const panels = ['VAE', 'UNet stage B', ...(ft ? ['UNet stage C'] : []), ...(e2e ? ['UNet stage E'] : [])];
   const md = `# aperture-depth-tiny
 
 A small Marigold-style latent-diffusion depth prior, trained from scratch by this project (no external weights)
@@ -149,7 +157,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
   Voronoi patches, bricks, wood rings, dots${t.naturalTextures ? `, and texture patches cut from the colour images ${TEXTURE_IMAGE_FILES.join(', ')} of \`test/data/open3d-rgbd\` (their depth is never used)` : ''};
   Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
   z-depth by analytic ray casting, 0.3-15 m.
-- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
+- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}${e2e ? `; stage E: training seeds 0..${e2e.scenes - 1} rendered at ${e2e.width}x${e2e.height}, randomly mirrored` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
   held-out test seeds start at ${TEST_SEED_START}. Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 
@@ -165,18 +173,26 @@ ${
   same loss and timesteps as stage B. ${formatDuration(ft.seconds)}; its data ${formatDuration(t.seconds.ftData ?? 0)} + ${formatDuration(t.seconds.ftEncode ?? 0)}.
 `
     : ''
-}- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage${ft ? ' (the UNet: stage C\'s)' : ''}.
+}${
+  e2e
+    ? `- Stage E, end to end (Garcia Martin et al. 2024): the UNet from stage ${ft ? 'C' : 'B'}'s exported weights, trained through the frozen
+  decoder on the one-step inference path (standard-normal noise latent at t = 999, x0 = -v, decode, channel mean) with the
+  affine-invariant L1 to the normalized depth (least-squares scale and shift per image, as the prior is scored and used), on
+  ${e2e.width}x${e2e.height} scenes (latent ${e2e.width / down}x${e2e.height / down}). ${e2e.steps} steps, batch ${e2e.batch}, fresh Adam lr ${e2e.lr} (cosine, short warm-up). ${formatDuration(e2e.seconds)}; its data ${formatDuration(t.seconds.e2eData ?? 0)}.
+`
+    : ''
+}- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage${e2e ? ' (the UNet: stage E\'s)' : ft ? ' (the UNet: stage C\'s)' : ''}.
 - Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}; total ${formatDuration(total)} on the machine that
   trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
 
-### Loss curves (log scale; left VAE, ${ft ? 'middle UNet stage B, right UNet stage C' : 'right UNet'}): \`loss-curve.png\`
+### Loss curves (log scale; left to right ${panels.join(', ')}): \`loss-curve.png\`
 ![loss curves](loss-curve.png)
 
 VAE:
 ${lossTable(t.losses.vae)}
 UNet:
 ${lossTable(t.losses.unet)}
-${ft ? `UNet, stage C (${ft.width}x${ft.height}):\n${lossTable(ft.losses)}\n` : ''}## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
+${ft ? `UNet, stage C (${ft.width}x${ft.height}):\n${lossTable(ft.losses)}\n` : ''}${e2e ? `UNet, stage E (${e2e.width}x${e2e.height}, affine-invariant L1 of normalized depth):\n${lossTable(e2e.losses)}\n` : ''}## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
 Plain monocular prior, ${e.steps} step(s), noise seed ${e.noiseSeed}, processing resolution ${e.resolution}: least-squares scale and
 shift of the prediction to the ground truth (Marigold's protocol) against the oracle plane a x + b y + c fitted
 to the same ground truth; both clipped to the image's ground-truth range; abs_rel and d1 over valid pixels.
@@ -184,7 +200,7 @@ to the same ground truth; both clipped to the image's ground-truth range; abs_re
 ${setTable('procedural (held out)', e.procedural)}
 ${setTable('Middlebury 2014', e.middlebury)}
 ${defocusSection(dir)}## Limits
-Trained for ${ft ? 'about two hours' : 'about an hour'} on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
+Trained for ${formatDuration(total)} on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
 Marigold checkpoint (\`--model <folder>\`) for quality.
 `;
   writeFileAtomic(join(dir, 'MODEL_CARD.md'), md);

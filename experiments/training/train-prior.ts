@@ -11,7 +11,9 @@
  * 4. stage C (`--ft-steps N`, off by default): fine-tune stage B's UNet at the processing resolution and aspect ratio
  *    (`--ft-width` x `--ft-height`, default 96x72: what inference sees on 4:3 images) on scenes rendered at
  *    that size and encoded with the same frozen VAE; `--ft-steps 0` skips it and exports stage B
- * 5. export the folder, evaluate it (held-out procedural + Middlebury vs a fitted plane), write MODEL_CARD.md
+ * 5. stage E (`--e2e-steps N`, off by default): end-to-end fine-tuning of the UNet through the frozen decoder with the affine-invariant
+ *    depth loss on the one-step inference path (`stages/e2e-stage.ts`), at `--e2e-width` x `--e2e-height`
+ * 6. export the folder, evaluate it (held-out procedural + Middlebury vs a fitted plane), write MODEL_CARD.md
  *
  * Each stage checkpoints (weights, Adam moments, step, RNG) every `--ckpt-every` steps in `--work`; the same
  * command continues an interrupted run.
@@ -39,7 +41,8 @@ import { exportPriorFolder } from './export-model.ts';
 import { MICRO, TINY, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
 import { GENERATOR_VERSION, TEST_SEED_START, TRAIN_SEED_END, generateScene } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
-import { assignWeights, emptyPromptContext, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
+import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
+import { drawE2EItems, type E2EStageSettings } from './stages/e2e-stage.ts';
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
 import { startEngine, type GradEngine } from './trainer/grad-engine.ts';
@@ -50,6 +53,12 @@ import { formatDuration } from './trainer/progress.ts';
 import { runStage, type LossPoint } from './trainer/stage-loop.ts';
 
 export const PRESETS = Object.freeze({ tiny: TINY, micro: MICRO });
+
+/**
+ * Stage E's default length (`--e2e-steps`): off. End-to-end fine-tuning improves the monocular metrics but its
+ * outputs fill the whole depth range and saturate, which breaks the defocus optimization (training README).
+ */
+export const E2E_STEPS = 0;
 export type PresetName = keyof typeof PRESETS;
 
 /** Stage C: fine-tuning stage B's UNet at the processing resolution and aspect ratio. */
@@ -82,6 +91,8 @@ export interface TrainPriorOptions {
   unet: UNetStageSettings;
   /** Stage C; p999 and poolWeight come from `unet`. */
   finetune: FinetuneSettings;
+  /** Stage E (end to end through the decoder); steps 0 = off. */
+  e2e: E2EStageSettings;
   ckptEvery: number;
   logEvery: number;
   /** Held-out procedural scenes scored during stages B (at `size`) and C (at the stage's size); 0 = none. */
@@ -108,6 +119,7 @@ export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   unet: { steps: 3500, batch: 16, lr: 1e-3, p999: 0.75, poolWeight: 1 },
   // Stage C is off by default: it helps the monocular metrics but hurt the defocus optimization (README).
   finetune: { steps: 0, batch: 16, lr: 3e-4, width: 96, height: 72, scenes: 3000 },
+  e2e: { steps: E2E_STEPS, batch: 8, lr: 1e-4, width: 96, height: 72, scenes: 3000 },
   ckptEvery: 100,
   logEvery: 25,
   valScenes: 8,
@@ -124,12 +136,15 @@ export interface TrainPriorResult {
   unetLosses: LossPoint[];
   /** Stage C (empty / 0 when it did not run). */
   ftLosses: LossPoint[];
+  /** Stage E (empty / 0 when it did not run). */
+  e2eLosses: LossPoint[];
+  e2eSeconds: number;
   vaeSeconds: number;
   unetSeconds: number;
   ftSeconds: number;
   dataSeconds: number;
   completed: boolean;
-  /** Weights at the end (for tests), by network and name; `unet` is stage C's when it ran. */
+  /** Weights at the end (for tests), by network and name; `unet` is the last UNet stage's (C or E) when it ran. */
   weights: { vae: Map<string, Float32Array>; unet: Map<string, Float32Array> };
 }
 
@@ -219,6 +234,27 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   }
   // Checked before any training, like the other stage C settings (an error after stages A and B would cost an hour).
   check(ft.real === undefined || (Number.isInteger(ft.real) && ft.real >= 0), () => `--ft-real must be a non-negative integer, got ${ft.real}`, { key: '--ft-real' });
+  const e2e = opts.e2e;
+  check(Number.isInteger(e2e.steps) && e2e.steps >= 0, () => `--e2e-steps must be a non-negative integer, got ${e2e.steps}`, { key: '--e2e-steps' });
+  if (e2e.steps > 0) {
+    // The decoder's output is compared pixel for pixel: whole latent pixels, and the UNet's skips resize as at inference.
+    for (const [flag, v] of [['--e2e-width', e2e.width], ['--e2e-height', e2e.height]] as const) {
+      check(Number.isInteger(v) && v > 0 && v % down === 0, () => `${flag} ${v} must be a positive multiple of ${down}`, { key: flag });
+    }
+    check(Number.isInteger(e2e.scenes) && e2e.scenes >= 1 && e2e.scenes <= TRAIN_SEED_END, () => `--e2e-scenes must lie in [1, ${TRAIN_SEED_END}]`, { key: '--e2e-scenes' });
+    check(Number.isInteger(e2e.batch) && e2e.batch >= 1, () => `--e2e-batch must be a positive integer`, { key: '--e2e-batch' });
+    check(e2e.lr > 0, () => `--e2e-lr must be positive, got ${e2e.lr}`, { key: '--e2e-lr' });
+  }
+  // Each step splits its batch evenly over the workers: checked here, not when the stage reaches its first step.
+  const batches: [string, number, boolean][] = [
+    ['--vae-batch', opts.vae.batch, true],
+    ['--unet-batch', opts.unet.batch, true],
+    ['--ft-batch', ft.batch, ft.steps > 0],
+    ['--e2e-batch', e2e.batch, e2e.steps > 0],
+  ];
+  for (const [flag, batch, used] of batches) {
+    check(!used || batch % opts.workers === 0, () => `${flag} ${batch} does not split over ${opts.workers} workers (--workers)`, { key: flag });
+  }
   const t0 = performance.now();
 
   // 0. Training scenes (train split only: seeds 0 .. scenes-1).
@@ -335,9 +371,18 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
       return partialResult(opts, { ...stagesAB, ftLosses: ftRun.losses, ftSeconds: ftRun.seconds, vae: vaeWeights, unet: ftRun.weights });
     }
   }
-  const finalUNet = ftRun?.weights ?? unetWeights;
+  // 5. Stage E: end to end through the frozen decoder (from stage C's weights when it ran, else B's).
+  let e2eRun: E2ERun | undefined;
+  if (e2e.steps > 0) {
+    e2eRun = await runE2E({ opts, work, down, textureImages, vaeConfig: configs0.vae, vaeWeights, scalingFactor, unetInit, startWeights: ftRun?.weights ?? unetWeights, nets, write });
+    if (!e2eRun.completed) {
+      context.dispose();
+      return partialResult(opts, { ...stagesAB, ftLosses: ftRun?.losses, ftSeconds: ftRun?.seconds, e2eLosses: e2eRun.losses, e2eSeconds: e2eRun.seconds, vae: vaeWeights, unet: e2eRun.weights });
+    }
+  }
+  const finalUNet = e2eRun?.weights ?? ftRun?.weights ?? unetWeights;
 
-  // 5. Export.
+  // 6. Export.
   const out = resolve(opts.out);
   const textEncoder = createTextEncoder(configs.textEncoder, unetInit.textSeed);
   exportPriorFolder(out, configs, {
@@ -356,6 +401,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     vae: opts.vae,
     unet: opts.unet,
     ...(ftRun ? { finetune: ft } : {}),
+    ...(e2eRun ? { e2e } : {}),
     scalingFactor,
     parameters: { vae: vae.parameterCount(), unet: mainUNet.parameterCount(), textEncoder: textEncoder.parameterCount() },
     seconds: {
@@ -364,11 +410,12 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
       encode: encodeSeconds,
       unet: unetRun.seconds,
       ...(ftRun ? { ftData: ftRun.dataSeconds, ftEncode: ftRun.encodeSeconds, finetune: ftRun.seconds } : {}),
+      ...(e2eRun ? { e2eData: e2eRun.dataSeconds, e2e: e2eRun.seconds } : {}),
     },
-    losses: { vae: vaeRun.losses, unet: unetRun.losses, ...(ftRun ? { finetune: ftRun.losses } : {}) },
+    losses: { vae: vaeRun.losses, unet: unetRun.losses, ...(ftRun ? { finetune: ftRun.losses } : {}), ...(e2eRun ? { e2e: e2eRun.losses } : {}) },
   };
   writeFileAtomic(join(out, 'training.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  const ftNote = ftRun ? `, unet-ft ${formatDuration(ftRun.seconds)}` : '';
+  const ftNote = (ftRun ? `, unet-ft ${formatDuration(ftRun.seconds)}` : '') + (e2eRun ? `, unet-e2e ${formatDuration(e2eRun.seconds)}` : '');
   write(`[export] ${out} (vae ${formatDuration(vaeRun.seconds)}, unet ${formatDuration(unetRun.seconds)}${ftNote} of training)`);
   context.dispose();
   textEncoder.dispose();
@@ -384,6 +431,8 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     ...stagesAB,
     ftLosses: ftRun?.losses ?? [],
     ftSeconds: ftRun?.seconds ?? 0,
+    e2eLosses: e2eRun?.losses ?? [],
+    e2eSeconds: e2eRun?.seconds ?? 0,
     completed: true,
     weights: { vae: vaeWeights, unet: finalUNet },
   };
@@ -495,6 +544,88 @@ async function runFinetune(a: {
   return { losses: run.losses, seconds: run.seconds, dataSeconds, encodeSeconds, completed: run.completed, weights: snap.ema ?? snap.weights };
 }
 
+interface E2ERun {
+  losses: LossPoint[];
+  seconds: number;
+  dataSeconds: number;
+  completed: boolean;
+  /** The exported weights (EMA) at the end of this session. */
+  weights: Map<string, Float32Array>;
+}
+
+/**
+ * Stage E: renders the first `e2e.scenes` training seeds at `width` x `height` (cached as `e2e-scenes`) and
+ * trains the UNet from `startWeights` end to end through the frozen decoder (`stages/e2e-stage.ts`), with a
+ * fresh Adam state and EMA, in its own resumable stage folder `unet-e2e`.
+ */
+async function runE2E(a: {
+  opts: TrainPriorOptions;
+  work: string;
+  down: number;
+  textureImages: readonly TextureImage[];
+  vaeConfig: JsonObject;
+  vaeWeights: Map<string, Float32Array>;
+  scalingFactor: number;
+  unetInit: UNetReplicaInit;
+  startWeights: Map<string, Float32Array>;
+  nets: OneStepNets;
+  write: (line: string) => void;
+}): Promise<E2ERun> {
+  const { opts, work, write } = a;
+  const e2e = opts.e2e;
+  const t0 = performance.now();
+  const seeds = Array.from({ length: e2e.scenes }, (_, i) => i);
+  const dataKey = { v: GENERATOR_VERSION, scenes: e2e.scenes, width: e2e.width, height: e2e.height, naturalTextures: opts.naturalTextures };
+  await cachedArrays(work, 'e2e-scenes', dataKey, () => renderScenes(seeds, e2e.width, e2e.height, opts, a.textureImages, write, 'e2e-data'));
+  const dataSeconds = (performance.now() - t0) / 1000;
+  write(`[e2e-data] ${e2e.scenes} scenes ${e2e.width}x${e2e.height} ready (${formatDuration(dataSeconds)})`);
+  const init: E2EReplicaInit = {
+    stage: 'e2e',
+    unetConfig: a.unetInit.unetConfig,
+    vaeConfig: a.vaeConfig,
+    textEncoderConfig: a.unetInit.textEncoderConfig,
+    seed: a.unetInit.seed,
+    vaeSeed: opts.seed * 7 + 1,
+    textSeed: a.unetInit.textSeed,
+    vaeWeights: a.vaeWeights,
+    initWeights: a.startWeights,
+    scalingFactor: a.scalingFactor,
+    settings: e2e,
+    work,
+    dataKey,
+  };
+  const engine = await startEngine(opts.workers, init, e2e.lr, opts.emaDecay);
+  const h = e2e.height / a.down;
+  const w = e2e.width / a.down;
+  write(`[unet-e2e] from stage ${opts.finetune.steps > 0 ? 'C' : 'B'}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${e2e.scenes} scenes, ${opts.workers} worker(s)`);
+  const valSet = validationSet(opts.valScenes, e2e.width, e2e.height, a.textureImages, [h, w, 4]);
+  const dir = join(work, 'unet-e2e');
+  if (valSet.scenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
+    withWeights(a.nets.unet, a.startWeights);
+    write(`[unet-e2e] start weights at ${e2e.width}x${e2e.height}: ${validate(a.nets, valSet)}`);
+  }
+  const run = await runStage({
+    name: 'unet-e2e',
+    dir,
+    totalSteps: e2e.steps,
+    ckptEvery: opts.ckptEvery,
+    logEvery: opts.logEvery,
+    engine: engine.engine,
+    seed: opts.seed * 1000 + 44,
+    // Everything that fixes the start weights (stages A-C) and this stage's own settings.
+    settings: { stage: 'unet-e2e', seed: opts.seed, preset: opts.preset, scalingFactor: a.scalingFactor, unet: opts.unet, ema: opts.emaDecay, finetune: opts.finetune.steps > 0 ? opts.finetune : null, dataKey, e2e },
+    schedule: cosineSchedule(0.05, Math.min(50, Math.floor(e2e.steps / 20))),
+    draw: (rng) => drawE2EItems(rng, e2e.scenes, h * w * 4, e2e.batch),
+    onLog: validationHook(valSet, a.nets, engine.engine, opts.logEvery, e2e.steps),
+    stopAfter: opts.stopAfter,
+    write,
+  });
+  const snap = await engine.engine.snapshot();
+  await engine.engine.close();
+  engine.local?.dispose();
+  return { losses: run.losses, seconds: run.seconds, dataSeconds, completed: run.completed, weights: snap.ema ?? snap.weights };
+}
+
 /** Renders training `seeds` at `width` x `height` (on the worker threads when there are several). */
 async function renderScenes(
   seeds: readonly number[],
@@ -554,6 +685,8 @@ function partialResult(
     vaeLosses: LossPoint[];
     unetLosses?: LossPoint[];
     ftLosses?: LossPoint[];
+    e2eLosses?: LossPoint[];
+    e2eSeconds?: number;
     vaeSeconds: number;
     unetSeconds?: number;
     ftSeconds?: number;
@@ -571,6 +704,8 @@ function partialResult(
     vaeSeconds: r.vaeSeconds,
     unetSeconds: r.unetSeconds ?? 0,
     ftSeconds: r.ftSeconds ?? 0,
+    e2eLosses: r.e2eLosses ?? [],
+    e2eSeconds: r.e2eSeconds ?? 0,
     dataSeconds: r.dataSeconds,
     completed: false,
     weights: { vae: r.vae, unet: r.unet ?? new Map() },
@@ -607,6 +742,12 @@ async function main(): Promise<void> {
     .option('ft-height', { type: 'number', default: d.finetune.height, describe: 'stage C scene height (4:3 at the processing resolution)' })
     .option('ft-scenes', { type: 'number', default: d.finetune.scenes, describe: 'stage C training scenes (seeds 0..N-1)' })
     .option('ft-real', { type: 'number', default: 0, describe: 'stage C: crops of the real Open3D RGB-D frames (TUM, SUN) added to the scenes' })
+    .option('e2e-steps', { type: 'number', default: d.e2e.steps, describe: 'stage E steps: end-to-end fine-tuning through the decoder with the affine-invariant depth loss (0 = off)' })
+    .option('e2e-batch', { type: 'number', default: d.e2e.batch })
+    .option('e2e-lr', { type: 'number', default: d.e2e.lr })
+    .option('e2e-width', { type: 'number', default: d.e2e.width, describe: 'stage E scene width (the processing resolution)' })
+    .option('e2e-height', { type: 'number', default: d.e2e.height })
+    .option('e2e-scenes', { type: 'number', default: d.e2e.scenes, describe: 'stage E training scenes (seeds 0..N-1)' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
     .option('val-scenes', { type: 'number', default: d.valScenes })
@@ -643,6 +784,14 @@ async function main(): Promise<void> {
       scenes: argv['ft-scenes'],
       // Anything but 0 goes through, so that a negative or non-numeric value is reported, not dropped.
       ...(argv['ft-real'] !== 0 ? { real: argv['ft-real'] } : {}),
+    },
+    e2e: {
+      steps: argv['e2e-steps'],
+      batch: argv['e2e-batch'],
+      lr: argv['e2e-lr'],
+      width: argv['e2e-width'],
+      height: argv['e2e-height'],
+      scenes: argv['e2e-scenes'],
     },
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],

@@ -23,6 +23,7 @@ function microOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): 
     vae: { ...DEFAULTS.vae, steps: 8, batch: 4, crop: 8, lr: 3e-3 },
     unet: { ...DEFAULTS.unet, steps: 8, batch: 4, lr: 3e-3 },
     finetune: { ...DEFAULTS.finetune, steps: 0 },
+    e2e: { ...DEFAULTS.e2e, steps: 0 },
     ckptEvery: 2,
     logEvery: 2,
     valScenes: 0,
@@ -226,6 +227,88 @@ test.serial('stage C: fine-tunes stage B non-square, resumes bit-identically; --
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });
     rmSync(c, { recursive: true, force: true });
+  }
+});
+
+/** Micro stages A and B (4 steps each), then stage E on non-square 20x12 scenes (latent 10x6). */
+function e2eOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): TrainPriorOptions {
+  return microOptions(dir, {
+    vae: { ...DEFAULTS.vae, steps: 4, batch: 4, crop: 8, lr: 3e-3 },
+    unet: { ...DEFAULTS.unet, steps: 4, batch: 4, lr: 3e-3 },
+    e2e: { steps: 6, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7 },
+    ...overrides,
+  });
+}
+
+test.serial('stage E: trains the UNet end to end from stage B, VAE untouched, resumes bit-identically; bad flags fail first', async (t) => {
+  const a = mkdtempSync(join(tmpdir(), 'train-prior-e2e-a-'));
+  const b = mkdtempSync(join(tmpdir(), 'train-prior-e2e-b-'));
+  try {
+    for (const [e2e, flag] of [
+      [{ width: 21 }, /--e2e-width 21 must be a positive multiple of 2/],
+      [{ scenes: 0 }, /--e2e-scenes must lie in/],
+      [{ steps: -1 }, /--e2e-steps must be a non-negative integer/],
+      [{ lr: 0 }, /--e2e-lr must be positive/],
+    ] as const) {
+      const o = e2eOptions(b);
+      await t.throwsAsync(trainPrior({ ...o, e2e: { ...o.e2e, ...e2e } }), { message: flag });
+    }
+    t.false(existsSync(join(b, 'work')));
+
+    const full = await trainPrior(e2eOptions(a));
+    t.true(full.completed);
+    t.deepEqual(
+      full.e2eLosses.map((l) => l.step),
+      [2, 4, 6],
+    );
+    t.true(full.e2eLosses.every((l) => Number.isFinite(l.loss) && l.loss > 0));
+    const stageB = loadLatestCheckpoint(join(a, 'work', 'unet'))!.snapshot.ema!;
+    const stageE = loadLatestCheckpoint(join(a, 'work', 'unet-e2e'))!;
+    t.is(stageE.step, 6);
+    // The export is stage E's EMA (different from stage B's); the VAE is stage A's, unchanged.
+    for (const [name, w] of stageE.snapshot.ema!) t.deepEqual(full.weights.unet.get(name), w, name);
+    t.true([...stageB].some(([name, w]) => !full.weights.unet.get(name)!.every((v, i) => v === w[i])));
+    const stageA = loadLatestCheckpoint(join(a, 'work', 'vae'))!.snapshot.ema!;
+    for (const [name, w] of stageA) t.deepEqual(full.weights.vae.get(name), w, name);
+    const summary = JSON.parse(readFileSync(join(full.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.deepEqual(summary.e2e, { steps: 6, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7 });
+    t.is(summary.losses.e2e?.length, 3);
+    t.true((summary.seconds.e2e ?? 0) > 0);
+
+    // Session 1 stops inside stage E; session 2 finishes it to the same weights and losses.
+    const s1 = await trainPrior(e2eOptions(b, { stopAfter: 4 }));
+    t.false(s1.completed);
+    t.is(s1.e2eLosses.at(-1)?.step, 4);
+    const s2 = await trainPrior(e2eOptions(b));
+    t.true(s2.completed);
+    sameWeights(t, s2.weights, full.weights);
+    t.deepEqual(
+      s2.e2eLosses.map((l) => l.loss),
+      full.e2eLosses.map((l) => l.loss),
+    );
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+  }
+});
+
+test.serial('stage E on two worker threads: the same losses as one thread within float rounding, VAE untouched', async (t) => {
+  const a = mkdtempSync(join(tmpdir(), 'train-prior-e2e-w1-'));
+  const b = mkdtempSync(join(tmpdir(), 'train-prior-e2e-w2-'));
+  try {
+    await t.throwsAsync(trainPrior(e2eOptions(b, { workers: 2 })), { message: /--e2e-batch 3 does not split over 2 workers/ });
+    t.false(existsSync(join(b, 'work')));
+    const e2e = { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 12, scenes: 7 };
+    const one = await trainPrior(e2eOptions(a, { e2e }));
+    const two = await trainPrior(e2eOptions(b, { e2e, workers: 2 }));
+    t.true(two.completed);
+    // Stages A and B differ only by the order of summing per-worker gradients; stage E follows them closely.
+    two.e2eLosses.forEach((l, i) => t.true(Math.abs(l.loss - one.e2eLosses[i]!.loss) < 2e-3 * one.e2eLosses[i]!.loss, `step ${l.step}: ${l.loss} vs ${one.e2eLosses[i]!.loss}`));
+    const stageA = loadLatestCheckpoint(join(b, 'work', 'vae'))!.snapshot.ema!;
+    for (const [name, w] of stageA) t.deepEqual(two.weights.vae.get(name), w, name);
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
   }
 });
 

@@ -19,6 +19,7 @@ import { BOS_ID, EOS_ID, type JsonObject } from '../model-configs.ts';
 import { ParamTrainer, type LossFn } from '../trainer/param-trainer.ts';
 import { unetItemsLoss, type LatentSet, type UNetItem, type UNetStageSettings } from './unet-stage.ts';
 import { vaeItemsLoss, type VaeItem, type VaeStageSettings } from './vae-stage.ts';
+import { e2eItemsLoss, type E2EItem, type E2EStageSettings } from './e2e-stage.ts';
 
 export interface VaeReplicaInit {
   stage: 'vae';
@@ -58,7 +59,26 @@ export interface UNetReplicaInit {
   initWeights?: ReadonlyMap<string, Float32Array>;
 }
 
-export type ReplicaInit = VaeReplicaInit | UNetReplicaInit;
+export interface E2EReplicaInit {
+  stage: 'e2e';
+  unetConfig: JsonObject;
+  vaeConfig: JsonObject;
+  textEncoderConfig: JsonObject;
+  /** Seeds of the model constructors (their values are replaced by the weights below). */
+  seed: number;
+  vaeSeed: number;
+  textSeed: number;
+  /** The frozen VAE (stage A's export) and the UNet to start from (stage B's or C's export), by name. */
+  vaeWeights: ReadonlyMap<string, Float32Array>;
+  initWeights: ReadonlyMap<string, Float32Array>;
+  scalingFactor: number;
+  settings: E2EStageSettings;
+  /** Work folder holding the `e2e-scenes` cache, and its key. */
+  work: string;
+  dataKey: unknown;
+}
+
+export type ReplicaInit = VaeReplicaInit | UNetReplicaInit | E2EReplicaInit;
 
 export interface Replica {
   readonly trainer: ParamTrainer;
@@ -123,6 +143,7 @@ export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Repli
       },
     };
   }
+  if (init.stage === 'e2e') return buildE2EReplica(init, lr, emaDecay);
   const a = cacheOnly(init.work, init.cache ?? 'latents', init.dataKey);
   const latents: LatentSet = { count: init.count, h: init.h, w: init.w, c: 4, rgb: a.rgb as Float32Array, depth: a.depth as Float32Array };
   check(latents.rgb.length === init.count * init.h * init.w * 4, () => 'latent cache has the wrong size', { key: init.work });
@@ -141,6 +162,42 @@ export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Repli
     dispose: () => {
       trainer.dispose();
       unet.dispose();
+      context.dispose();
+    },
+  };
+}
+
+/** Stage E: a trainable UNet from `initWeights`, the frozen VAE and text embedding, the `e2e-scenes` cache. */
+function buildE2EReplica(init: E2EReplicaInit, lr: number, emaDecay: number): Replica {
+  const { width, height, scenes } = init.settings;
+  const a = cacheOnly(init.work, 'e2e-scenes', init.dataKey);
+  const ds: SceneDataset = {
+    width,
+    height,
+    seeds: Array.from({ length: scenes }, (_, i) => i),
+    rgb: a.rgb as Uint8Array,
+    depth: a.depth as Float32Array,
+  };
+  check(ds.depth.length === scenes * width * height, () => 'e2e scene cache has the wrong size', { key: init.work });
+  const unet = createUNet(init.unetConfig, init.seed, { trainable: true });
+  assignWeights(unet.parameters(), init.initWeights);
+  const vae = createVae(init.vaeConfig, init.vaeSeed, { trainable: true });
+  assignWeights(vae.parameters(), init.vaeWeights);
+  // Only the UNet's weights are the trainer's: the VAE's get no gradient and no update.
+  const trainer = new ParamTrainer(unet.parameters(), { lr, clipNorm: 1, emaDecay });
+  const context = emptyPromptContext(init.textEncoderConfig, init.textSeed);
+  const frozen = { vae, scalingFactor: init.scalingFactor, context };
+  return {
+    trainer,
+    unet,
+    vae,
+    context,
+    dataset: ds,
+    loss: (items) => e2eItemsLoss(unet, frozen, ds, items as readonly E2EItem[]),
+    dispose: () => {
+      trainer.dispose();
+      unet.dispose();
+      vae.dispose();
       context.dispose();
     },
   };

@@ -1,0 +1,95 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { setupEngine } from '../helpers/engine.ts';
+import { Rng } from '../../core/tensor/rng.ts';
+import { affineInvariantL1, drawE2EItems, e2eItemsLoss } from '../../experiments/training/stages/e2e-stage.ts';
+import { createUNet, createVae } from '../../diffusion/models/load.ts';
+import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
+import { MICRO, priorConfigs } from '../../experiments/training/model-configs.ts';
+import { emptyPromptContext } from '../../experiments/training/stages/replica.ts';
+import { ParamTrainer } from '../../experiments/training/trainer/param-trainer.ts';
+import type { SceneDataset } from '../../experiments/training/data/scene-dataset.ts';
+
+test.before(async () => {
+  await setupEngine();
+});
+
+test('affineInvariantL1: 0 for any per-row scale and shift of the target, the aligned L1 otherwise', (t) => {
+  const target = [
+    [0, 1, 2, 3],
+    [-1, 0.5, 0.25, 2],
+  ];
+  const before = tf.memory().numTensors;
+  const affine = tf.tensor2d(target.map((r, i) => r.map((v) => (i ? -0.5 : 3) * v + (i ? 7 : -2))));
+  const tt = tf.tensor2d(target);
+  const zero = affineInvariantL1(affine, tt);
+  t.true(zero.dataSync()[0]! < 1e-5);
+  // Row [0, 0, 0, 1] against [0, 1, 2, 3]: centred p = [-.25, -.25, -.25, .75], t = [-1.5, -.5, .5, 1.5];
+  // scale = (p.t) / (p.p) = 1.5 / 0.75 = 2 -> aligned [-.5, -.5, -.5, 1.5]; |error| = [1, 0, 1, 0] -> mean 0.5.
+  const [p1, t1] = [tf.tensor2d([[0, 0, 0, 1]]), tf.tensor2d([target[0]!])];
+  const one = affineInvariantL1(p1, t1);
+  t.true(Math.abs(one.dataSync()[0]! - 0.5) < 1e-5);
+  tf.dispose([affine, tt, zero, p1, t1, one]);
+  t.is(tf.memory().numTensors, before);
+});
+
+test('affineInvariantL1: its gradient in the prediction matches central finite differences', (t) => {
+  const rng = new Rng(5);
+  const p0 = rng.normalArray(12);
+  const g0 = rng.normalArray(12);
+  const target = tf.tensor2d(g0, [2, 6]);
+  const f = (p: tf.Tensor) => affineInvariantL1(p as tf.Tensor2D, target);
+  const value = (p: Float32Array) => tf.tidy(() => f(tf.tensor2d(p, [2, 6])).dataSync()[0]!);
+  const grad = tf.tidy(() => tf.grad(f)(tf.tensor2d(p0, [2, 6])).dataSync());
+  const h = 1e-2;
+  for (let i = 0; i < 12; i++) {
+    const plus = Float32Array.from(p0);
+    const minus = Float32Array.from(p0);
+    plus[i]! += h;
+    minus[i]! -= h;
+    const fd = (value(plus) - value(minus)) / (2 * h);
+    t.true(Math.abs(fd - grad[i]!) < 2e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
+  }
+  target.dispose();
+});
+
+test('e2eItemsLoss: one trainer step changes the UNet only; the loss is finite and the same for the same items', (t) => {
+  const cfg = priorConfigs(MICRO, 0.5);
+  const unet = createUNet(cfg.unet, 2, { trainable: true });
+  const vae = createVae(cfg.vae, 1, { trainable: true });
+  const context = emptyPromptContext(cfg.textEncoder, 3);
+  const [w, h, n] = [12, 8, 3];
+  const rng = new Rng(9);
+  const ds: SceneDataset = {
+    width: w,
+    height: h,
+    seeds: [0, 1, 2],
+    rgb: Uint8Array.from({ length: n * w * h * 3 }, () => Math.floor(rng.uniform() * 256)),
+    depth: Float32Array.from({ length: n * w * h }, () => rng.uniform() * 2 - 1),
+  };
+  const items = drawE2EItems(new Rng(4), n, (w / 2) * (h / 2) * 4, 2);
+  t.deepEqual(
+    items.map((it) => it.noise.length),
+    [96, 96],
+  );
+  const trainer = new ParamTrainer(unet.parameters(), { lr: 1e-2, clipNorm: 1 });
+  const frozen = { vae, scalingFactor: 0.5, context };
+  const snap = (ps: typeof vae.parameters extends () => infer R ? R : never) => ps.map((p) => Float32Array.from(tfjsOps.param(p).dataSync() as Float32Array));
+  const vaeBefore = snap(vae.parameters());
+  const unetBefore = snap(unet.parameters());
+  const first = trainer.computeGrads(e2eItemsLoss(unet, frozen, ds, items));
+  // Counted after the first pass (which creates the networks' lazily cached constants).
+  const before = tf.memory().numTensors;
+  const again = trainer.computeGrads(e2eItemsLoss(unet, frozen, ds, items));
+  t.true(Number.isFinite(first.loss) && first.loss > 0);
+  t.is(again.loss, first.loss);
+  t.true(first.grads.some((g) => g !== 0));
+  t.is(tf.memory().numTensors, before);
+  trainer.applyGrads(first.grads);
+  t.deepEqual(snap(vae.parameters()), vaeBefore);
+  t.true(snap(unet.parameters()).some((v, i) => v.some((x, j) => x !== unetBefore[i]![j])));
+  trainer.dispose();
+  unet.dispose();
+  vae.dispose();
+  context.dispose();
+});
