@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'models/**', 'test/data/**', 'out/**', 'runs/**'] },
+  { ignores: ['node_modules/**', 'models/**', 'test/data/**', 'out/**', 'runs/**', '.cache/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -11,6 +11,7 @@ import { writePng } from '../io/png.ts';
 import { computeDepthMetrics, type DepthMetrics } from '../metrics/depth-metrics.ts';
 import { colorize, robustRange, turbo } from '../report/colormap.ts';
 import { versions } from '../run-record/versions.ts';
+import { retainSet } from '../engine/native-memory.ts';
 import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
@@ -538,6 +539,8 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
           requested: engine.requested,
           reason: engine.reason,
           ...(engine.onnxruntime ? { onnxruntime: engine.onnxruntime } : {}),
+          // Whether the C allocator kept onnxruntime's freed blocks (core/engine/native-memory.ts).
+          ...(engine.engine === 'onnx' ? { native_memory: retainSet() ? 'retain' : 'system' } : {}),
         }
       : null,
     seed,

@@ -116,6 +116,15 @@ function decoderActivations(v: PriorFootprint['vae'], ph: number, pw: number): n
   return total + 2 * deepest * deepest + 2 * 8 * v.channels[n - 1]! * deepest; // mid attention and resnets
 }
 
+/**
+ * Bytes of the activations of one UNet pass and one VAE-decoder pass producing a `pw x ph` image (the
+ * estimate above), e.g. for choosing the native allocator's mode (`core/engine/native-memory.ts`).
+ */
+export function priorPassBytes(p: PriorFootprint, pw: number, ph: number): { unet: number; decoder: number } {
+  const unet = unetActivations(p.unet, Math.ceil(ph / p.vaeScaleFactor), Math.ceil(pw / p.vaeScaleFactor));
+  return { unet: F32 * unet, decoder: F32 * decoderActivations(p.vae, ph, pw) };
+}
+
 /** The bytes of one run under the model above (see the file comment). */
 export function estimateRunBytes(size: RunSize): RunBytes {
   const { width: W, height: H } = size;
@@ -251,6 +260,19 @@ export function priorFootprint(
       f.close();
     }
   }
+  return footprintFromConfigs(unet, vae, weightElements, {
+    steps: options.steps ?? folder.index.defaultDenoisingSteps ?? 4,
+    processingResolution: options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768,
+  });
+}
+
+/** The footprint of parsed UNet and VAE configs with `weightElements` weights (`priorFootprint` without a folder). */
+export function footprintFromConfigs(
+  unet: ReturnType<typeof parseUNetConfig>,
+  vae: ReturnType<typeof parseVaeConfig>,
+  weightElements: number,
+  settings: { steps: number; processingResolution: number },
+): PriorFootprint {
   const n = unet.block_out_channels.length;
   return {
     weightElements,
@@ -265,7 +287,6 @@ export function priorFootprint(
       transformerLayers: unet.transformer_layers_per_block,
     },
     vae: { channels: vae.block_out_channels, layers: vae.layers_per_block },
-    steps: options.steps ?? folder.index.defaultDenoisingSteps ?? 4,
-    processingResolution: options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768,
+    ...settings,
   };
 }

@@ -15,15 +15,23 @@
  *     folder under .cache/bench, then loaded as any checkpoint), on the onnx engine:
  *     graph build and session creation cold and from the disk cache, one iteration (the mean of iterations
  *     2..`--real-iterations`, default 2, with the first printed beside it) and its parts, GFLOP/s (analytic
- *     FLOPs of the graphs run) against `--peak` GFLOP/s, peak RSS. `APERTURE_DEPTH_NATIVE_MEMORY=retain`
- *     runs it with freed native blocks kept (core/engine/native-memory.ts), as the CLI would.
+ *     FLOPs of the graphs run) against `--peak` GFLOP/s, peak RSS. The native allocator's mode is chosen as
+ *     the CLI chooses it (core/engine/native-memory.ts: auto keeps freed blocks where the predicted peak
+ *     fits, e.g. at 512x384 and not at 768x576 on 24 GB); `APERTURE_DEPTH_NATIVE_MEMORY=retain|system` forces one.
  * Times are wall (and process CPU, the steadier figure on a shared machine). Every line ends with its command.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NATIVE_MEMORY_ENV, nativeMemoryMode, RETAIN_ENV, relaunchWithNativeMemory } from '../../core/engine/native-memory.ts';
+import {
+  NATIVE_MEMORY_ENV,
+  nativeMemoryMode,
+  RETAIN_ENV,
+  relaunchWithNativeMemory,
+  type NativeMemoryLoad,
+} from '../../core/engine/native-memory.ts';
+import { footprintFromConfigs, priorPassBytes } from '../../core/pipeline/memory-budget.ts';
 import { parseArgs } from 'node:util';
 import { initEngine, type BackendName } from '../../core/engine/backend.ts';
 import { defaultModelPath, DEFAULT_MODEL_DIR } from '../../core/pipeline/default-model.ts';
@@ -390,18 +398,8 @@ async function tiny(): Promise<void> {
 
 const diskOf = (n: { disk?: { writtenBytes: number; linkedBytes: number } }) => n.disk ?? { writtenBytes: 0, linkedBytes: 0 };
 
-async function real(): Promise<void> {
-  const [W, H] = args.size!.split('x').map(Number) as [number, number];
-  const checkpointBytes = Number(args['checkpoint-mb']) * 2 ** 20;
-  const cmd =
-    (nativeMemoryMode() === 'retain' ? `${NATIVE_MEMORY_ENV}=retain ` : '') +
-    `npx tsx experiments/bench/iteration.ts --part real --size ${W}x${H}` +
-    (args['checkpoint-mb'] !== '1024' ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
-    (args['keep-mb'] ? ` --keep-mb ${args['keep-mb']}` : '') +
-    (threads ? ` --threads ${threads}` : '') +
-    (args['real-iterations'] !== '2' ? ` --real-iterations ${args['real-iterations']}` : '') +
-    (args.link === undefined ? '' : args.link ? ' --link' : ' --no-link');
-  const line = (t: string) => console.log(`${t}    # ${cmd}`);
+/** The real Marigold (SD2) UNet and VAE configs. */
+function realConfigs() {
   const unetRaw = JSON.parse(readFileSync(join(here, 'configs', 'marigold-depth-v1-0-unet.json'), 'utf8'));
   const unetConfig = parseUNetConfig(unetRaw, 'marigold-depth-v1-0-unet.json');
   const vaeConfig = parseVaeConfig(
@@ -421,15 +419,49 @@ async function real(): Promise<void> {
     },
     'SD2 vae config',
   );
+  return { unetRaw, unetConfig, vaeConfig };
+}
+
+/** What the real part loads, for the native allocator's auto mode (as the CLI decides it). */
+function realLoad(): NativeMemoryLoad {
+  const [W, H] = args.size!.split('x').map(Number) as [number, number];
+  const { unetRaw, unetConfig, vaeConfig } = realConfigs();
+  const ckpt = randomCheckpoint(unetRaw, vaeConfig.raw);
+  const bytes = ['unet', 'vae'].reduce((a, c) => a + fileIdentity(join(ckpt, c, 'diffusion_pytorch_model.safetensors')).size, 0);
+  const fp = footprintFromConfigs(unetConfig, vaeConfig, bytes / 4, { steps: 1, processingResolution: Math.max(W, H) });
+  const pass = priorPassBytes(fp, W, H);
+  return { networkWeightBytes: bytes, passBytes: pass.unet + pass.decoder };
+}
+
+/**
+ * The stand-in for the user's checkpoint on disk: random weights, written once (not part of the cold
+ * start, as a downloaded checkpoint is not) and read back as any checkpoint is.
+ */
+function randomCheckpoint(unetRaw: Record<string, unknown>, vaeRaw: Record<string, unknown>): string {
+  const ckpt = args['random-checkpoint'] || join(root, '.cache', 'bench', 'marigold-shape-random-seed0');
+  const ckptSeconds = ensureRandomCheckpoint(ckpt, { unet: unetRaw, vae: vaeRaw });
+  if (ckptSeconds > 0) console.log(`random-weight checkpoint written to ${ckpt} in ${ckptSeconds.toFixed(1)} s (once; reused by later runs)`);
+  return ckpt;
+}
+
+async function real(): Promise<void> {
+  const [W, H] = args.size!.split('x').map(Number) as [number, number];
+  const checkpointBytes = Number(args['checkpoint-mb']) * 2 ** 20;
+  const cmd =
+    (nativeMemoryMode() !== 'auto' ? `${NATIVE_MEMORY_ENV}=${nativeMemoryMode()} ` : '') +
+    `npx tsx experiments/bench/iteration.ts --part real --size ${W}x${H}` +
+    (args['checkpoint-mb'] !== '1024' ? ` --checkpoint-mb ${args['checkpoint-mb']}` : '') +
+    (args['keep-mb'] ? ` --keep-mb ${args['keep-mb']}` : '') +
+    (threads ? ` --threads ${threads}` : '') +
+    (args['real-iterations'] !== '2' ? ` --real-iterations ${args['real-iterations']}` : '') +
+    (args.link === undefined ? '' : args.link ? ' --link' : ' --no-link');
+  const line = (t: string) => console.log(`${t}    # ${cmd}`);
+  const { unetRaw, unetConfig, vaeConfig } = realConfigs();
   const ownCache = !args['cache-dir'];
   const cacheDir = args['cache-dir'] || mkdtempSync(join(tmpdir(), 'aperture-depth-iteration-real-'));
   const crossDim = unetConfig.cross_attention_dim[0]!;
   const embedding = { data: new Rng(7).normalArray(2 * crossDim), shape: [1, 2, crossDim] };
-  // The stand-in for the user's checkpoint on disk: random weights, written once (not part of the cold
-  // start, as a downloaded checkpoint is not) and read back as any checkpoint is.
-  const ckpt = args['random-checkpoint'] || join(root, '.cache', 'bench', 'marigold-shape-random-seed0');
-  const ckptSeconds = ensureRandomCheckpoint(ckpt, { unet: unetRaw, vae: vaeConfig.raw });
-  if (ckptSeconds > 0) console.log(`random-weight checkpoint written to ${ckpt} in ${ckptSeconds.toFixed(1)} s (once; reused by later runs)`);
+  const ckpt = randomCheckpoint(unetRaw, vaeConfig.raw);
   const unetFile = join(ckpt, 'unet', 'diffusion_pytorch_model.safetensors');
   const vaeFile = join(ckpt, 'vae', 'diffusion_pytorch_model.safetensors');
   let weightsMs = 0;
@@ -541,7 +573,7 @@ async function real(): Promise<void> {
 
 // As the CLI does: with APERTURE_DEPTH_NATIVE_MEMORY=retain (glibc), start again with the allocator
 // settings that keep onnxruntime's freed blocks (core/engine/native-memory.ts).
-await relaunchWithNativeMemory();
+await relaunchWithNativeMemory(part === 'all' || part === 'real' ? realLoad : undefined, (l) => console.log(l));
 await initEngine(backend);
 if (part === 'all' || part === 'tiny') await tiny();
 if (part === 'all' || part === 'real') await real();

@@ -15,9 +15,12 @@ const BENCHES: ReadonlyArray<readonly [string, string, string[], Record<string, 
   ['renderers', 'renderers.ts', []],
   ['unet', 'unet.ts', []],
   ['onnx-unet', 'onnx-unet.ts', []],
+  // The tiny prior (tfjs vs onnx), then the real shape at 512x384 with the allocator mode auto picks there.
   ['iteration', 'iteration.ts', []],
-  // The real-size iteration again with onnxruntime's freed blocks kept (core/engine/native-memory.ts).
-  ['iteration-retain', 'iteration.ts', ['--part', 'real'], { APERTURE_DEPTH_NATIVE_MEMORY: 'retain' }],
+  // The same real-size iteration with the system allocator forced (what auto's choice gains).
+  ['iteration-system', 'iteration.ts', ['--part', 'real'], { APERTURE_DEPTH_NATIVE_MEMORY: 'system' }],
+  // The memory target: 768x576, where auto keeps the system allocator.
+  ['iteration-768', 'iteration.ts', ['--part', 'real', '--size', '768x576', '--real-iterations', '1']],
   // The onnx engine on a GPU provider against the CPU one (skipped where no GPU provider starts).
   ['provider-parity', 'provider-parity.ts', []],
 ]);

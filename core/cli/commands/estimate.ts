@@ -1,10 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
 import { ENGINE_CHOICES, parseNetworkEngine } from '../../engine/network-engine.ts';
+import { relaunchWithNativeMemory } from '../../engine/native-memory.ts';
 import { check } from '../../errors.ts';
+import { imageSize } from '../../io/image-size.ts';
 import { stopOnSignals } from '../../interrupt.ts';
 import { estimate } from '../../pipeline/estimate.ts';
 import { readEstimateConfig } from '../../pipeline/estimate-config.ts';
+import { nativeMemoryLoad } from '../../pipeline/native-memory-plan.ts';
+import { loadPairSpec } from '../../pipeline/pair.ts';
 import { VARIANTS, type Variant } from '../../../optimizers/config.ts';
 
 interface EstimateArgs {
@@ -93,6 +97,30 @@ const command: CommandModule<object, EstimateArgs> = {
       key: '--max-tensor-bytes',
     });
     const log = (line: string) => process.stderr.write(`aperture-depth: ${line}\n`);
+    const engine =
+      argv.engine !== undefined
+        ? parseNetworkEngine(argv.engine, '--engine')
+        : fileConfig?.prior.engine !== undefined
+          ? parseNetworkEngine(fileConfig.prior.engine, 'prior.engine')
+          : undefined;
+    const workingMaxSide = argv['working-size'] || fileConfig?.workingMaxSide;
+    // Auto native memory: a real-size prior whose predicted peak fits starts again keeping freed blocks.
+    await relaunchWithNativeMemory(() => {
+      let size: { width: number; height: number } | undefined;
+      try {
+        size = imageSize(loadPairSpec(argv.pair).aif);
+      } catch {
+        return undefined; // the run reports the pair's problem itself
+      }
+      return nativeMemoryLoad({
+        variant: argv.variant ?? fileConfig?.optimizer.variant,
+        model: argv.model ?? fileConfig?.prior.model,
+        engine,
+        processingResolution: fileConfig?.prior.processingResolution,
+        ...size,
+        workingMaxSide,
+      });
+    }, log);
     // Ctrl-C: finish the iteration, write the checkpoint, exit 130; a second Ctrl-C exits at once.
     const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration (again to quit at once)`));
     const result = await estimate({
@@ -104,14 +132,9 @@ const command: CommandModule<object, EstimateArgs> = {
       seed: argv.seed,
       optimizer: fileConfig?.optimizer,
       prior: fileConfig?.prior,
-      engine:
-        argv.engine !== undefined
-          ? parseNetworkEngine(argv.engine, '--engine')
-          : fileConfig?.prior.engine !== undefined
-            ? parseNetworkEngine(fileConfig.prior.engine, 'prior.engine')
-            : undefined,
+      engine,
       checkpointEvery: argv['checkpoint-every'] ?? fileConfig?.checkpointEvery,
-      workingMaxSide: argv['working-size'] || fileConfig?.workingMaxSide,
+      workingMaxSide,
       resume: argv.resume ?? false,
       progress: argv.progress ?? 'auto',
       log,

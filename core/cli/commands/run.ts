@@ -1,9 +1,15 @@
 import type { CommandModule } from 'yargs';
 import { initEngine, parseBackend } from '../../engine/backend.ts';
 import { ENGINE_CHOICES, parseNetworkEngine } from '../../engine/network-engine.ts';
+import {
+  predictRetainPeakBytes,
+  relaunchWithNativeMemory,
+  type NativeMemoryLoad,
+} from '../../engine/native-memory.ts';
 import { ApertureDepthError } from '../../errors.ts';
 import { loadConfig } from '../../config/load.ts';
 import { stopOnSignals } from '../../interrupt.ts';
+import { nativeMemoryLoad } from '../../pipeline/native-memory-plan.ts';
 import { runExperiment } from '../../pipeline/run-experiment.ts';
 import { parseShard } from '../../pipeline/shard.ts';
 
@@ -47,8 +53,7 @@ const command: CommandModule<object, RunArgs> = {
       // Checked by parseNetworkEngine (as `prior`'s), not by yargs `choices`: the error names --engine.
       .option('engine', {
         type: 'string',
-        describe:
-          `executor of the prior networks (prior.engine), one of ${ENGINE_CHOICES.join(', ')} (default: onnx when it loads)`,
+        describe: `executor of the prior networks (prior.engine), one of ${ENGINE_CHOICES.join(', ')} (default: onnx when it loads)`,
       })
       .option('shard', {
         type: 'string',
@@ -83,6 +88,21 @@ const command: CommandModule<object, RunArgs> = {
       parseBackend(argv.backend ?? loaded.config.backend, argv.backend ? '--backend' : 'backend'),
     );
     const log = (line: string) => process.stderr.write(`${line}\n`);
+    // Auto native memory: decided for the largest load among the variants (scenes of any aspect: a square).
+    await relaunchWithNativeMemory(async () => {
+      let largest: NativeMemoryLoad | undefined;
+      for (const v of loaded.variants) {
+        const load = await nativeMemoryLoad({
+          variant: v.type,
+          model: v.prior.model,
+          engine: v.prior.engine,
+          processingResolution: v.prior.processing_resolution,
+        });
+        if (load && (!largest || predictRetainPeakBytes(load) > predictRetainPeakBytes(largest)))
+          largest = load;
+      }
+      return largest;
+    }, log);
     // Ctrl-C: the scene in progress writes its checkpoint and the run stops (exit 130); --resume finishes it.
     const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration (again to quit at once)`));
     const result = await runExperiment({

@@ -71,6 +71,7 @@ test.serial('estimate --engine onnx: the same loss history as --engine tfjs (3 i
   t.is(b.record.engine.name, 'onnx');
   t.is(b.record.engine.requested, 'onnx');
   t.regex(b.record.engine.onnxruntime, /^\d+\.\d+/);
+  t.is(b.record.engine.native_memory, process.env.MALLOC_MMAP_MAX_ === '0' ? 'retain' : 'system');
   t.regex(b.log, /prior engine: onnx/);
   // loss before each of the 3 steps, then the loss at the returned depth
   const losses = async (engine: string, record: { final_loss: number }) => [

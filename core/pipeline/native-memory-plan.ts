@@ -1,0 +1,70 @@
+import { openSafetensors } from '../io/safetensors.ts';
+import { resolveNetworkEngine, type NetworkEngineRequest } from '../engine/network-engine.ts';
+import type { NativeMemoryLoad } from '../engine/native-memory.ts';
+import { findWeightsFile } from '../../diffusion/checkpoint/load-weights.ts';
+import { openModelFolder } from '../../diffusion/checkpoint/model-folder.ts';
+import { resolveModel } from '../../diffusion/checkpoint/registry.ts';
+import { defaultModelPath, requestedModel } from './default-model.ts';
+import { priorFootprint, priorPassBytes, workingSize } from './memory-budget.ts';
+
+/** What a command knows before it runs, for `nativeMemoryLoad`. */
+export interface NativeMemoryRun {
+  /** The variant; `pixel` runs no network. */
+  variant?: string;
+  /** `--model` / `prior.model`; absent or `default`: the default model. */
+  model?: string;
+  engine?: NetworkEngineRequest;
+  /** `prior.processing_resolution`; absent: the model's default; 0: the working size. */
+  processingResolution?: number;
+  /** Input image size; absent: a square at the processing resolution (the largest a run can process). */
+  width?: number;
+  height?: number;
+  workingMaxSide?: number;
+}
+
+/** Float32 bytes of a model folder's UNet and VAE weights, from the safetensors headers. */
+export function networkWeightBytes(modelDir: string): number {
+  const folder = openModelFolder(modelDir);
+  let elements = 0;
+  for (const dir of [folder.unet.dir, folder.vae.dir]) {
+    const f = openSafetensors(findWeightsFile(dir));
+    try {
+      for (const name of f.names()) elements += f.info(name).shape.reduce((a, b) => a * b, 1);
+    } finally {
+      f.close();
+    }
+  }
+  return 4 * elements;
+}
+
+/**
+ * What the run would load on the onnx engine (weights, one pass's activations at its processing size), for
+ * `relaunchWithNativeMemory`'s auto mode; undefined when the prior would not run on onnx, there is no prior,
+ * or anything about the model cannot be read (the run itself then reports it, with its own message).
+ */
+export async function nativeMemoryLoad(run: NativeMemoryRun): Promise<NativeMemoryLoad | undefined> {
+  try {
+    if (run.variant === 'pixel') return undefined;
+    const model = requestedModel(run.model) ?? defaultModelPath();
+    if (!model) return undefined;
+    if ((await resolveNetworkEngine(run.engine)).engine !== 'onnx') return undefined;
+    const dir = resolveModel(model).path;
+    const fp = priorFootprint(dir, { processingResolution: run.processingResolution });
+    let [w, h] = [run.width, run.height];
+    if (w !== undefined && h !== undefined) ({ width: w, height: h } = workingSize(w, h, run.workingMaxSide));
+    const res =
+      fp.processingResolution > 0
+        ? fp.processingResolution
+        : w !== undefined && h !== undefined
+          ? Math.max(w, h)
+          : undefined;
+    if (res === undefined) return undefined;
+    const long = w !== undefined && h !== undefined ? Math.max(w, h) : res;
+    const pw = w !== undefined ? Math.max(1, Math.round((w * res) / long)) : res;
+    const ph = h !== undefined ? Math.max(1, Math.round((h * res) / long)) : res;
+    const pass = priorPassBytes(fp, pw, ph);
+    return { networkWeightBytes: networkWeightBytes(dir), passBytes: pass.unet + pass.decoder };
+  } catch {
+    return undefined;
+  }
+}
