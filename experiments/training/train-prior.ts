@@ -43,6 +43,7 @@ import { GENERATOR_VERSION, TEST_SEED_START, TRAIN_SEED_END, generateScene } fro
 import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawE2EItems, type E2EStageSettings } from './stages/e2e-stage.ts';
+import type { SizedStageSettings } from './stages/sized-stage.ts';
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
 import { startEngine, type GradEngine } from './trainer/grad-engine.ts';
@@ -55,24 +56,15 @@ import { runStage, type LossPoint } from './trainer/stage-loop.ts';
 export const PRESETS = Object.freeze({ tiny: TINY, micro: MICRO });
 
 /**
- * Stage E's default length (`--e2e-steps`): off. End-to-end fine-tuning improves the monocular metrics but its
- * outputs fill the whole depth range and saturate, which breaks the defocus optimization (training README).
+ * Stage E's default length (`--e2e-steps`): off. End-to-end fine-tuning improves the monocular metrics but makes
+ * the defocus optimization worse (paper Table 3 protocol; training README).
  */
 export const E2E_STEPS = 0;
 export type PresetName = keyof typeof PRESETS;
 
 /** Stage C: fine-tuning stage B's UNet at the processing resolution and aspect ratio. */
-export interface FinetuneSettings {
-  /** Steps; 0 = no stage C (the export is stage B's weights, exactly as without the stage). */
-  steps: number;
-  batch: number;
-  lr: number;
-  /** Scene size of the stage in pixels (multiples of the VAE's downsampling; need not be square). */
-  width: number;
-  height: number;
-  /** Scenes rendered at width x height: the first `scenes` training seeds (0 .. scenes-1). */
-  scenes: number;
-  /** Crops of the real Open3D RGB-D frames added to them (`data/real-crops.ts`). @default 0 */
+export interface FinetuneSettings extends SizedStageSettings {
+  /** Crops of the real Open3D RGB-D frames added to the scenes (`data/real-crops.ts`). @default 0 */
   real?: number;
 }
 

@@ -16,18 +16,10 @@ import type { UNet2DConditionModel } from '../../../diffusion/models/unet/unet.t
 import { assembleBatch, type SceneDataset } from '../data/scene-dataset.ts';
 import type { LossFn } from '../trainer/param-trainer.ts';
 import { trainOps } from '../trainer/train-ops.ts';
+import type { SizedStageSettings } from './sized-stage.ts';
 
-export interface E2EStageSettings {
-  /** Steps; 0 = no stage E. */
-  steps: number;
-  batch: number;
-  lr: number;
-  /** Scene size in pixels (the processing resolution; multiples of the VAE's downsampling). */
-  width: number;
-  height: number;
-  /** Scenes rendered at width x height: the first `scenes` training seeds. */
-  scenes: number;
-}
+/** Stage E's settings (`--e2e-*`); steps 0 = no stage E. */
+export type E2EStageSettings = SizedStageSettings;
 
 /** One batch item of stage E: a scene, whether it is mirrored, and its noise latent `[h, w, 4]`. */
 export interface E2EItem {
