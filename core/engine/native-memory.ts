@@ -80,15 +80,11 @@ export function chooseNativeMemory(
     return { choice: 'system', reason: `small networks (${gb(load.passBytes)} per pass)` };
   const peak = predictRetainPeakBytes(load);
   const limit = RETAIN_MEMORY_FRACTION * totalBytes;
-  return peak <= limit
-    ? {
-        choice: 'retain',
-        reason: `predicted peak with kept blocks ${gb(peak)} <= ${gb(limit)} (${RETAIN_MEMORY_FRACTION * 100} % of ${gb(totalBytes)})`,
-      }
-    : {
-        choice: 'system',
-        reason: `predicted peak with kept blocks ${gb(peak)} > ${gb(limit)} (${RETAIN_MEMORY_FRACTION * 100} % of ${gb(totalBytes)})`,
-      };
+  const fits = peak <= limit;
+  return {
+    choice: fits ? 'retain' : 'system',
+    reason: `predicted peak with kept blocks ${gb(peak)} ${fits ? '<=' : '>'} ${gb(limit)} (${RETAIN_MEMORY_FRACTION * 100} % of ${gb(totalBytes)})`,
+  };
 }
 
 /** Whether this process runs on glibc (whose malloc the settings are for). */
@@ -129,8 +125,9 @@ export async function relaunchWithNativeMemory(
   plan?: () => Promise<NativeMemoryLoad | undefined> | NativeMemoryLoad | undefined,
   log?: (line: string) => void,
 ): Promise<boolean> {
+  const glibc = isGlibc();
   let autoChoice: NativeMemoryChoice | undefined;
-  if (plan && nativeMemoryMode() === 'auto' && isGlibc() && !retainSet()) {
+  if (plan && nativeMemoryMode() === 'auto' && glibc && !retainSet()) {
     const load = await plan();
     if (load) {
       const d = chooseNativeMemory(load);
@@ -140,7 +137,7 @@ export async function relaunchWithNativeMemory(
       );
     }
   }
-  if (!needsRelaunch(process.env, isGlibc(), autoChoice)) return false;
+  if (!needsRelaunch(process.env, glibc, autoChoice)) return false;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, ...RETAIN_ENV },

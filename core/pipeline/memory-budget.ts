@@ -251,19 +251,25 @@ export function priorFootprint(
   const unet = parseUNetConfig(unetRaw.raw, unetRaw.file);
   const vaeRaw = readComponentConfig(folder.vae.dir);
   const vae = parseVaeConfig(vaeRaw.raw, vaeRaw.file);
-  let weightElements = 0;
-  for (const dir of [folder.unet.dir, folder.vae.dir, folder.textEncoder.dir]) {
-    const f = openSafetensors(findWeightsFile(dir));
-    try {
-      for (const name of f.names()) weightElements += f.info(name).shape.reduce((a, b) => a * b, 1);
-    } finally {
-      f.close();
-    }
-  }
+  const weightElements = weightElementsOf([folder.unet.dir, folder.vae.dir, folder.textEncoder.dir]);
   return footprintFromConfigs(unet, vae, weightElements, {
     steps: options.steps ?? folder.index.defaultDenoisingSteps ?? 4,
     processingResolution: options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768,
   });
+}
+
+/** Elements of every weight of the component folders `dirs`, from their safetensors headers alone. */
+export function weightElementsOf(dirs: readonly string[]): number {
+  let elements = 0;
+  for (const dir of dirs) {
+    const f = openSafetensors(findWeightsFile(dir));
+    try {
+      for (const name of f.names()) elements += f.info(name).shape.reduce((a, b) => a * b, 1);
+    } finally {
+      f.close();
+    }
+  }
+  return elements;
 }
 
 /** The footprint of parsed UNet and VAE configs with `weightElements` weights (`priorFootprint` without a folder). */

@@ -1,11 +1,9 @@
-import { openSafetensors } from '../io/safetensors.ts';
 import { resolveNetworkEngine, type NetworkEngineRequest } from '../engine/network-engine.ts';
 import type { NativeMemoryLoad } from '../engine/native-memory.ts';
-import { findWeightsFile } from '../../diffusion/checkpoint/load-weights.ts';
 import { openModelFolder } from '../../diffusion/checkpoint/model-folder.ts';
 import { resolveModel } from '../../diffusion/checkpoint/registry.ts';
 import { defaultModelPath, requestedModel } from './default-model.ts';
-import { priorFootprint, priorPassBytes, workingSize } from './memory-budget.ts';
+import { priorFootprint, priorPassBytes, weightElementsOf, workingSize } from './memory-budget.ts';
 
 /** What a command knows before it runs, for `nativeMemoryLoad`. */
 export interface NativeMemoryRun {
@@ -25,16 +23,7 @@ export interface NativeMemoryRun {
 /** Float32 bytes of a model folder's UNet and VAE weights, from the safetensors headers. */
 export function networkWeightBytes(modelDir: string): number {
   const folder = openModelFolder(modelDir);
-  let elements = 0;
-  for (const dir of [folder.unet.dir, folder.vae.dir]) {
-    const f = openSafetensors(findWeightsFile(dir));
-    try {
-      for (const name of f.names()) elements += f.info(name).shape.reduce((a, b) => a * b, 1);
-    } finally {
-      f.close();
-    }
-  }
-  return 4 * elements;
+  return 4 * weightElementsOf([folder.unet.dir, folder.vae.dir]);
 }
 
 /**

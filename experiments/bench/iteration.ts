@@ -571,8 +571,8 @@ async function real(): Promise<void> {
   }
 }
 
-// As the CLI does: with APERTURE_DEPTH_NATIVE_MEMORY=retain (glibc), start again with the allocator
-// settings that keep onnxruntime's freed blocks (core/engine/native-memory.ts).
+// As the CLI does (glibc): start again with the allocator settings that keep onnxruntime's freed blocks when
+// APERTURE_DEPTH_NATIVE_MEMORY=retain, or when auto finds the real part's predicted peak fits (native-memory.ts).
 await relaunchWithNativeMemory(part === 'all' || part === 'real' ? realLoad : undefined, (l) => console.log(l));
 await initEngine(backend);
 if (part === 'all' || part === 'tiny') await tiny();

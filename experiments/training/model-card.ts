@@ -9,6 +9,7 @@ import { writePng } from '../../core/io/png.ts';
 import type { EvalReport, SetSummary } from './eval-prior.ts';
 import { TEST_SEED_START, TRAIN_SEED_END } from './procedural-scenes.ts';
 import { TEXTURE_IMAGE_FILES } from './scene/texture-images.ts';
+import type { SizedStageSettings } from './stages/sized-stage.ts';
 import { formatDuration } from './trainer/progress.ts';
 import type { LossPoint } from './trainer/stage-loop.ts';
 
@@ -23,11 +24,11 @@ export interface TrainingSummary {
   vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
   unet: { steps: number; batch: number; lr: number; p999: number; poolWeight: number };
   /** Stage C (fine-tuning the UNet at the processing resolution), when it ran. */
-  finetune?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number; real?: number };
+  finetune?: SizedStageSettings & { real?: number };
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
   /** Stage E (end-to-end fine-tuning through the decoder with the affine-invariant depth loss), when it ran. */
-  e2e?: { steps: number; batch: number; lr: number; width: number; height: number; scenes: number };
+  e2e?: SizedStageSettings;
   seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number };
   losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[] };
 }

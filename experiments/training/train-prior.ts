@@ -43,7 +43,7 @@ import { GENERATOR_VERSION, TEST_SEED_START, TRAIN_SEED_END, generateScene } fro
 import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawE2EItems, type E2EStageSettings } from './stages/e2e-stage.ts';
-import type { SizedStageSettings } from './stages/sized-stage.ts';
+import { checkSizedStage, type SizedStageSettings } from './stages/sized-stage.ts';
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
 import { startEngine, type GradEngine } from './trainer/grad-engine.ts';
@@ -215,26 +215,13 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   check(opts.size % (down * 2 ** (spec.unetChannels.length - 1)) === 0, () => `--size ${opts.size} must be a multiple of ${down * 2 ** (spec.unetChannels.length - 1)}`, { key: '--size' });
   check(opts.vae.crop % down === 0 && opts.vae.crop <= opts.size, () => `--vae-crop must be a multiple of ${down} and <= --size`, { key: '--vae-crop' });
   const ft = opts.finetune;
-  if (ft.steps > 0) {
-    // The UNet upsamples to each skip's size, so the latent need not divide by its downsampling (96x72 ->
-    // latent 24x18 -> 12x9 -> 6x5 and back, as at inference); the VAE needs whole latent pixels.
-    for (const [flag, v] of [['--ft-width', ft.width], ['--ft-height', ft.height]] as const) {
-      check(Number.isInteger(v) && v > 0 && v % down === 0, () => `${flag} ${v} must be a positive multiple of ${down}`, { key: flag });
-    }
-    check(Number.isInteger(ft.scenes) && ft.scenes >= 1 && ft.scenes <= TRAIN_SEED_END, () => `--ft-scenes must lie in [1, ${TRAIN_SEED_END}]`, { key: '--ft-scenes' });
-    check(Number.isInteger(ft.batch) && ft.batch >= 1, () => `--ft-batch must be a positive integer`, { key: '--ft-batch' });
-  }
+  if (ft.steps > 0) checkSizedStage(ft, 'ft', down, TRAIN_SEED_END);
   // Checked before any training, like the other stage C settings (an error after stages A and B would cost an hour).
   check(ft.real === undefined || (Number.isInteger(ft.real) && ft.real >= 0), () => `--ft-real must be a non-negative integer, got ${ft.real}`, { key: '--ft-real' });
   const e2e = opts.e2e;
   check(Number.isInteger(e2e.steps) && e2e.steps >= 0, () => `--e2e-steps must be a non-negative integer, got ${e2e.steps}`, { key: '--e2e-steps' });
   if (e2e.steps > 0) {
-    // The decoder's output is compared pixel for pixel: whole latent pixels, and the UNet's skips resize as at inference.
-    for (const [flag, v] of [['--e2e-width', e2e.width], ['--e2e-height', e2e.height]] as const) {
-      check(Number.isInteger(v) && v > 0 && v % down === 0, () => `${flag} ${v} must be a positive multiple of ${down}`, { key: flag });
-    }
-    check(Number.isInteger(e2e.scenes) && e2e.scenes >= 1 && e2e.scenes <= TRAIN_SEED_END, () => `--e2e-scenes must lie in [1, ${TRAIN_SEED_END}]`, { key: '--e2e-scenes' });
-    check(Number.isInteger(e2e.batch) && e2e.batch >= 1, () => `--e2e-batch must be a positive integer`, { key: '--e2e-batch' });
+    checkSizedStage(e2e, 'e2e', down, TRAIN_SEED_END);
     check(e2e.lr > 0, () => `--e2e-lr must be positive, got ${e2e.lr}`, { key: '--e2e-lr' });
   }
   // Each step splits its batch evenly over the workers: checked here, not when the stage reaches its first step.
