@@ -6,14 +6,16 @@
  *   npx tsx experiments/training/eval-prior.ts --model models/aperture-depth-tiny [--json eval.json]
  */
 import * as tf from '@tensorflow/tfjs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initEngine, parseBackend } from '../../core/engine/backend.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
+import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
 import { scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
+import { cropToMultiple, vaeRoundTrip } from './eval/vae-ceiling.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
 
 export interface EvalOptions {
@@ -29,6 +31,8 @@ export interface EvalOptions {
   steps?: number;
   /** Seed of the noise latent. @default 0 */
   noiseSeed?: number;
+  /** Also score the depth VAE's round trip of the ground truth (the ceiling of any UNet; see vae-ceiling.ts). */
+  vaeCeiling?: boolean;
   write?: (line: string) => void;
 }
 
@@ -38,6 +42,8 @@ export interface SceneResult {
   height: number;
   prior: ScoredMap;
   plane: ScoredMap;
+  /** The VAE round trip of the ground truth (on the largest crop the VAE takes), when asked for. */
+  ceiling?: ScoredMap;
 }
 
 export interface SetSummary {
@@ -45,6 +51,7 @@ export interface SetSummary {
   /** Means over scenes. */
   prior: { abs_rel: number; delta1: number };
   plane: { abs_rel: number; delta1: number };
+  ceiling?: { abs_rel: number; delta1: number };
   /** Prior better than the plane on both mean abs_rel and mean d1. */
   beatsPlane: boolean;
 }
@@ -63,7 +70,10 @@ function summarize(scenes: SceneResult[]): SetSummary {
   const mean = (f: (s: SceneResult) => number) => scenes.reduce((a, s) => a + f(s), 0) / Math.max(1, scenes.length);
   const prior = { abs_rel: mean((s) => s.prior.abs_rel), delta1: mean((s) => s.prior.delta1) };
   const plane = { abs_rel: mean((s) => s.plane.abs_rel), delta1: mean((s) => s.plane.delta1) };
-  return { scenes, prior, plane, beatsPlane: scenes.length > 0 && prior.abs_rel < plane.abs_rel && prior.delta1 > plane.delta1 };
+  const ceiling = scenes.length > 0 && scenes.every((s) => s.ceiling)
+    ? { ceiling: { abs_rel: mean((s) => s.ceiling!.abs_rel), delta1: mean((s) => s.ceiling!.delta1) } }
+    : {};
+  return { scenes, prior, plane, ...ceiling, beatsPlane: scenes.length > 0 && prior.abs_rel < plane.abs_rel && prior.delta1 > plane.delta1 };
 }
 
 /** Relative depth of one scene from the prior ([H, W] in [0, 1]). */
@@ -86,6 +96,13 @@ export function scoreScene(prior: MarigoldPrior, scene: EvalScene, steps: number
   return { name: scene.name, width: scene.width, height: scene.height, ...r };
 }
 
+/** The VAE round trip of `scene`'s ground truth, scored like the prior (largest crop the VAE takes). */
+export function scoreCeiling(vae: AutoencoderKL, scene: EvalScene): ScoredMap {
+  const down = 2 ** (vae.config.block_out_channels.length - 1);
+  const gt = cropToMultiple(scene.depthM, scene.width, scene.height, down);
+  return scorePriorAndPlane(vaeRoundTrip(vae, gt.values, gt.width, gt.height), gt.values, gt.width, gt.height).prior;
+}
+
 export async function evaluatePrior(model: string, options: EvalOptions = {}): Promise<EvalReport> {
   const write = options.write ?? ((l: string) => process.stderr.write(`${l}\n`));
   const t0 = performance.now();
@@ -93,18 +110,23 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     ...(options.resolution ? { processingResolution: options.resolution } : {}),
     ...(options.steps ? { steps: options.steps } : {}),
   });
+  const vae = options.vaeCeiling ? await loadVae(join(model, 'vae')) : undefined;
+  const score = (scene: EvalScene, steps: number, noiseSeed: number): SceneResult => ({
+    ...scoreScene(prior, scene, steps, noiseSeed),
+    ...(vae ? { ceiling: scoreCeiling(vae, scene) } : {}),
+  });
   try {
     const resolution = prior.processingResolution;
     const steps = options.steps ?? prior.steps;
     const noiseSeed = options.noiseSeed ?? 0;
     const [pw, ph] = options.proceduralSize ?? [resolution, Math.round((resolution * 3) / 4)];
     const procedural: SceneResult[] = [];
-    for (let k = 0; k < (options.procedural ?? 64); k++) procedural.push(scoreScene(prior, heldOutProcedural(k, pw, ph), steps, noiseSeed));
+    for (let k = 0; k < (options.procedural ?? 64); k++) procedural.push(score(heldOutProcedural(k, pw, ph), steps, noiseSeed));
     const middlebury: SceneResult[] = [];
     for (const name of options.middlebury ?? middleburyScenes()) {
-      const r = scoreScene(prior, loadMiddlebury(name, resolution), steps, noiseSeed);
+      const r = score(loadMiddlebury(name, resolution), steps, noiseSeed);
       middlebury.push(r);
-      write(`[eval] ${r.name} ${r.width}x${r.height}: prior abs_rel ${r.prior.abs_rel.toFixed(4)} d1 ${r.prior.delta1.toFixed(4)} | plane ${r.plane.abs_rel.toFixed(4)} / ${r.plane.delta1.toFixed(4)}`);
+      write(`[eval] ${r.name} ${r.width}x${r.height}: prior abs_rel ${r.prior.abs_rel.toFixed(4)} d1 ${r.prior.delta1.toFixed(4)} | plane ${r.plane.abs_rel.toFixed(4)} / ${r.plane.delta1.toFixed(4)}${ceilingText(r.ceiling)}`);
     }
     const report: EvalReport = {
       model: resolve(model),
@@ -118,14 +140,18 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     for (const [label, set] of [['procedural', report.procedural], ['middlebury', report.middlebury]] as const) {
       write(
         `[eval] ${label} (${set.scenes.length}): prior abs_rel ${set.prior.abs_rel.toFixed(4)} d1 ${set.prior.delta1.toFixed(4)} | ` +
-          `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}`,
+          `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)}${ceilingText(set.ceiling)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}`,
       );
     }
     return report;
   } finally {
     prior.dispose();
+    vae?.dispose();
   }
 }
+
+const ceilingText = (c: { abs_rel: number; delta1: number } | undefined): string =>
+  c ? ` | VAE ceiling ${c.abs_rel.toFixed(4)} / ${c.delta1.toFixed(4)}` : '';
 
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
@@ -135,6 +161,7 @@ async function main(): Promise<void> {
     .option('resolution', { type: 'number', describe: 'processing resolution (long side) [default: the model]' })
     .option('steps', { type: 'number', describe: 'denoising steps [default: the model]' })
     .option('noise-seed', { type: 'number', default: 0 })
+    .option('vae-ceiling', { type: 'boolean', default: false, describe: 'also score the VAE round trip of the ground truth' })
     .option('json', { type: 'string', describe: 'write the full report here' })
     .option('backend', { type: 'string', default: 'wasm' })
     .strict()
@@ -145,6 +172,7 @@ async function main(): Promise<void> {
     resolution: argv.resolution,
     steps: argv.steps,
     noiseSeed: argv['noise-seed'],
+    vaeCeiling: argv['vae-ceiling'],
   });
   if (argv.json) writeFileAtomic(argv.json, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(
