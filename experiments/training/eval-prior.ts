@@ -52,6 +52,12 @@ export interface SetSummary {
   prior: { abs_rel: number; delta1: number };
   plane: { abs_rel: number; delta1: number };
   ceiling?: { abs_rel: number; delta1: number };
+  /**
+   * Paired per-scene differences prior - plane: mean and standard error of the mean (0 with fewer than two
+   * scenes). A negative abs_rel and a positive d1 difference favour the prior; one within about two standard
+   * errors of 0 is not resolved by this many scenes.
+   */
+  difference: { abs_rel: MeanAndError; delta1: MeanAndError };
   /** Prior better than the plane on both mean abs_rel and mean d1. */
   beatsPlane: boolean;
 }
@@ -66,14 +72,33 @@ export interface EvalReport {
   seconds: number;
 }
 
-function summarize(scenes: SceneResult[]): SetSummary {
+export interface MeanAndError {
+  mean: number;
+  stderr: number;
+}
+
+/** Mean and standard error of the mean (sample standard deviation / sqrt n). */
+export function meanAndError(values: readonly number[]): MeanAndError {
+  const n = values.length;
+  if (n === 0) return { mean: 0, stderr: 0 };
+  const mean = values.reduce((a, v) => a + v, 0) / n;
+  if (n < 2) return { mean, stderr: 0 };
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
+  return { mean, stderr: Math.sqrt(variance / n) };
+}
+
+export function summarize(scenes: SceneResult[]): SetSummary {
   const mean = (f: (s: SceneResult) => number) => scenes.reduce((a, s) => a + f(s), 0) / Math.max(1, scenes.length);
   const prior = { abs_rel: mean((s) => s.prior.abs_rel), delta1: mean((s) => s.prior.delta1) };
   const plane = { abs_rel: mean((s) => s.plane.abs_rel), delta1: mean((s) => s.plane.delta1) };
   const ceiling = scenes.length > 0 && scenes.every((s) => s.ceiling)
     ? { ceiling: { abs_rel: mean((s) => s.ceiling!.abs_rel), delta1: mean((s) => s.ceiling!.delta1) } }
     : {};
-  return { scenes, prior, plane, ...ceiling, beatsPlane: scenes.length > 0 && prior.abs_rel < plane.abs_rel && prior.delta1 > plane.delta1 };
+  const difference = {
+    abs_rel: meanAndError(scenes.map((s) => s.prior.abs_rel - s.plane.abs_rel)),
+    delta1: meanAndError(scenes.map((s) => s.prior.delta1 - s.plane.delta1)),
+  };
+  return { scenes, prior, plane, ...ceiling, difference, beatsPlane: scenes.length > 0 && prior.abs_rel < plane.abs_rel && prior.delta1 > plane.delta1 };
 }
 
 /** Relative depth of one scene from the prior ([H, W] in [0, 1]). */
@@ -140,7 +165,8 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     for (const [label, set] of [['procedural', report.procedural], ['middlebury', report.middlebury]] as const) {
       write(
         `[eval] ${label} (${set.scenes.length}): prior abs_rel ${set.prior.abs_rel.toFixed(4)} d1 ${set.prior.delta1.toFixed(4)} | ` +
-          `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)}${ceilingText(set.ceiling)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}`,
+          `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)}${ceilingText(set.ceiling)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}; ` +
+          `prior - plane: abs_rel ${pm(set.difference.abs_rel)}, d1 ${pm(set.difference.delta1)}`,
       );
     }
     return report;
@@ -149,6 +175,8 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     vae?.dispose();
   }
 }
+
+const pm = (v: MeanAndError): string => `${v.mean >= 0 ? '+' : ''}${v.mean.toFixed(4)} ± ${v.stderr.toFixed(4)}`;
 
 const ceilingText = (c: { abs_rel: number; delta1: number } | undefined): string =>
   c ? ` | VAE ceiling ${c.abs_rel.toFixed(4)} / ${c.delta1.toFixed(4)}` : '';

@@ -94,6 +94,8 @@ function lossTable(points: LossPoint[], rows = 10): string {
   return head + pick.map((p) => `| ${p.step} | ${p.loss.toFixed(4)} |${partKeys.map((k) => ` ${(p.parts?.[k] ?? NaN).toFixed(4)} |`).join('')}`).join('\n') + '\n';
 }
 
+const pairedText = (v: { mean: number; stderr: number }): string => `${v.mean.toFixed(4)} ± ${v.stderr.toFixed(4)}`;
+
 function setTable(label: string, s: SetSummary): string {
   const rows = s.scenes
     .map((r) => `| ${r.name} | ${r.width}x${r.height} | ${r.prior.abs_rel.toFixed(4)} | ${r.prior.delta1.toFixed(4)} | ${r.plane.abs_rel.toFixed(4)} | ${r.plane.delta1.toFixed(4)} |`)
@@ -101,7 +103,8 @@ function setTable(label: string, s: SetSummary): string {
   return (
     `| ${label} | size | prior abs_rel | prior d1 | plane abs_rel | plane d1 |\n|---|---|---|---|---|---|\n${rows}\n` +
     `| **mean** | | **${s.prior.abs_rel.toFixed(4)}** | **${s.prior.delta1.toFixed(4)}** | **${s.plane.abs_rel.toFixed(4)}** | **${s.plane.delta1.toFixed(4)}** |\n\n` +
-    `Beats the plane on both: **${s.beatsPlane ? 'yes' : 'no'}**.\n`
+    `Beats the plane on both: **${s.beatsPlane ? 'yes' : 'no'}**. Prior - plane, paired over scenes (mean ± standard error): ` +
+    `abs_rel ${pairedText(s.difference.abs_rel)}, d1 ${pairedText(s.difference.delta1)}.\n`
   );
 }
 
