@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { writePng } from '../../core/io/png.ts';
 import type { EvalReport, SetSummary } from './eval-prior.ts';
-import { TEST_SEED_START, TRAIN_SEED_END } from './procedural-scenes.ts';
+import { TEST_SEED_START, TRAIN_SEED_END, VALIDATION_SEED_START } from './procedural-scenes.ts';
 import { TEXTURE_IMAGE_FILES } from './scene/texture-images.ts';
 import type { SizedStageSettings } from './stages/sized-stage.ts';
 import { formatDuration } from './trainer/progress.ts';
@@ -162,7 +162,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
   Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
   z-depth by analytic ray casting, 0.3-15 m.
 - Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}${e2e ? `; stage E: training seeds 0..${e2e.scenes - 1} rendered at ${e2e.width}x${e2e.height}, randomly mirrored` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
-  held-out test seeds start at ${TEST_SEED_START}. Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
+  held-out test seeds start at ${TEST_SEED_START} (the validation lines of the training log use ${VALIDATION_SEED_START} on, never the test scenes). Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 
 ## Training (seed ${t.seed}; \`npm run train-prior -- --seed ${t.seed} --out <dir>\`)

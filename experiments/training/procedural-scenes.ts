@@ -5,7 +5,8 @@
  * pixel-centre ray in metres.
  *
  * Split (declared, never mixed): seeds in [0, TRAIN_SEED_END) are for training; seeds from
- * TEST_SEED_START on are held out for evaluation. Middlebury is evaluation only; the Open3D RGB-D frames are
+ * TEST_SEED_START on are held out: the evaluation's below VALIDATION_SEED_START, training's monitoring from
+ * there on. Middlebury is evaluation only; the Open3D RGB-D frames are
  * training data only (texture patches, and with `--ft-real` crops for stage C).
  *
  * @example
@@ -34,6 +35,12 @@ export const GENERATOR_VERSION = 2;
 export const TRAIN_SEED_END = 1_000_000;
 /** Held-out evaluation seeds start here. */
 export const TEST_SEED_START = 1_000_000;
+/**
+ * Held-out seeds that monitor training (train-prior's validation lines) start here, so what is watched while
+ * training is never the evaluation's scenes (`TEST_SEED_START + k` for k below {@link EVAL_SEED_COUNT}).
+ */
+export const EVAL_SEED_COUNT = 500_000;
+export const VALIDATION_SEED_START = TEST_SEED_START + EVAL_SEED_COUNT;
 
 export const SCENE_KINDS = Object.freeze(['room', 'yard', 'planes', 'tabletop'] as const);
 export type SceneKind = (typeof SCENE_KINDS)[number];

@@ -39,7 +39,7 @@ import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
 import { exportPriorFolder } from './export-model.ts';
 import { MICRO, TINY, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
-import { GENERATOR_VERSION, TEST_SEED_START, TRAIN_SEED_END, generateScene } from './procedural-scenes.ts';
+import { GENERATOR_VERSION, TRAIN_SEED_END, VALIDATION_SEED_START, generateScene } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawE2EItems, type E2EStageSettings } from './stages/e2e-stage.ts';
@@ -156,7 +156,7 @@ function validationSet(
   latentShape: readonly number[],
 ): ValidationSet {
   const scenes = Array.from({ length: count }, (_, k) => {
-    const s = generateScene(TEST_SEED_START + k, { width, height, textureImages });
+    const s = generateScene(VALIDATION_SEED_START + k, { width, height, textureImages });
     return { rgb: s.rgb, depth: s.depth };
   });
   return { scenes, width, height, latentShape };

@@ -1,11 +1,14 @@
 import test from 'ava';
 import {
+  EVAL_SEED_COUNT,
   SCENE_KINDS,
   TEST_SEED_START,
   TRAIN_SEED_END,
+  VALIDATION_SEED_START,
   generateScene,
   seedSplit,
 } from '../../experiments/training/procedural-scenes.ts';
+import { heldOutProcedural } from '../../experiments/training/eval/eval-scenes.ts';
 import { PlanePrimitive, SpherePrimitive, BoxPrimitive, CylinderPrimitive, type Vec3 } from '../../experiments/training/scene/primitives.ts';
 import { makeCamera, renderScene, type SceneObject } from '../../experiments/training/scene/raycast.ts';
 import { makeTexture, TEXTURE_KINDS } from '../../experiments/training/scene/textures.ts';
@@ -56,6 +59,11 @@ test('train/test split by seed range', (t) => {
   t.is(seedSplit(TRAIN_SEED_END - 1), 'train');
   t.is(seedSplit(TEST_SEED_START), 'test');
   t.true(TEST_SEED_START >= TRAIN_SEED_END);
+  // Training's validation scenes are held out too, and none of them is an evaluation scene.
+  t.is(seedSplit(VALIDATION_SEED_START), 'test');
+  t.is(VALIDATION_SEED_START, TEST_SEED_START + EVAL_SEED_COUNT);
+  t.throws(() => heldOutProcedural(EVAL_SEED_COUNT, 8, 8, []), { message: /\[0, 500000\), got 500000/ });
+  t.is(heldOutProcedural(EVAL_SEED_COUNT - 1, 8, 8, []).name.split('-')[0], `procedural/${VALIDATION_SEED_START - 1}`);
   t.throws(() => seedSplit(-1), { instanceOf: ApertureDepthError });
   t.throws(() => seedSplit(1.5), { instanceOf: ApertureDepthError });
 });

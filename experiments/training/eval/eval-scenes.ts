@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { check } from '../../../core/errors.ts';
 import { readImage, toFloat } from '../../../core/io/image.ts';
 import { rgbOf } from '../../../core/io/raster.ts';
-import { TEST_SEED_START, generateScene } from '../procedural-scenes.ts';
+import { EVAL_SEED_COUNT, TEST_SEED_START, generateScene } from '../procedural-scenes.ts';
 import { loadTextureImages } from '../scene/texture-images.ts';
 import type { TextureImage } from '../scene/textures.ts';
 
@@ -94,6 +94,7 @@ let defaultTextures: TextureImage[] | undefined;
  * generator as the training scenes (natural texture patches included unless `textureImages` says otherwise).
  */
 export function heldOutProcedural(k: number, width: number, height: number, textureImages?: readonly TextureImage[]): EvalScene {
+  check(Number.isInteger(k) && k >= 0 && k < EVAL_SEED_COUNT, () => `held-out scene index must be an integer in [0, ${EVAL_SEED_COUNT}), got ${k}`, { key: 'procedural' });
   const seed = TEST_SEED_START + k;
   const s = generateScene(seed, { width, height, textureImages: textureImages ?? (defaultTextures ??= loadTextureImages()) });
   return { name: `procedural/${seed}-${s.kind}`, width, height, rgb: s.rgb, depthM: s.depth };
