@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
 import { scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
+import { formatMeanAndError, meanAndError, type MeanAndError } from './eval/paired-difference.ts';
 import { cropToMultiple, vaeRoundTrip } from './eval/vae-ceiling.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
 
@@ -70,21 +71,6 @@ export interface EvalReport {
   procedural: SetSummary;
   middlebury: SetSummary;
   seconds: number;
-}
-
-export interface MeanAndError {
-  mean: number;
-  stderr: number;
-}
-
-/** Mean and standard error of the mean (sample standard deviation / sqrt n). */
-export function meanAndError(values: readonly number[]): MeanAndError {
-  const n = values.length;
-  if (n === 0) return { mean: 0, stderr: 0 };
-  const mean = values.reduce((a, v) => a + v, 0) / n;
-  if (n < 2) return { mean, stderr: 0 };
-  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
-  return { mean, stderr: Math.sqrt(variance / n) };
 }
 
 export function summarize(scenes: SceneResult[]): SetSummary {
@@ -166,7 +152,7 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
       write(
         `[eval] ${label} (${set.scenes.length}): prior abs_rel ${set.prior.abs_rel.toFixed(4)} d1 ${set.prior.delta1.toFixed(4)} | ` +
           `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)}${ceilingText(set.ceiling)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}; ` +
-          `prior - plane: abs_rel ${pm(set.difference.abs_rel)}, d1 ${pm(set.difference.delta1)}`,
+          `prior - plane: abs_rel ${formatMeanAndError(set.difference.abs_rel)}, d1 ${formatMeanAndError(set.difference.delta1)}`,
       );
     }
     return report;
@@ -175,8 +161,6 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     vae?.dispose();
   }
 }
-
-const pm = (v: MeanAndError): string => `${v.mean >= 0 ? '+' : ''}${v.mean.toFixed(4)} ± ${v.stderr.toFixed(4)}`;
 
 const ceilingText = (c: { abs_rel: number; delta1: number } | undefined): string =>
   c ? ` | VAE ceiling ${c.abs_rel.toFixed(4)} / ${c.delta1.toFixed(4)}` : '';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { writePng } from '../../core/io/png.ts';
 import type { EvalReport, SetSummary } from './eval-prior.ts';
+import { formatMeanAndError } from './eval/paired-difference.ts';
 import { TEST_SEED_START, TRAIN_SEED_END, VALIDATION_SEED_START } from './procedural-scenes.ts';
 import { TEXTURE_IMAGE_FILES } from './scene/texture-images.ts';
 import type { SizedStageSettings } from './stages/sized-stage.ts';
@@ -94,8 +95,6 @@ function lossTable(points: LossPoint[], rows = 10): string {
   return head + pick.map((p) => `| ${p.step} | ${p.loss.toFixed(4)} |${partKeys.map((k) => ` ${(p.parts?.[k] ?? NaN).toFixed(4)} |`).join('')}`).join('\n') + '\n';
 }
 
-const pairedText = (v: { mean: number; stderr: number }): string => `${v.mean.toFixed(4)} ± ${v.stderr.toFixed(4)}`;
-
 function setTable(label: string, s: SetSummary): string {
   const rows = s.scenes
     .map((r) => `| ${r.name} | ${r.width}x${r.height} | ${r.prior.abs_rel.toFixed(4)} | ${r.prior.delta1.toFixed(4)} | ${r.plane.abs_rel.toFixed(4)} | ${r.plane.delta1.toFixed(4)} |`)
@@ -104,7 +103,11 @@ function setTable(label: string, s: SetSummary): string {
     `| ${label} | size | prior abs_rel | prior d1 | plane abs_rel | plane d1 |\n|---|---|---|---|---|---|\n${rows}\n` +
     `| **mean** | | **${s.prior.abs_rel.toFixed(4)}** | **${s.prior.delta1.toFixed(4)}** | **${s.plane.abs_rel.toFixed(4)}** | **${s.plane.delta1.toFixed(4)}** |\n\n` +
     `Beats the plane on both: **${s.beatsPlane ? 'yes' : 'no'}**. Prior - plane, paired over scenes (mean ± standard error): ` +
-    `abs_rel ${pairedText(s.difference.abs_rel)}, d1 ${pairedText(s.difference.delta1)}.\n`
+    `abs_rel ${formatMeanAndError(s.difference.abs_rel)}, d1 ${formatMeanAndError(s.difference.delta1)}.` +
+    (s.ceiling
+      ? ` The VAE's round trip of the ground truth (the ceiling of any UNet with this decoder): ${s.ceiling.abs_rel.toFixed(4)} / d1 ${s.ceiling.delta1.toFixed(4)}.`
+      : '') +
+    '\n'
   );
 }
 

@@ -401,7 +401,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   if (opts.evaluate) {
     const { evaluatePrior } = await import('./eval-prior.ts');
     const { writeModelCard } = await import('./model-card.ts');
-    const evaluation = await evaluatePrior(out, { write });
+    const evaluation = await evaluatePrior(out, { write, vaeCeiling: true });
     writeModelCard(out, summary, evaluation);
   }
   return {

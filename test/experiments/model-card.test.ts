@@ -1,0 +1,60 @@
+import test from 'ava';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarize, type EvalReport, type SceneResult } from '../../experiments/training/eval-prior.ts';
+import { writeModelCard, type TrainingSummary } from '../../experiments/training/model-card.ts';
+
+/** The model card's evaluation section: per-set means, the paired difference with its error, the VAE ceiling. */
+const MODEL = fileURLToPath(new URL('../../models/aperture-depth-tiny', import.meta.url));
+
+const scene = (name: string, prior: number, plane: number, ceiling?: number): SceneResult => ({
+  name,
+  width: 8,
+  height: 6,
+  prior: { abs_rel: prior, delta1: 0.9, count: 48 },
+  plane: { abs_rel: plane, delta1: 0.8, count: 48 },
+  ...(ceiling === undefined ? {} : { ceiling: { abs_rel: ceiling, delta1: 0.99, count: 48 } }),
+});
+
+const training: TrainingSummary = {
+  seed: 0,
+  preset: 'test',
+  scenes: 10,
+  size: 64,
+  naturalTextures: false,
+  workers: 1,
+  emaDecay: 0.999,
+  vae: { steps: 2, batch: 1, crop: 32, lr: 1e-3, klWeight: 1e-6, depthWeight: 1 },
+  unet: { steps: 2, batch: 1, lr: 1e-3, p999: 0.75, poolWeight: 1 },
+  scalingFactor: 0.4,
+  parameters: { vae: 1, unet: 2, textEncoder: 3 },
+  seconds: { data: 1, vae: 1, encode: 1, unet: 1 },
+  losses: { vae: [{ step: 1, loss: 1 }, { step: 2, loss: 0.5 }], unet: [{ step: 1, loss: 1 }, { step: 2, loss: 0.5 }] },
+};
+
+test('the evaluation section carries the paired difference with its standard error, and the ceiling when scored', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'card-'));
+  try {
+    for (const part of ['unet', 'vae']) cpSync(join(MODEL, part, 'config.json'), join(dir, part, 'config.json'));
+    const report: EvalReport = {
+      model: dir,
+      resolution: 96,
+      steps: 1,
+      noiseSeed: 0,
+      procedural: summarize([scene('p1', 0.1, 0.2, 0.03), scene('p2', 0.3, 0.2, 0.05)]),
+      middlebury: summarize([scene('m1', 0.1, 0.15), scene('m2', 0.12, 0.15)]),
+      seconds: 1,
+    };
+    writeModelCard(dir, training, report);
+    const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    // procedural: differences -0.1 and +0.1 -> mean 0, standard error 0.1; ceiling mean 0.04
+    t.regex(card, /abs_rel 0\.0000 ± 0\.1000, d1 \+0\.1000 ± 0\.0000\. The VAE's round trip of the ground truth[^:]*: 0\.0400 \/ d1 0\.9900/);
+    // Middlebury: -0.05 and -0.03 -> mean -0.04, standard error 0.01; no ceiling scored
+    t.regex(card, /abs_rel -0\.0400 ± 0\.0100, d1 \+0\.1000 ± 0\.0000\.\n/);
+    t.is(card.match(/VAE's round trip/g)?.length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
