@@ -121,12 +121,14 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     ...(options.resolution ? { processingResolution: options.resolution } : {}),
     ...(options.steps ? { steps: options.steps } : {}),
   });
-  const vae = options.vaeCeiling ? await loadVae(join(model, 'vae')) : undefined;
-  const score = (scene: EvalScene, steps: number, noiseSeed: number): SceneResult => ({
-    ...scoreScene(prior, scene, steps, noiseSeed),
-    ...(vae ? { ceiling: scoreCeiling(vae, scene) } : {}),
-  });
+  let vae: AutoencoderKL | undefined;
   try {
+    if (options.vaeCeiling) vae = await loadVae(join(model, 'vae'));
+    const ceilingVae = vae;
+    const score = (scene: EvalScene, steps: number, noiseSeed: number): SceneResult => ({
+      ...scoreScene(prior, scene, steps, noiseSeed),
+      ...(ceilingVae ? { ceiling: scoreCeiling(ceilingVae, scene) } : {}),
+    });
     const resolution = prior.processingResolution;
     const steps = options.steps ?? prior.steps;
     const noiseSeed = options.noiseSeed ?? 0;
