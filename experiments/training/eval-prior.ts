@@ -14,10 +14,11 @@ import { initEngine, parseBackend } from '../../core/engine/backend.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
-import { scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
+import { scoreAligned, scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
 import { formatMeanAndError, meanAndError, type MeanAndError } from './eval/paired-difference.ts';
 import { cropToMultiple, vaeRoundTrip } from './eval/vae-ceiling.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
+import { vaeScaleFactor } from '../../diffusion/marigold/pipeline-steps.ts';
 
 export interface EvalOptions {
   /** Held-out procedural scenes. @default 64 */
@@ -109,9 +110,9 @@ export function scoreScene(prior: MarigoldPrior, scene: EvalScene, steps: number
 
 /** The VAE round trip of `scene`'s ground truth, scored like the prior (largest crop the VAE takes). */
 export function scoreCeiling(vae: AutoencoderKL, scene: EvalScene): ScoredMap {
-  const down = 2 ** (vae.config.block_out_channels.length - 1);
+  const down = vaeScaleFactor(vae.config);
   const gt = cropToMultiple(scene.depthM, scene.width, scene.height, down);
-  return scorePriorAndPlane(vaeRoundTrip(vae, gt.values, gt.width, gt.height), gt.values, gt.width, gt.height).prior;
+  return scoreAligned(vaeRoundTrip(vae, gt.values, gt.width, gt.height), gt.values);
 }
 
 export async function evaluatePrior(model: string, options: EvalOptions = {}): Promise<EvalReport> {

@@ -50,7 +50,12 @@ export function scorePriorAndPlane(
   mask?: ArrayLike<number>,
 ): PriorVsPlane {
   const [lo, hi] = gtRange(gt, mask);
-  const aligned = clipTo(applyAlignment(relative, alignToGroundTruth(relative, gt, 'scale-shift', mask)), lo, hi);
   const plane = clipTo(renderPlane(fitDepthPlane(gt, width, height, mask), width, height), lo, hi);
-  return { prior: score(aligned, gt, mask), plane: score(plane, gt, mask) };
+  return { prior: scoreAligned(relative, gt, mask), plane: score(plane, gt, mask) };
+}
+
+/** A relative depth map alone, least-squares aligned to `gt` and clipped to its range, then scored. */
+export function scoreAligned(relative: Float32Array, gt: ArrayLike<number>, mask?: ArrayLike<number>): ScoredMap {
+  const [lo, hi] = gtRange(gt, mask);
+  return score(clipTo(applyAlignment(relative, alignToGroundTruth(relative, gt, 'scale-shift', mask)), lo, hi), gt, mask);
 }

@@ -8,6 +8,7 @@ import { check } from '../../../core/errors.ts';
 import type { AutoencoderKL } from '../../../diffusion/models/vae/autoencoder-kl.ts';
 import type { UNet2DConditionModel } from '../../../diffusion/models/unet/unet.ts';
 import { tfjsOps } from '../../../diffusion/ops/tfjs-ops.ts';
+import { vaeScaleFactor } from '../../../diffusion/marigold/pipeline-steps.ts';
 
 export interface OneStepNets {
   vae: AutoencoderKL;
@@ -25,7 +26,7 @@ export interface OneStepNets {
  */
 export function predictOneStep(nets: OneStepNets, rgb01: Float32Array, shape: readonly [number, number, number], noise: Float32Array): Float32Array {
   const [b, h, w] = shape;
-  const k = 2 ** (nets.vae.config.block_out_channels.length - 1);
+  const k = vaeScaleFactor(nets.vae.config);
   check(h % k === 0 && w % k === 0, () => `image ${w}x${h} is not a multiple of ${k}`, { key: 'predictOneStep' });
   const lat: [number, number, number, number] = [b, h / k, w / k, nets.vae.config.latent_channels];
   check(noise.length === lat.reduce((a, c) => a * c, 1), () => `noise has ${noise.length} values, expected [${lat}]`, {

@@ -10,6 +10,7 @@ import { depthFromDecoded } from '../../../diffusion/marigold/depth-head.ts';
 import type { AutoencoderKL } from '../../../diffusion/models/index.ts';
 import { tfjsOps } from '../../../diffusion/ops/tfjs-ops.ts';
 import { normalizeDepth } from '../data/scene-dataset.ts';
+import { vaeScaleFactor } from '../../../diffusion/marigold/pipeline-steps.ts';
 
 /**
  * Relative depth `[H * W]` in [0, 1] after the VAE round trip of `depthM` (`[H, W]` metric, 0 = invalid;
@@ -17,7 +18,7 @@ import { normalizeDepth } from '../data/scene-dataset.ts';
  * the VAE's downsampling factor.
  */
 export function vaeRoundTrip(vae: AutoencoderKL, depthM: Float32Array, width: number, height: number): Float32Array {
-  const down = 2 ** (vae.config.block_out_channels.length - 1);
+  const down = vaeScaleFactor(vae.config);
   check(width % down === 0 && height % down === 0, () => `${width}x${height} is not a multiple of ${down}`, { key: 'vaeRoundTrip' });
   check(depthM.length === width * height, () => `depth has ${depthM.length} values, expected ${width * height}`, { key: 'vaeRoundTrip' });
   const validIndex: number[] = [];

@@ -17,6 +17,7 @@ import { assembleBatch, type SceneDataset } from '../data/scene-dataset.ts';
 import type { LossFn } from '../trainer/param-trainer.ts';
 import { trainOps } from '../trainer/train-ops.ts';
 import type { SizedStageSettings } from './sized-stage.ts';
+import { vaeScaleFactor } from '../../../diffusion/marigold/pipeline-steps.ts';
 
 /** Stage E's settings (`--e2e-*`); steps 0 = no stage E. */
 export type E2EStageSettings = SizedStageSettings;
@@ -63,7 +64,7 @@ export interface E2EFrozen {
  * affine-invariant L1 against the scene's normalized depth.
  */
 export function e2eItemsLoss(unet: UNet2DConditionModel, frozen: E2EFrozen, ds: SceneDataset, items: readonly E2EItem[]): LossFn {
-  const down = 2 ** (frozen.vae.config.block_out_channels.length - 1);
+  const down = vaeScaleFactor(frozen.vae.config);
   const { width: w, height: h } = ds;
   check(w % down === 0 && h % down === 0, () => `scenes ${w}x${h} are not a multiple of ${down}`, { key: 'e2e' });
   const b = items.length;

@@ -14,6 +14,7 @@ import { assembleBatch, type SceneDataset } from '../data/scene-dataset.ts';
 import type { LossFn } from '../trainer/param-trainer.ts';
 import { trainOps } from '../trainer/train-ops.ts';
 import { unetForwardPerSample } from '../unet-timesteps.ts';
+import { vaeScaleFactor } from '../../../diffusion/marigold/pipeline-steps.ts';
 
 export interface UNetStageSettings {
   steps: number;
@@ -46,7 +47,7 @@ export function encodeLatentSet(
   batch = 8,
   onProgress?: (done: number, total: number) => void,
 ): LatentSet {
-  const down = 2 ** (vae.config.block_out_channels.length - 1);
+  const down = vaeScaleFactor(vae.config);
   const h = Math.ceil(ds.height / down);
   const w = Math.ceil(ds.width / down);
   const c = vae.config.latent_channels;
