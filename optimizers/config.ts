@@ -92,6 +92,15 @@ export interface OptimizerConfig {
     levelsPx: number[];
     /** @default 2 */
     refineRounds: number;
+    /**
+     * Basins to try: the search refines its best pair and the next best local minima of its coarse (near,
+     * far) grid, this many in all, runs `basinIterations` Adam steps of scale and shift alone from each (on
+     * the search's downsampled images and masks, with the initial relative depth), and starts the
+     * optimization where the lowest loss ends. 1 = the search's best pair. @default 1
+     */
+    basins: number;
+    /** Adam iterations of each basin's trial (with `basins` > 1). @default 30 */
+    basinIterations: number;
   };
   /**
    * Start of the pixel prior: `search` = per-pixel best of constant-depth renders (classical depth from
@@ -184,6 +193,8 @@ export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): Optimi
       maxSide: input.grid?.maxSide ?? 48,
       levelsPx: input.grid?.levelsPx ?? [0.5, 1, 2, 4, 8],
       refineRounds: input.grid?.refineRounds ?? 2,
+      basins: input.grid?.basins ?? 1,
+      basinIterations: input.grid?.basinIterations ?? 30,
     },
     pixelInit: input.pixelInit ?? 'search',
     oracleAlignment: input.oracleAlignment ?? 'scale-shift',
@@ -239,6 +250,14 @@ export function resolveOptimizerConfig(input: OptimizerConfigInput = {}): Optimi
     },
   );
   check(config.grid.maxSide >= 8, () => `must be >= 8, got ${config.grid.maxSide}`, { key: 'grid.maxSide' });
+  check(Number.isInteger(config.grid.basins) && config.grid.basins >= 1, () => `must be a positive integer, got ${config.grid.basins}`, {
+    key: 'grid.basins',
+  });
+  check(
+    Number.isInteger(config.grid.basinIterations) && config.grid.basinIterations >= 0,
+    () => `must be a non-negative integer, got ${config.grid.basinIterations}`,
+    { key: 'grid.basinIterations' },
+  );
   check(
     config.grid.levelsPx.length > 0 && config.grid.levelsPx.every((x) => x > 0),
     () => 'must be positive numbers',

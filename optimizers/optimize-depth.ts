@@ -7,6 +7,7 @@ import { cocScalePx, circleOfConfusionPxScalar } from '../physics/circle-of-conf
 import { getRenderer, type Renderer } from '../physics/renderers/index.ts';
 import { ThinLensCamera } from '../physics/thin-lens-camera.ts';
 import { Adam, type ParamGroupSpec } from './adam.ts';
+import { tryBasins, type BasinTrial } from './basin-trials.ts';
 import { readCheckpoint, writeCheckpoint, type OptimizerState } from './checkpoint.ts';
 import {
   configToJson,
@@ -294,7 +295,7 @@ export function searchScaleShift(
   renderer: Renderer,
   fNumber: number,
   dataLoss: LossFn,
-): { scale: number; shift: number; loss: number; evaluated: number } {
+): { scale: number; shift: number; loss: number; evaluated: number; trials: BasinTrial[] } {
   const [H, W] = relative.shape;
   const factor = Math.max(1, Math.ceil(Math.max(H, W) / config.grid.maxSide));
   const cam = problem.camera;
@@ -346,8 +347,27 @@ export function searchScaleShift(
     const r = gridSearchScaleShift(evaluate, depths, {
       includeConstant: config.variant === 'pixel',
       refineRounds: config.grid.refineRounds,
+      basins: config.variant === 'pixel' ? 1 : config.grid.basins,
     });
-    return { scale: r.scale, shift: r.shift, loss: r.loss, evaluated: r.evaluated.length };
+    if (r.basins.length < 2) return { scale: r.scale, shift: r.shift, loss: r.loss, evaluated: r.evaluated.length, trials: [] };
+    // Several basins: a few Adam steps of scale and shift from each, on the same downsampled images and
+    // masks (at full resolution, noise and the renderer's mismatch can make a flat depth score as well as
+    // the scene's), and the lowest loss wins.
+    const mapping = createMapping(config.mapping, config.bounds);
+    const trials = tryBasins(r.basins, {
+      mapping,
+      iterations: config.grid.basinIterations,
+      lr: config.lr.scaleShift,
+      adam: config.adam,
+      loss: (params) =>
+        tf.tidy(() => {
+          const depth = mapping.apply(relS as tf.Tensor2D, params);
+          const rendered = renderer.render(aifS, depth, camS, fNumber, { psf: config.psf });
+          return dataLoss({ rendered, observed: obsS, depth, relativeDepth: relS as tf.Tensor2D, latent: tf.zeros([0]), iteration: -1, mask: maskS });
+        }),
+    });
+    const best = trials[0];
+    return { scale: best.scale, shift: best.shift, loss: best.loss, evaluated: r.evaluated.length, trials };
   } finally {
     tf.dispose([aifS, obsS, relS, ...(maskS ? [maskS] : [])]);
   }
@@ -510,12 +530,19 @@ export async function optimizeDepth(
       if (config.sceneSide === 'front') far = Math.min(far, F);
       target = { scale: Math.max(far - near, 1e-3 * mid), shift: near };
     }
-    mappingParams0 = mapping.paramsFor(target);
     gridInit = { scale: found.scale, shift: found.shift, loss: found.loss };
     log(
       `scale/shift search: ${found.evaluated} candidates, best scale ${found.scale.toFixed(4)} m, ` +
         `shift ${found.shift.toFixed(4)} m (loss ${found.loss.toExponential(3)})`,
     );
+    found.trials.forEach((b, k) =>
+      log(
+        `  basin ${k + 1}: start scale ${b.start.scale.toFixed(4)} m, shift ${b.start.shift.toFixed(4)} m ` +
+          `-> ${b.scale.toFixed(4)} m, ${b.shift.toFixed(4)} m after ${config.grid.basinIterations} steps ` +
+          `(loss ${b.loss.toExponential(3)})${k === 0 ? ': chosen' : ''}`,
+      ),
+    );
+    mappingParams0 = mapping.paramsFor(target);
   }
 
   // 5. Masks: saturated pixels, a border and depth edges, both of half the largest CoC at the start.

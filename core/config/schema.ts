@@ -334,6 +334,13 @@ const gridSchema = z
     max_side: z.number().int().min(8).optional().describe('long side of the images the search renders'),
     levels_px: z.array(positive()).min(1).optional().describe('blur levels candidate depths sit at'),
     refine_rounds: z.number().int().nonnegative().optional(),
+    basins: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('distinct (near, far) starts to refine and try at full resolution; the lowest loss wins'),
+    basin_iterations: z.number().int().nonnegative().optional().describe('Adam steps of scale/shift per basin trial'),
   })
   .describe('the coarse scale/shift search that starts the free mapping');
 

@@ -229,6 +229,8 @@ export function optimizerInputFromSection(
       maxSide: grid.number('max_side'),
       levelsPx: levels as number[] | undefined,
       refineRounds: grid.number('refine_rounds'),
+      basins: grid.number('basins'),
+      basinIterations: grid.number('basin_iterations'),
     });
     grid.done();
   }

@@ -38,7 +38,7 @@ import { buildSceneDataset, type SceneDataset } from './data/scene-dataset.ts';
 import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
 import { exportPriorFolder } from './export-model.ts';
-import { MICRO, TINY, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
+import { MICRO, SMALL, TINY, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
 import { GENERATOR_VERSION, TRAIN_SEED_END, VALIDATION_SEED_START, generateScene } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
@@ -53,7 +53,7 @@ import type { TextureImage } from './scene/textures.ts';
 import { formatDuration } from './trainer/progress.ts';
 import { runStage, type LossPoint } from './trainer/stage-loop.ts';
 
-export const PRESETS = Object.freeze({ tiny: TINY, micro: MICRO });
+export const PRESETS = Object.freeze({ tiny: TINY, small: SMALL, micro: MICRO });
 
 /**
  * Stage E's default length (`--e2e-steps`): off. End-to-end fine-tuning improves the monocular metrics but makes
@@ -111,7 +111,7 @@ export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   unet: { steps: 3500, batch: 16, lr: 1e-3, p999: 0.75, poolWeight: 1 },
   // Stage C is off by default: it helps the monocular metrics but hurt the defocus optimization (README).
   finetune: { steps: 0, batch: 16, lr: 3e-4, width: 96, height: 72, scenes: 3000 },
-  e2e: { steps: E2E_STEPS, batch: 8, lr: 1e-4, width: 96, height: 72, scenes: 3000 },
+  e2e: { steps: E2E_STEPS, batch: 8, lr: 1e-4, width: 96, height: 72, scenes: 3000, gradWeight: 0 },
   ckptEvery: 100,
   logEvery: 25,
   valScenes: 8,
@@ -223,6 +223,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   if (e2e.steps > 0) {
     checkSizedStage(e2e, 'e2e', down, TRAIN_SEED_END);
     check(e2e.lr > 0, () => `--e2e-lr must be positive, got ${e2e.lr}`, { key: '--e2e-lr' });
+    check(Number.isFinite(e2e.gradWeight) && e2e.gradWeight >= 0, () => `--e2e-grad-weight must be a number >= 0, got ${e2e.gradWeight}`, { key: '--e2e-grad-weight' });
   }
   // Each step splits its batch evenly over the workers: checked here, not when the stage reaches its first step.
   const batches: [string, number, boolean][] = [
@@ -727,6 +728,7 @@ async function main(): Promise<void> {
     .option('e2e-width', { type: 'number', default: d.e2e.width, describe: 'stage E scene width (the processing resolution)' })
     .option('e2e-height', { type: 'number', default: d.e2e.height })
     .option('e2e-scenes', { type: 'number', default: d.e2e.scenes, describe: 'stage E training scenes (seeds 0..N-1)' })
+    .option('e2e-grad-weight', { type: 'number', default: d.e2e.gradWeight, describe: 'stage E: weight of the L1 on the x/y differences of the aligned depth error (0 = off)' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
     .option('val-scenes', { type: 'number', default: d.valScenes })
@@ -771,6 +773,7 @@ async function main(): Promise<void> {
       width: argv['e2e-width'],
       height: argv['e2e-height'],
       scenes: argv['e2e-scenes'],
+      gradWeight: argv['e2e-grad-weight'],
     },
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],

@@ -66,6 +66,8 @@ export interface GridSearchResult extends ScaleShift {
   loss: number;
   /** Every candidate evaluated, in order (coarse pairs, then refinements). */
   evaluated: GridCandidate[];
+  /** The refined best of each basin, lowest loss first (`basins[0]` is the result itself). */
+  basins: GridCandidate[];
 }
 
 /** Options of {@link gridSearchScaleShift}. */
@@ -76,6 +78,12 @@ export interface GridSearchOptions {
   refineRounds?: number;
   /** Relative half-width of the first refinement grid (each round halves it). @default 0.3 */
   refineSpan?: number;
+  /**
+   * How many basins to refine: the best coarse pair and the next best local minima of the coarse (near, far)
+   * grid, each refined on its own, reported best first in `basins` (fewer when the grid has fewer minima, or
+   * two refine into one: within a quarter of `refineSpan` of each other in log near and log far). @default 1
+   */
+  basins?: number;
 }
 
 /**
@@ -93,38 +101,83 @@ export function gridSearchScaleShift(
   check(depths.length >= 2, () => `need at least 2 candidate depths, got ${depths.length}`, {
     key: 'gridSearchScaleShift',
   });
-  const evaluated: GridCandidate[] = [];
-  let best: GridCandidate | undefined;
-  const tryPair = (near: number, far: number): void => {
-    const candidate = { scale: Math.max(far - near, near * 1e-3), shift: near };
-    const loss = evaluate(candidate);
-    const entry = { ...candidate, loss };
-    evaluated.push(entry);
-    if (Number.isFinite(loss) && (!best || loss < best.loss)) best = entry;
-  };
-  // 1. Coarse: every ordered pair of candidates (both sides of the focus plane).
-  for (let i = 0; i < depths.length; i++) {
-    if (options.includeConstant) tryPair(depths[i], depths[i]);
-    for (let j = i + 1; j < depths.length; j++) tryPair(depths[i], depths[j]);
-  }
-  check(best, () => 'the defocus loss was not finite at any candidate scale/shift', {
-    key: 'gridSearchScaleShift',
+  const basinCount = options.basins ?? 1;
+  check(Number.isInteger(basinCount) && basinCount >= 1, () => `basins must be a positive integer, got ${basinCount}`, {
+    key: 'grid.basins',
   });
-  // 2. Fine: a 5 x 5 grid in log(near), log(far) around the best pair, shrinking each round.
-  let span = options.refineSpan ?? 0.3;
-  for (let round = 0; round < (options.refineRounds ?? 2); round++) {
-    const center = best;
-    const near0 = center.shift;
-    const far0 = center.shift + center.scale;
-    for (const fn of [-1, -0.5, 0, 0.5, 1]) {
-      for (const ff of [-1, -0.5, 0, 0.5, 1]) {
-        if (fn === 0 && ff === 0) continue;
-        const near = near0 * Math.exp(span * fn);
-        const far = far0 * Math.exp(span * ff);
-        if (far > near) tryPair(near, far);
+  const span0 = options.refineSpan ?? 0.3;
+  const evaluated: GridCandidate[] = [];
+  const tryPair = (near: number, far: number): GridCandidate => {
+    const candidate = { scale: Math.max(far - near, near * 1e-3), shift: near };
+    const entry = { ...candidate, loss: evaluate(candidate) };
+    evaluated.push(entry);
+    return entry;
+  };
+  const better = (a: GridCandidate, b: GridCandidate | undefined): boolean =>
+    Number.isFinite(a.loss) && (!b || a.loss < b.loss);
+  // 1. Coarse: every ordered pair of candidates (both sides of the focus plane), on an (i, j) index grid.
+  const coarse: GridCandidate[] = [];
+  const at = new Map<string, GridCandidate>();
+  for (let i = 0; i < depths.length; i++) {
+    if (options.includeConstant) at.set(`${i},${i}`, tryPair(depths[i], depths[i]));
+    for (let j = i + 1; j < depths.length; j++) at.set(`${i},${j}`, tryPair(depths[i], depths[j]));
+  }
+  coarse.push(...at.values());
+  // The basins' starts: the best coarse pair, then the best local minima of the index grid (no finite
+  // neighbour (i +- 1, j +- 1) lower), lowest first.
+  const finite = (c: GridCandidate): boolean => Number.isFinite(c.loss);
+  const localMinimum = (key: string): boolean => {
+    const [i, j] = key.split(',').map(Number);
+    const c = at.get(key)!;
+    for (let di = -1; di <= 1; di++) {
+      for (let dj = -1; dj <= 1; dj++) {
+        const n = at.get(`${i + di},${j + dj}`);
+        if (n && n !== c && finite(n) && n.loss < c.loss) return false;
       }
     }
-    span /= 2;
+    return true;
+  };
+  const ranked = coarse.filter(finite).sort((a, b) => a.loss - b.loss);
+  const minima = new Set([...at].filter(([k, c]) => finite(c) && localMinimum(k)).map(([, c]) => c));
+  const starts = ranked.slice(0, 1);
+  for (const c of ranked) {
+    if (starts.length >= basinCount) break;
+    if (c !== starts[0] && minima.has(c)) starts.push(c);
   }
-  return { scale: best.scale, shift: best.shift, loss: best.loss, evaluated };
+  check(starts.length > 0, () => 'the defocus loss was not finite at any candidate scale/shift', {
+    key: 'gridSearchScaleShift',
+  });
+  // 2. Fine, per basin: a 5 x 5 grid in log(near), log(far) around its best pair, shrinking each round.
+  const basins = starts.map((start) => {
+    let best = start;
+    let span = span0;
+    for (let round = 0; round < (options.refineRounds ?? 2); round++) {
+      const near0 = best.shift;
+      const far0 = best.shift + best.scale;
+      let next = best;
+      for (const fn of [-1, -0.5, 0, 0.5, 1]) {
+        for (const ff of [-1, -0.5, 0, 0.5, 1]) {
+          if (fn === 0 && ff === 0) continue;
+          const near = near0 * Math.exp(span * fn);
+          const far = far0 * Math.exp(span * ff);
+          if (far > near) {
+            const c = tryPair(near, far);
+            if (better(c, next)) next = c;
+          }
+        }
+      }
+      best = next;
+      span /= 2;
+    }
+    return best;
+  });
+  // Two minima of the coarse grid can still refine into one basin: keep the better of any two that end
+  // within the last refinement step of each other.
+  const close = (a: GridCandidate, b: GridCandidate): boolean =>
+    Math.abs(Math.log(a.shift / b.shift)) <= span0 / 4 &&
+    Math.abs(Math.log((a.shift + a.scale) / (b.shift + b.scale))) <= span0 / 4;
+  const distinct: GridCandidate[] = [];
+  for (const b of basins.sort((x, y) => x.loss - y.loss)) if (!distinct.some((d) => close(b, d))) distinct.push(b);
+  const best = distinct[0];
+  return { scale: best.scale, shift: best.shift, loss: best.loss, evaluated, basins: distinct };
 }

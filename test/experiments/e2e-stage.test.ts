@@ -2,7 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
 import { Rng } from '../../core/tensor/rng.ts';
-import { affineInvariantL1, drawE2EItems, e2eItemsLoss } from '../../experiments/training/stages/e2e-stage.ts';
+import { affineInvariantL1, drawE2EItems, e2eDepthLoss, e2eItemsLoss } from '../../experiments/training/stages/e2e-stage.ts';
 import { createUNet, createVae } from '../../diffusion/models/load.ts';
 import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import { MICRO, priorConfigs } from '../../experiments/training/model-configs.ts';
@@ -49,6 +49,50 @@ test('affineInvariantL1: its gradient in the prediction matches central finite d
     minus[i]! -= h;
     const fd = (value(plus) - value(minus)) / (2 * h);
     t.true(Math.abs(fd - grad[i]!) < 2e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
+  }
+  target.dispose();
+});
+
+test('e2eDepthLoss: 0 for an affine copy; adds the mean |x/y differences| of the aligned error, by hand', (t) => {
+  const before = tf.memory().numTensors;
+  // A 2x3 map, row-major [[0, 1, 2], [3, 4, 5]].
+  const target = tf.tensor2d([[0, 1, 2, 3, 4, 5]]);
+  const affine = tf.tensor2d([[1, -1, -3, -5, -7, -9]]); // 1 - 2 t
+  const zero = e2eDepthLoss(affine, target, 2, 3, 2);
+  t.true(zero.dataSync()[0]! < 1e-5);
+  // Prediction [0, 0, 0, 0, 0, 1] vs target 0..5: centred p = (-1/6)*[1, 1, 1, 1, 1, -5], t = [-2.5 .. 2.5];
+  // p.t = (1/6)(2.5 + 1.5 + 0.5 - 0.5 - 1.5 + 12.5) = 2.5, p.p = 30/36 -> scale 3 -> aligned p = -0.5*[1, 1, 1, 1, 1, -5];
+  // error = [2, 1, 0, -1, -2, 0.0] (aligned - centred target): |e| mean = 1; x-differences [-1, -1, -1, 2]
+  // -> mean 1.25; y-differences [-3, -3, 0] -> mean 2. Loss with weight 0.5: 1 + 0.5 * 3.25 = 2.625.
+  const pred = tf.tensor2d([[0, 0, 0, 0, 0, 1]]);
+  const l0 = e2eDepthLoss(pred, target, 2, 3, 0);
+  const lw = e2eDepthLoss(pred, target, 2, 3, 0.5);
+  t.true(Math.abs(l0.dataSync()[0]! - 1) < 1e-5, `${l0.dataSync()[0]}`);
+  t.true(Math.abs(lw.dataSync()[0]! - 2.625) < 1e-5, `${lw.dataSync()[0]}`);
+  // Weight 0 is the affine-invariant L1 itself.
+  const ai = affineInvariantL1(pred, target);
+  t.is(ai.dataSync()[0], l0.dataSync()[0]);
+  t.throws(() => e2eDepthLoss(pred, target, 2, 3, -1), { message: /gradWeight must be >= 0/ });
+  t.throws(() => e2eDepthLoss(pred, target, 3, 3, 1), { message: /6 values are not 3x3/ });
+  tf.dispose([target, affine, zero, pred, l0, lw, ai]);
+  t.is(tf.memory().numTensors, before);
+});
+
+test('e2eDepthLoss: its gradient in the prediction matches central finite differences (weight 0.7)', (t) => {
+  const rng = new Rng(9);
+  const p0 = rng.normalArray(24);
+  const target = tf.tensor2d(rng.normalArray(24), [2, 12]);
+  const f = (p: tf.Tensor) => e2eDepthLoss(p as tf.Tensor2D, target, 3, 4, 0.7);
+  const value = (p: Float32Array) => tf.tidy(() => f(tf.tensor2d(p, [2, 12])).dataSync()[0]!);
+  const grad = tf.tidy(() => tf.grad(f)(tf.tensor2d(p0, [2, 12])).dataSync());
+  const h = 1e-3;
+  for (let i = 0; i < 24; i++) {
+    const plus = Float32Array.from(p0);
+    const minus = Float32Array.from(p0);
+    plus[i]! += h;
+    minus[i]! -= h;
+    const fd = (value(plus) - value(minus)) / (2 * h);
+    t.true(Math.abs(fd - grad[i]!) < 3e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
   }
   target.dispose();
 });

@@ -235,7 +235,7 @@ function e2eOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): Tr
   return microOptions(dir, {
     vae: { ...DEFAULTS.vae, steps: 4, batch: 4, crop: 8, lr: 3e-3 },
     unet: { ...DEFAULTS.unet, steps: 4, batch: 4, lr: 3e-3 },
-    e2e: { steps: 6, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7 },
+    e2e: { steps: 6, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7, gradWeight: 0 },
     ...overrides,
   });
 }
@@ -249,6 +249,7 @@ test.serial('stage E: trains the UNet end to end from stage B, VAE untouched, re
       [{ scenes: 0 }, /--e2e-scenes must lie in/],
       [{ steps: -1 }, /--e2e-steps must be a non-negative integer/],
       [{ lr: 0 }, /--e2e-lr must be positive/],
+      [{ gradWeight: -0.5 }, /--e2e-grad-weight must be a number >= 0, got -0.5/],
     ] as const) {
       const o = e2eOptions(b);
       await t.throwsAsync(trainPrior({ ...o, e2e: { ...o.e2e, ...e2e } }), { message: flag });
@@ -271,7 +272,7 @@ test.serial('stage E: trains the UNet end to end from stage B, VAE untouched, re
     const stageA = loadLatestCheckpoint(join(a, 'work', 'vae'))!.snapshot.ema!;
     for (const [name, w] of stageA) t.deepEqual(full.weights.vae.get(name), w, name);
     const summary = JSON.parse(readFileSync(join(full.out, 'training.json'), 'utf8')) as TrainingSummary;
-    t.deepEqual(summary.e2e, { steps: 6, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7 });
+    t.deepEqual(summary.e2e, { steps: 6, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7, gradWeight: 0 });
     t.is(summary.losses.e2e?.length, 3);
     t.true((summary.seconds.e2e ?? 0) > 0);
 
@@ -298,7 +299,8 @@ test.serial('stage E on two worker threads: the same losses as one thread within
   try {
     await t.throwsAsync(trainPrior(e2eOptions(b, { workers: 2 })), { message: /--e2e-batch 3 does not split over 2 workers/ });
     t.false(existsSync(join(b, 'work')));
-    const e2e = { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 12, scenes: 7 };
+    // With the gradient-matching term, so that its weight reaches the worker threads' losses too.
+    const e2e = { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 12, scenes: 7, gradWeight: 0.5 };
     const one = await trainPrior(e2eOptions(a, { e2e }));
     const two = await trainPrior(e2eOptions(b, { e2e, workers: 2 }));
     t.true(two.completed);

@@ -78,3 +78,36 @@ test('grid search finds the minimum of a two-basin loss and refines it', (t) => 
   t.true(r.evaluated.length > depths.length);
   t.throws(() => gridSearchScaleShift(() => Number.NaN, depths), { instanceOf: ApertureDepthError });
 });
+
+test('grid search with basins: distinct refined starts, best first; basins 1 evaluates exactly as before', (t) => {
+  // Three basins of different floors: (3, 6) floor 0, (1, 1.5) floor 0.5, (0.7, 12) floor 0.8.
+  const loss = ({ scale, shift }: { scale: number; shift: number }): number => {
+    const far = shift + scale;
+    const bowl = (n: number, f: number, floor: number) => floor + Math.log(shift / n) ** 2 + Math.log(far / f) ** 2;
+    return Math.min(bowl(3, 6, 0), bowl(1, 1.5, 0.5), bowl(0.7, 12, 0.8));
+  };
+  const depths = candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 10 });
+  const one = gridSearchScaleShift(loss, depths);
+  const dflt = gridSearchScaleShift(loss, depths, { basins: 1 });
+  t.deepEqual(dflt.evaluated, one.evaluated);
+  t.is(one.basins.length, 1);
+  t.deepEqual(one.basins[0], { scale: one.scale, shift: one.shift, loss: one.loss });
+  const three = gridSearchScaleShift(loss, depths, { basins: 3 });
+  t.log(three.basins.map((b) => `near ${b.shift.toFixed(3)} far ${(b.shift + b.scale).toFixed(3)} loss ${b.loss.toFixed(4)}`).join('; '));
+  t.is(three.basins.length, 3);
+  // The best basin is at least as good as a single search's; the others are refined too, in loss order.
+  t.true(three.basins[0].loss <= one.loss);
+  t.true(Math.abs(three.basins[0].shift - 3) / 3 < 0.1 && Math.abs(three.basins[0].shift + three.basins[0].scale - 6) / 6 < 0.1);
+  t.true(three.basins[0].loss <= three.basins[1].loss && three.basins[1].loss <= three.basins[2].loss);
+  const far = (c: { scale: number; shift: number }) => c.shift + c.scale;
+  for (let i = 0; i < 3; i++) {
+    for (let j = i + 1; j < 3; j++) {
+      const a = three.basins[i], b = three.basins[j];
+      t.true(Math.abs(Math.log(a.shift / b.shift)) > 0.1 || Math.abs(Math.log(far(a) / far(b))) > 0.1, `${i} ${j}`);
+    }
+  }
+  // The second basin's refinement reaches the (1, 1.5) bowl's floor.
+  t.true(Math.abs(three.basins[1].loss - 0.5) < 0.02, `${three.basins[1].loss}`);
+  t.true(three.evaluated.length > one.evaluated.length);
+  t.throws(() => gridSearchScaleShift(loss, depths, { basins: 0 }), { message: /basins must be a positive integer, got 0/ });
+});

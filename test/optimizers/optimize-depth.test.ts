@@ -287,6 +287,46 @@ test('config: defaults and errors naming the key', (t) => {
     instanceOf: ApertureDepthError,
     message: /iterations/,
   });
+  t.deepEqual([c.grid.basins, c.grid.basinIterations], [1, 30]);
+  t.throws(() => resolveOptimizerConfig({ grid: { basins: 0 } }), { message: /grid\.basins.*positive integer, got 0/ });
+  t.throws(() => resolveOptimizerConfig({ grid: { basinIterations: -2 } }), {
+    message: /grid\.basinIterations.*non-negative integer, got -2/,
+  });
+});
+
+test.serial('basins: each tried on the search images, the lowest loss chosen as the start; deterministic, no leaks', async (t) => {
+  const prior = FixedPrior.fromMetricDepth(scene.depthFilled);
+  const runOnce = async () => {
+    const lines: string[] = [];
+    const r = await optimizeDepth(
+      problem(prior),
+      { variant: 'scale-shift', iterations: 40, seed: 0, grid: { basins: 3, basinIterations: 10 } },
+      { log: (l) => lines.push(l) },
+    );
+    const out = { lines, gridInit: r.gridInit, absRel: computeDepthMetrics(r.depth, scene.depthGt).abs_rel, depth: r.depth.dataSync().slice() };
+    r.dispose();
+    return out;
+  };
+  let first: Awaited<ReturnType<typeof runOnce>> | undefined;
+  const leaked = await leakedTensors(async () => {
+    first = await runOnce();
+  });
+  const a = first!;
+  t.log(a.lines.join('\n'));
+  const basinLines = a.lines.filter((l) => /^ {2}basin \d/.test(l));
+  t.true(basinLines.length >= 2 && basinLines.length <= 3, `${basinLines.length} basins`);
+  t.regex(basinLines[0]!, /: chosen$/);
+  const losses = basinLines.map((l) => Number(/\(loss ([^)]+)\)/.exec(l)![1]));
+  t.deepEqual([...losses].sort((x, y) => x - y), losses);
+  // The run starts from the chosen trial's end, recorded as the grid start.
+  const m = /-> ([\d.]+) m, ([\d.]+) m after 10 steps/.exec(basinLines[0]!)!;
+  t.true(Math.abs(a.gridInit!.scale - Number(m[1])) < 1e-4 && Math.abs(a.gridInit!.shift - Number(m[2])) < 1e-4);
+  t.true(a.absRel < 0.03, `abs_rel ${a.absRel}`);
+  const b = await runOnce();
+  t.deepEqual(b.lines, a.lines);
+  t.deepEqual(b.depth, a.depth);
+  prior.dispose();
+  t.is(leaked, 0);
 });
 
 test('sphere projection and the relative-blur f-number', (t) => {

@@ -20,7 +20,13 @@ import type { SizedStageSettings } from './sized-stage.ts';
 import { vaeScaleFactor } from '../../../diffusion/marigold/pipeline-steps.ts';
 
 /** Stage E's settings (`--e2e-*`); steps 0 = no stage E. */
-export type E2EStageSettings = SizedStageSettings;
+export interface E2EStageSettings extends SizedStageSettings {
+  /**
+   * Weight of the L1 on the x/y differences of the aligned error (`--e2e-grad-weight`, 0 = the affine-invariant
+   * L1 alone): penalizes depth edges that are missing or misplaced, which the per-pixel L1 weighs by their area.
+   */
+  gradWeight: number;
+}
 
 /** One batch item of stage E: a scene, whether it is mirrored, and its noise latent `[h, w, 4]`. */
 export interface E2EItem {
@@ -43,11 +49,37 @@ export function drawE2EItems(rng: Rng, scenes: number, latentSize: number, batch
  * row (differentiable in `pred`, including through the fitted scale). An affine copy of the target scores 0.
  */
 export function affineInvariantL1(pred: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.abs(alignedError(pred, target))) as tf.Scalar);
+}
+
+/** `pred` `[B, N]` after its per-row least-squares scale and shift to `target`, minus `target`. */
+function alignedError(pred: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const pc = tf.sub(pred, tf.mean(pred, 1, true));
     const tc = tf.sub(target, tf.mean(target, 1, true));
     const scale = tf.div(tf.sum(tf.mul(pc, tc), 1, true), tf.add(tf.sum(tf.square(pc), 1, true), 1e-6));
-    return tf.mean(tf.abs(tf.sub(tf.mul(pc, scale), tc))) as tf.Scalar;
+    return tf.sub(tf.mul(pc, scale), tc) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Stage E's loss on `pred` and `target` `[B, H * W]` (row-major `height` x `width` maps): the affine-invariant
+ * L1 plus `gradWeight` times the mean absolute x and y differences of the aligned error (a gradient-matching
+ * term: zero for an affine copy of the target, large where an edge of the target is missing). Differentiable
+ * in `pred`.
+ */
+export function e2eDepthLoss(pred: tf.Tensor2D, target: tf.Tensor2D, height: number, width: number, gradWeight: number): tf.Scalar {
+  check(gradWeight >= 0 && Number.isFinite(gradWeight), () => `gradWeight must be >= 0, got ${gradWeight}`, { key: '--e2e-grad-weight' });
+  check(pred.shape[1] === height * width, () => `maps of ${pred.shape[1]} values are not ${height}x${width}`, { key: 'e2e' });
+  return tf.tidy(() => {
+    const e = alignedError(pred, target);
+    const l1 = tf.mean(tf.abs(e));
+    if (gradWeight === 0) return l1 as tf.Scalar;
+    const b = pred.shape[0];
+    const m = tf.reshape(e, [b, height, width]);
+    const dx = tf.sub(tf.slice(m, [0, 0, 1], [b, height, width - 1]), tf.slice(m, [0, 0, 0], [b, height, width - 1]));
+    const dy = tf.sub(tf.slice(m, [0, 1, 0], [b, height - 1, width]), tf.slice(m, [0, 0, 0], [b, height - 1, width]));
+    return tf.add(l1, tf.mul(gradWeight, tf.add(tf.mean(tf.abs(dx)), tf.mean(tf.abs(dy))))) as tf.Scalar;
   });
 }
 
@@ -61,9 +93,16 @@ export interface E2EFrozen {
 /**
  * The loss over `items`: RGB latents from the frozen encoder (outside the gradient), the UNet at t = 999 on
  * `[rgb latent | noise]`, x0 = -v (zero terminal SNR), the decoder, the channel mean as depth, and the
- * affine-invariant L1 against the scene's normalized depth.
+ * affine-invariant L1 (+ `gradWeight` x the gradient-matching term, {@link e2eDepthLoss}) against the scene's
+ * normalized depth.
  */
-export function e2eItemsLoss(unet: UNet2DConditionModel, frozen: E2EFrozen, ds: SceneDataset, items: readonly E2EItem[]): LossFn {
+export function e2eItemsLoss(
+  unet: UNet2DConditionModel,
+  frozen: E2EFrozen,
+  ds: SceneDataset,
+  items: readonly E2EItem[],
+  gradWeight = 0,
+): LossFn {
   const down = vaeScaleFactor(frozen.vae.config);
   const { width: w, height: h } = ds;
   check(w % down === 0 && h % down === 0, () => `scenes ${w}x${h} are not a multiple of ${down}`, { key: 'e2e' });
@@ -91,6 +130,6 @@ export function e2eItemsLoss(unet: UNet2DConditionModel, frozen: E2EFrozen, ds: 
     const v = unet.forward(trainOps, sample, 999, ctx);
     const img = frozen.vae.decode(trainOps, tf.div(tf.neg(v), frozen.scalingFactor)); // [B, H, W, 3]
     const pred = tf.reshape(tf.mean(img, 3), [b, h * w]) as tf.Tensor2D;
-    return { loss: affineInvariantL1(pred, tf.tensor2d(target, [b, h * w])) };
+    return { loss: e2eDepthLoss(pred, tf.tensor2d(target, [b, h * w]), h, w, gradWeight) };
   };
 }

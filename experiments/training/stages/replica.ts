@@ -193,7 +193,7 @@ function buildE2EReplica(init: E2EReplicaInit, lr: number, emaDecay: number): Re
     vae,
     context,
     dataset: ds,
-    loss: (items) => e2eItemsLoss(unet, frozen, ds, items as readonly E2EItem[]),
+    loss: (items) => e2eItemsLoss(unet, frozen, ds, items as readonly E2EItem[], init.settings.gradWeight),
     dispose: () => {
       trainer.dispose();
       unet.dispose();

@@ -51,7 +51,7 @@ test('every optimizer key reaches the library; unset keys keep variant defaults'
       early_stop: { enabled: true, patience: 10, min_rel_delta: 0.001, min_iterations: 20 },
       mapping: { kind: 'bounded', s_min: 1, s_max: 4 },
       loss: { kind: 'charbonnier', saturation: null, border: 3, depth_edges: null },
-      grid: { max_side: 32, levels_px: [1, 2], refine_rounds: 1 },
+      grid: { max_side: 32, levels_px: [1, 2], refine_rounds: 1, basins: 3, basin_iterations: 12 },
       renderer: 'gather',
       psf: 'gaussian',
       relative_blur: true,
@@ -80,7 +80,7 @@ test('every optimizer key reaches the library; unset keys keep variant defaults'
   t.deepEqual(pixel.earlyStopping, { patience: 10, minRelDelta: 0.001, minIterations: 20 });
   t.deepEqual([pixel.mapping, pixel.mappingInit, pixel.bounds], ['bounded', 'default', { sMin: 1, sMax: 4 }]);
   t.like(pixel.masks, { saturation: null, border: 3, depthEdges: null });
-  t.deepEqual(pixel.grid, { maxSide: 32, levelsPx: [1, 2], refineRounds: 1 });
+  t.deepEqual(pixel.grid, { maxSide: 32, levelsPx: [1, 2], refineRounds: 1, basins: 3, basinIterations: 12 });
   t.deepEqual(
     [
       pixel.loss,
