@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
 import { Rng } from '../../core/tensor/rng.ts';
@@ -33,23 +33,25 @@ test('affineInvariantL1: 0 for any per-row scale and shift of the target, the al
   t.is(tf.memory().numTensors, before);
 });
 
-test('affineInvariantL1: its gradient in the prediction matches central finite differences', (t) => {
-  const rng = new Rng(5);
-  const p0 = rng.normalArray(12);
-  const g0 = rng.normalArray(12);
-  const target = tf.tensor2d(g0, [2, 6]);
-  const f = (p: tf.Tensor) => affineInvariantL1(p as tf.Tensor2D, target);
-  const value = (p: Float32Array) => tf.tidy(() => f(tf.tensor2d(p, [2, 6])).dataSync()[0]!);
-  const grad = tf.tidy(() => tf.grad(f)(tf.tensor2d(p0, [2, 6])).dataSync());
-  const h = 1e-2;
-  for (let i = 0; i < 12; i++) {
+/** Checks tf.grad of `f` at `p0` `[rows, cols]` against central differences of step `h`, component by component. */
+function checkGradient(t: ExecutionContext, f: (p: tf.Tensor) => tf.Scalar, p0: Float32Array, shape: [number, number], h: number, tol: number): void {
+  const value = (p: Float32Array) => tf.tidy(() => f(tf.tensor2d(p, shape)).dataSync()[0]!);
+  const grad = tf.tidy(() => tf.grad(f)(tf.tensor2d(p0, shape)).dataSync());
+  for (let i = 0; i < p0.length; i++) {
     const plus = Float32Array.from(p0);
     const minus = Float32Array.from(p0);
     plus[i]! += h;
     minus[i]! -= h;
     const fd = (value(plus) - value(minus)) / (2 * h);
-    t.true(Math.abs(fd - grad[i]!) < 2e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
+    t.true(Math.abs(fd - grad[i]!) < tol, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
   }
+}
+
+test('affineInvariantL1: its gradient in the prediction matches central finite differences', (t) => {
+  const rng = new Rng(5);
+  const p0 = rng.normalArray(12);
+  const target = tf.tensor2d(rng.normalArray(12), [2, 6]);
+  checkGradient(t, (p) => affineInvariantL1(p as tf.Tensor2D, target), p0, [2, 6], 1e-2, 2e-3);
   target.dispose();
 });
 
@@ -82,18 +84,7 @@ test('e2eDepthLoss: its gradient in the prediction matches central finite differ
   const rng = new Rng(9);
   const p0 = rng.normalArray(24);
   const target = tf.tensor2d(rng.normalArray(24), [2, 12]);
-  const f = (p: tf.Tensor) => e2eDepthLoss(p as tf.Tensor2D, target, 3, 4, 0.7);
-  const value = (p: Float32Array) => tf.tidy(() => f(tf.tensor2d(p, [2, 12])).dataSync()[0]!);
-  const grad = tf.tidy(() => tf.grad(f)(tf.tensor2d(p0, [2, 12])).dataSync());
-  const h = 1e-3;
-  for (let i = 0; i < 24; i++) {
-    const plus = Float32Array.from(p0);
-    const minus = Float32Array.from(p0);
-    plus[i]! += h;
-    minus[i]! -= h;
-    const fd = (value(plus) - value(minus)) / (2 * h);
-    t.true(Math.abs(fd - grad[i]!) < 3e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
-  }
+  checkGradient(t, (p) => e2eDepthLoss(p as tf.Tensor2D, target, 3, 4, 0.7), p0, [2, 12], 1e-3, 3e-3);
   target.dispose();
 });
 
