@@ -90,8 +90,8 @@ export interface GridSearchOptions {
  * Coarse-to-fine search of a loss over metric scale and shift. The relative depth spans [0, 1], so a
  * (near, far) pair with near < far means `shift = near`, `scale = far - near`; every ordered pair of
  * {@link candidateDepths} is tried (scenes wholly in front of F, wholly behind it, and straddling it), then
- * the best is refined on a small grid in (log near, log far). `evaluate` must be deterministic; non-finite
- * losses are skipped.
+ * the best is refined on a small grid in (log near, log far) (with `basins` > 1, also the next best local
+ * minima of the coarse grid, each on its own). `evaluate` must be deterministic; non-finite losses are skipped.
  */
 export function gridSearchScaleShift(
   evaluate: (candidate: ScaleShift) => number,
@@ -116,13 +116,11 @@ export function gridSearchScaleShift(
   const better = (a: GridCandidate, b: GridCandidate | undefined): boolean =>
     Number.isFinite(a.loss) && (!b || a.loss < b.loss);
   // 1. Coarse: every ordered pair of candidates (both sides of the focus plane), on an (i, j) index grid.
-  const coarse: GridCandidate[] = [];
   const at = new Map<string, GridCandidate>();
   for (let i = 0; i < depths.length; i++) {
     if (options.includeConstant) at.set(`${i},${i}`, tryPair(depths[i], depths[i]));
     for (let j = i + 1; j < depths.length; j++) at.set(`${i},${j}`, tryPair(depths[i], depths[j]));
   }
-  coarse.push(...at.values());
   // The basins' starts: the best coarse pair, then the best local minima of the index grid (no finite
   // neighbour (i +- 1, j +- 1) lower), lowest first.
   const finite = (c: GridCandidate): boolean => Number.isFinite(c.loss);
@@ -137,7 +135,7 @@ export function gridSearchScaleShift(
     }
     return true;
   };
-  const ranked = coarse.filter(finite).sort((a, b) => a.loss - b.loss);
+  const ranked = [...at.values()].filter(finite).sort((a, b) => a.loss - b.loss);
   const minima = new Set([...at].filter(([k, c]) => finite(c) && localMinimum(k)).map(([, c]) => c));
   const starts = ranked.slice(0, 1);
   for (const c of ranked) {
