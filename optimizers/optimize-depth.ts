@@ -329,21 +329,22 @@ export function searchScaleShift(
       levelsPx: config.grid.levelsPx,
       side: config.sceneSide,
     });
+    // The data loss of a metric depth [h, w] on the downsampled images: the search's and the basin trials'.
+    const coarseLoss = (depth: tf.Tensor2D): tf.Scalar => {
+      const rendered = renderer.render(aifS, depth, camS, fNumber, { psf: config.psf });
+      const ctx: LossContext = {
+        rendered,
+        observed: obsS,
+        depth,
+        relativeDepth: relS as tf.Tensor2D,
+        latent: tf.zeros([0]),
+        iteration: -1,
+        mask: maskS,
+      };
+      return dataLoss(ctx);
+    };
     const evaluate = ({ scale, shift }: { scale: number; shift: number }): number =>
-      tf.tidy(() => {
-        const depth = tf.add(tf.mul(relS, scale), shift) as tf.Tensor2D; // [h, w] metres
-        const rendered = renderer.render(aifS, depth, camS, fNumber, { psf: config.psf });
-        const ctx: LossContext = {
-          rendered,
-          observed: obsS,
-          depth,
-          relativeDepth: relS as tf.Tensor2D,
-          latent: tf.zeros([0]),
-          iteration: -1,
-          mask: maskS,
-        };
-        return dataLoss(ctx).dataSync()[0];
-      });
+      tf.tidy(() => coarseLoss(tf.add(tf.mul(relS, scale), shift) as tf.Tensor2D).dataSync()[0]); // [h, w] metres
     const r = gridSearchScaleShift(evaluate, depths, {
       includeConstant: config.variant === 'pixel',
       refineRounds: config.grid.refineRounds,
@@ -359,12 +360,7 @@ export function searchScaleShift(
       iterations: config.grid.basinIterations,
       lr: config.lr.scaleShift,
       adam: config.adam,
-      loss: (params) =>
-        tf.tidy(() => {
-          const depth = mapping.apply(relS as tf.Tensor2D, params);
-          const rendered = renderer.render(aifS, depth, camS, fNumber, { psf: config.psf });
-          return dataLoss({ rendered, observed: obsS, depth, relativeDepth: relS as tf.Tensor2D, latent: tf.zeros([0]), iteration: -1, mask: maskS });
-        }),
+      loss: (params) => tf.tidy(() => coarseLoss(mapping.apply(relS as tf.Tensor2D, params))),
     });
     const best = trials[0];
     return { scale: best.scale, shift: best.shift, loss: best.loss, evaluated: r.evaluated.length, trials };
@@ -530,6 +526,7 @@ export async function optimizeDepth(
       if (config.sceneSide === 'front') far = Math.min(far, F);
       target = { scale: Math.max(far - near, 1e-3 * mid), shift: near };
     }
+    mappingParams0 = mapping.paramsFor(target);
     gridInit = { scale: found.scale, shift: found.shift, loss: found.loss };
     log(
       `scale/shift search: ${found.evaluated} candidates, best scale ${found.scale.toFixed(4)} m, ` +
@@ -542,7 +539,6 @@ export async function optimizeDepth(
           `(loss ${b.loss.toExponential(3)})${k === 0 ? ': chosen' : ''}`,
       ),
     );
-    mappingParams0 = mapping.paramsFor(target);
   }
 
   // 5. Masks: saturated pixels, a border and depth edges, both of half the largest CoC at the start.

@@ -339,7 +339,7 @@ const gridSchema = z
       .int()
       .positive()
       .optional()
-      .describe('distinct (near, far) starts to refine and try at full resolution; the lowest loss wins'),
+      .describe('the best coarse pair and next best local minima to refine and try (Adam on scale/shift, search images); the lowest loss wins'),
     basin_iterations: z.number().int().nonnegative().optional().describe('Adam steps of scale/shift per basin trial'),
   })
   .describe('the coarse scale/shift search that starts the free mapping');

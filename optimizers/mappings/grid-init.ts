@@ -136,11 +136,13 @@ export function gridSearchScaleShift(
     return true;
   };
   const ranked = [...at.values()].filter(finite).sort((a, b) => a.loss - b.loss);
-  const minima = new Set([...at].filter(([k, c]) => finite(c) && localMinimum(k)).map(([, c]) => c));
   const starts = ranked.slice(0, 1);
-  for (const c of ranked) {
-    if (starts.length >= basinCount) break;
-    if (c !== starts[0] && minima.has(c)) starts.push(c);
+  if (basinCount > 1) {
+    const minima = new Set([...at].filter(([k, c]) => finite(c) && localMinimum(k)).map(([, c]) => c));
+    for (const c of ranked) {
+      if (starts.length >= basinCount) break;
+      if (c !== starts[0] && minima.has(c)) starts.push(c);
+    }
   }
   check(starts.length > 0, () => 'the defocus loss was not finite at any candidate scale/shift', {
     key: 'gridSearchScaleShift',
