@@ -17,6 +17,8 @@ import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
 import { scoreAligned, scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
 import { formatMeanAndError, meanAndError, type MeanAndError } from './eval/paired-difference.ts';
 import { cropToMultiple, vaeRoundTrip } from './eval/vae-ceiling.ts';
+import { colourProbe, type ColourProbe } from './eval/colour-probe.ts';
+import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
 import { vaeScaleFactor } from '../../diffusion/marigold/pipeline-steps.ts';
 
@@ -35,6 +37,8 @@ export interface EvalOptions {
   noiseSeed?: number;
   /** Also score the depth VAE's round trip of the ground truth (the ceiling of any UNet; see vae-ceiling.ts). */
   vaeCeiling?: boolean;
+  /** Also probe how much luminance and colour the image latent carries (see eval/colour-probe.ts). */
+  colourProbe?: boolean;
   write?: (line: string) => void;
 }
 
@@ -62,6 +66,8 @@ export interface SetSummary {
   difference: { abs_rel: MeanAndError; delta1: MeanAndError };
   /** Prior better than the plane on both mean abs_rel and mean d1. */
   beatsPlane: boolean;
+  /** The image latent's linear colour probe on this set's images, when asked for. */
+  colour?: ColourProbe;
 }
 
 export interface EvalReport {
@@ -124,8 +130,8 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
   });
   let vae: AutoencoderKL | undefined;
   try {
-    if (options.vaeCeiling) vae = await loadVae(join(model, 'vae'));
-    const ceilingVae = vae;
+    if (options.vaeCeiling || options.colourProbe) vae = await loadVae(join(model, 'vae'));
+    const ceilingVae = options.vaeCeiling ? vae : undefined;
     const score = (scene: EvalScene, steps: number, noiseSeed: number): SceneResult => ({
       ...scoreScene(prior, scene, steps, noiseSeed),
       ...(ceilingVae ? { ceiling: scoreCeiling(ceilingVae, scene) } : {}),
@@ -135,10 +141,17 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     const noiseSeed = options.noiseSeed ?? 0;
     const [pw, ph] = options.proceduralSize ?? [resolution, Math.round((resolution * 3) / 4)];
     const procedural: SceneResult[] = [];
-    for (let k = 0; k < (options.procedural ?? 64); k++) procedural.push(score(heldOutProcedural(k, pw, ph), steps, noiseSeed));
+    const images: Record<'procedural' | 'middlebury', EvalScene[]> = { procedural: [], middlebury: [] };
+    for (let k = 0; k < (options.procedural ?? 64); k++) {
+      const scene = heldOutProcedural(k, pw, ph);
+      if (options.colourProbe) images.procedural.push(scene);
+      procedural.push(score(scene, steps, noiseSeed));
+    }
     const middlebury: SceneResult[] = [];
     for (const name of options.middlebury ?? middleburyScenes()) {
-      const r = score(loadMiddlebury(name, resolution), steps, noiseSeed);
+      const scene = loadMiddlebury(name, resolution);
+      if (options.colourProbe) images.middlebury.push(scene);
+      const r = score(scene, steps, noiseSeed);
       middlebury.push(r);
       write(`[eval] ${r.name} ${r.width}x${r.height}: prior abs_rel ${r.prior.abs_rel.toFixed(4)} d1 ${r.prior.delta1.toFixed(4)} | plane ${r.plane.abs_rel.toFixed(4)} / ${r.plane.delta1.toFixed(4)}${ceilingText(r.ceiling)}`);
     }
@@ -151,6 +164,16 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
       middlebury: summarize(middlebury),
       seconds: (performance.now() - t0) / 1000,
     };
+    const probeVae = options.colourProbe ? vae : undefined;
+    if (probeVae) {
+      const encode = (image: tf.Tensor4D) => probeVae.encode(tfjsOps, image).mean as tf.Tensor4D;
+      for (const key of ['procedural', 'middlebury'] as const) {
+        if (images[key].length === 0) continue;
+        const c = colourProbe(encode, images[key], vaeScaleFactor(probeVae.config));
+        report[key].colour = c;
+        write(`[eval] ${key} image latent, linear probe R^2 over ${c.cells} cells: luminance ${c.luminance.toFixed(3)}, R - lum ${c.redChroma.toFixed(3)}, B - lum ${c.blueChroma.toFixed(3)}`);
+      }
+    }
     for (const [label, set] of [['procedural', report.procedural], ['middlebury', report.middlebury]] as const) {
       write(
         `[eval] ${label} (${set.scenes.length}): prior abs_rel ${set.prior.abs_rel.toFixed(4)} d1 ${set.prior.delta1.toFixed(4)} | ` +
@@ -177,6 +200,7 @@ async function main(): Promise<void> {
     .option('steps', { type: 'number', describe: 'denoising steps [default: the model]' })
     .option('noise-seed', { type: 'number', default: 0 })
     .option('vae-ceiling', { type: 'boolean', default: false, describe: 'also score the VAE round trip of the ground truth' })
+    .option('colour-probe', { type: 'boolean', default: false, describe: 'also probe how much luminance and colour the image latent carries' })
     .option('json', { type: 'string', describe: 'write the full report here' })
     .option('backend', { type: 'string', default: 'wasm' })
     .strict()
@@ -188,6 +212,7 @@ async function main(): Promise<void> {
     steps: argv.steps,
     noiseSeed: argv['noise-seed'],
     vaeCeiling: argv['vae-ceiling'],
+    colourProbe: argv['colour-probe'],
   });
   if (argv.json) writeFileAtomic(argv.json, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(

@@ -22,7 +22,7 @@ export interface TrainingSummary {
   naturalTextures: boolean;
   workers: number;
   emaDecay: number;
-  vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number };
+  vae: { steps: number; batch: number; crop: number; lr: number; klWeight: number; depthWeight: number; chromaWeight?: number };
   unet: { steps: number; batch: number; lr: number; p999: number; poolWeight: number };
   /** Stage C (fine-tuning the UNet at the processing resolution), when it ran. */
   finetune?: SizedStageSettings & { real?: number };
@@ -170,7 +170,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
 
 ## Training (seed ${t.seed}; \`npm run train-prior -- --seed ${t.seed} --out <dir>\`)
 - Stage A, VAE: ${t.vae.steps} steps, batch ${t.vae.batch} scenes (one RGB + one depth ${t.vae.crop}x${t.vae.crop} crop each), Adam lr ${t.vae.lr}
-  (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL, on a posterior sample. ${formatDuration(t.seconds.vae)}.
+  (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL${t.vae.chromaWeight ? ` + ${t.vae.chromaWeight} L1(chroma of the RGB error pooled to the latent cells)` : ''}, on a posterior sample. ${formatDuration(t.seconds.vae)}.
 - Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
   (cosine), v-prediction MSE (+ ${t.unet.poolWeight} x MSE of the 4x4-pooled error), timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.
 ${

@@ -61,6 +61,13 @@ export const TINY: SizeSpec = Object.freeze({
  */
 export const SMALL: SizeSpec = Object.freeze({ ...TINY, unetChannels: [48, 96, 192] }) as SizeSpec;
 
+/**
+ * The tiny model with GroupNorm groups of 4-16 channels in the VAE instead of 1-4. With 16 groups on the VAE's 16-channel blocks every group is one channel, i.e. instance
+ * normalization, which removes each channel's mean and contrast per image: the decoder's last norm cannot
+ * pass an image's colours through, and the RGB round trip comes back grey. `--preset tiny-gn`.
+ */
+export const TINY_GN: SizeSpec = Object.freeze({ ...TINY, vaeGroups: 4 }) as SizeSpec;
+
 /** For tests: a few thousand parameters, seconds per step. */
 export const MICRO: SizeSpec = Object.freeze({
   vaeChannels: [8, 8],

@@ -38,7 +38,7 @@ import { buildSceneDataset, type SceneDataset } from './data/scene-dataset.ts';
 import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
 import { exportPriorFolder } from './export-model.ts';
-import { MICRO, SMALL, TINY, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
+import { MICRO, SMALL, TINY, TINY_GN, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
 import { GENERATOR_VERSION, TRAIN_SEED_END, VALIDATION_SEED_START, generateScene } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
@@ -53,7 +53,7 @@ import type { TextureImage } from './scene/textures.ts';
 import { formatDuration } from './trainer/progress.ts';
 import { runStage, type LossPoint } from './trainer/stage-loop.ts';
 
-export const PRESETS = Object.freeze({ tiny: TINY, small: SMALL, micro: MICRO });
+export const PRESETS = Object.freeze({ tiny: TINY, 'tiny-gn': TINY_GN, small: SMALL, micro: MICRO });
 
 /**
  * Stage E's default length (`--e2e-steps`): off. End-to-end fine-tuning improves the monocular metrics but makes
@@ -214,6 +214,8 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const down = 2 ** (spec.vaeChannels.length - 1);
   check(opts.size % (down * 2 ** (spec.unetChannels.length - 1)) === 0, () => `--size ${opts.size} must be a multiple of ${down * 2 ** (spec.unetChannels.length - 1)}`, { key: '--size' });
   check(opts.vae.crop % down === 0 && opts.vae.crop <= opts.size, () => `--vae-crop must be a multiple of ${down} and <= --size`, { key: '--vae-crop' });
+  const chroma = opts.vae.chromaWeight ?? 0;
+  check(Number.isFinite(chroma) && chroma >= 0, () => `--chroma-weight must be a number >= 0, got ${opts.vae.chromaWeight}`, { key: '--chroma-weight' });
   const ft = opts.finetune;
   if (ft.steps > 0) checkSizedStage(ft, 'ft', down, TRAIN_SEED_END);
   // Checked before any training, like the other stage C settings (an error after stages A and B would cost an hour).
@@ -710,6 +712,7 @@ async function main(): Promise<void> {
     .option('vae-lr', { type: 'number', default: d.vae.lr })
     .option('kl-weight', { type: 'number', default: d.vae.klWeight })
     .option('depth-weight', { type: 'number', default: d.vae.depthWeight })
+    .option('chroma-weight', { type: 'number', default: 0, describe: 'stage A: weight of an L1 on the chroma of the RGB error (0 = off, the shipped recipe)' })
     .option('unet-steps', { type: 'number', default: d.unet.steps })
     .option('unet-batch', { type: 'number', default: d.unet.batch })
     .option('unet-lr', { type: 'number', default: d.unet.lr })
@@ -754,6 +757,8 @@ async function main(): Promise<void> {
       lr: argv['vae-lr'],
       klWeight: argv['kl-weight'],
       depthWeight: argv['depth-weight'],
+      // Absent when 0, so the stage's resume key (and the cached VAE of earlier runs) stays what it was.
+      ...(argv['chroma-weight'] !== 0 ? { chromaWeight: argv['chroma-weight'] } : {}),
     },
     unet: { steps: argv['unet-steps'], batch: argv['unet-batch'], lr: argv['unet-lr'], p999: argv.p999, poolWeight: argv['pool-weight'] },
     finetune: {

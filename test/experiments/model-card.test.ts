@@ -54,6 +54,11 @@ test('the evaluation section carries the paired difference with its standard err
     // Middlebury: -0.05 and -0.03 -> mean -0.04, standard error 0.01; no ceiling scored
     t.regex(card, /abs_rel -0\.0400 ± 0\.0100, d1 \+0\.1000 ± 0\.0000\.\n/);
     t.is(card.match(/VAE's round trip/g)?.length, 1);
+    // Stage A's loss names the chroma term only when it was used.
+    t.regex(card, /loss L1\(rgb\) \+ 1 L1\(depth\) \+ 0\.000001 KL, on a posterior sample/);
+    writeModelCard(dir, { ...training, vae: { ...training.vae, chromaWeight: 2 } }, report);
+    const withChroma = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    t.regex(withChroma, /\+ 0\.000001 KL \+ 2 L1\(chroma of the RGB error pooled to the latent cells\), on a posterior sample/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -371,3 +371,19 @@ function sameWeights(t: ExecutionContext, got: TrainPriorResult['weights'], want
     for (const [name, w] of want[net]) t.deepEqual(got[net].get(name), w, `${net} ${name}`);
   }
 }
+
+test.serial('stage A with --chroma-weight: a negative weight fails before any work; a positive one logs l1_chroma and records the weight in training.json', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-prior-chroma-'));
+  try {
+    const base = microOptions(dir, { vae: { ...DEFAULTS.vae, steps: 4, batch: 4, crop: 8, lr: 3e-3 }, unet: { ...DEFAULTS.unet, steps: 2, batch: 4, lr: 3e-3 } });
+    await t.throwsAsync(trainPrior({ ...base, vae: { ...base.vae, chromaWeight: -1 } }), { message: /--chroma-weight must be a number >= 0, got -1/ });
+    t.false(existsSync(join(dir, 'work')));
+    const r = await trainPrior({ ...base, vae: { ...base.vae, chromaWeight: 2 } });
+    t.true(r.completed);
+    t.true(r.vaeLosses.length > 0 && r.vaeLosses.every((l) => l.parts !== undefined && l.parts.l1_chroma! > 0 && Number.isFinite(l.parts.l1_chroma!)));
+    const summary = JSON.parse(readFileSync(join(r.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.is(summary.vae.chromaWeight, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

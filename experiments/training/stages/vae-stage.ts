@@ -9,6 +9,7 @@ import type { AutoencoderKL } from '../../../diffusion/models/vae/autoencoder-kl
 import { assembleBatch, type CropSpec, type SceneDataset } from '../data/scene-dataset.ts';
 import type { LossFn } from '../trainer/param-trainer.ts';
 import { trainOps } from '../trainer/train-ops.ts';
+import { vaeScaleFactor } from '../../../diffusion/marigold/pipeline-steps.ts';
 
 export interface VaeStageSettings {
   steps: number;
@@ -19,6 +20,12 @@ export interface VaeStageSettings {
   lr: number;
   klWeight: number;
   depthWeight: number;
+  /**
+   * Weight of an extra L1 on the chroma of the RGB error pooled to the latent grid ({@link chromaL1}). Without it the
+   * tiny VAE's latent carries luminance only (a linear probe of the shipped encoder recovers R-G-B minus
+   * luminance with R^2 < 0.1), so the UNet never sees colour. Absent = 0 (the shipped recipe).
+   */
+  chromaWeight?: number;
 }
 
 /** One batch item of stage A: a scene, where to crop it, and the posterior noise of its two images. */
@@ -46,8 +53,21 @@ export function drawVaeItems(rng: Rng, ds: SceneDataset, s: VaeStageSettings, la
 }
 
 /**
+ * Mean |error - its channel mean| of an RGB error `[B, H, W, 3]` averaged over `pool` x `pool` cells first:
+ * 0 for a grey error, the colour part otherwise. Pooled to the latent grid because per pixel, in textured
+ * cells whose colour alternates, grey is the L1 optimum and the term would not pull colour into the latent.
+ */
+export function chromaL1(diffRgb: tf.Tensor4D, pool = 1): tf.Scalar {
+  return tf.tidy(() => {
+    const cells = pool > 1 ? tf.avgPool(diffRgb, pool, pool, 'valid') : diffRgb;
+    return tf.mean(tf.abs(tf.sub(cells, tf.mean(cells, -1, true)))) as tf.Scalar;
+  });
+}
+
+/**
  * The loss over `items` (a whole batch or one replica's share of it): L1 of RGB and depth reconstructions
- * from a posterior sample, plus the KL term; means over the items.
+ * from a posterior sample, plus the KL term (and `chromaWeight` x {@link chromaL1} of the RGB error when set);
+ * means over the items.
  */
 export function vaeItemsLoss(vae: AutoencoderKL, ds: SceneDataset, s: VaeStageSettings, items: readonly VaeItem[]): LossFn {
   const batch = assembleBatch(
@@ -62,19 +82,23 @@ export function vaeItemsLoss(vae: AutoencoderKL, ds: SceneDataset, s: VaeStageSe
     eps.set(it.epsRgb, k * per);
     eps.set(it.epsDepth, (items.length + k) * per);
   });
-  return () => {
+  return (): { loss: tf.Scalar; parts: Record<string, tf.Scalar> } => {
     const [b, h, w] = batch.shape;
     const x = tf.concat([tf.tensor4d(batch.rgb, [b, h, w, 3]), tf.tensor4d(batch.depth3, [b, h, w, 3])], 0); // [2B, S, S, 3]
     const { mean, logvar } = vae.encode(trainOps, x); // [2B, s, s, 4] each
     const z = tf.add(mean, tf.mul(tf.exp(tf.mul(logvar, 0.5)), tf.tensor(eps, mean.shape)));
     const rec = vae.decode(trainOps, z); // [2B, S, S, 3]
-    const err = tf.abs(tf.sub(rec, x));
-    const [errRgb, errDepth] = tf.split(err, 2, 0);
-    const l1Rgb = tf.mean(errRgb!) as tf.Scalar;
-    const l1Depth = tf.mean(errDepth!) as tf.Scalar;
+    const diff = tf.sub(rec, x);
+    const [diffRgb, diffDepth] = tf.split(diff, 2, 0);
+    const l1Rgb = tf.mean(tf.abs(diffRgb!)) as tf.Scalar;
+    const l1Depth = tf.mean(tf.abs(diffDepth!)) as tf.Scalar;
     const kl = tf.mul(tf.mean(tf.sub(tf.add(tf.square(mean), tf.exp(logvar)), tf.add(logvar, 1))), 0.5) as tf.Scalar;
-    const loss = tf.addN([l1Rgb, tf.mul(l1Depth, s.depthWeight), tf.mul(kl, s.klWeight)]) as tf.Scalar;
-    return { loss, parts: { l1_rgb: l1Rgb, l1_depth: l1Depth, kl } };
+    const terms = [l1Rgb, tf.mul(l1Depth, s.depthWeight), tf.mul(kl, s.klWeight)];
+    const chromaWeight = s.chromaWeight ?? 0;
+    if (chromaWeight === 0) return { loss: tf.addN(terms) as tf.Scalar, parts: { l1_rgb: l1Rgb, l1_depth: l1Depth, kl } };
+    const l1Chroma = chromaL1(diffRgb as tf.Tensor4D, vaeScaleFactor(vae.config));
+    const loss = tf.addN([...terms, tf.mul(l1Chroma, chromaWeight)]) as tf.Scalar;
+    return { loss, parts: { l1_rgb: l1Rgb, l1_depth: l1Depth, kl, l1_chroma: l1Chroma } };
   };
 }
 
