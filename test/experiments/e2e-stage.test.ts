@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
+import { randomSceneDataset } from '../helpers/random-scenes.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { affineInvariantL1, drawE2EItems, e2eDepthLoss, e2eItemsLoss } from '../../experiments/training/stages/e2e-stage.ts';
 import { createUNet, createVae } from '../../diffusion/models/load.ts';
@@ -8,7 +9,6 @@ import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import { MICRO, priorConfigs } from '../../experiments/training/model-configs.ts';
 import { emptyPromptContext } from '../../experiments/training/stages/replica.ts';
 import { ParamTrainer } from '../../experiments/training/trainer/param-trainer.ts';
-import type { SceneDataset } from '../../experiments/training/data/scene-dataset.ts';
 
 test.before(async () => {
   await setupEngine();
@@ -94,14 +94,7 @@ test('e2eItemsLoss: one trainer step changes the UNet only; the loss is finite a
   const vae = createVae(cfg.vae, 1, { trainable: true });
   const context = emptyPromptContext(cfg.textEncoder, 3);
   const [w, h, n] = [12, 8, 3];
-  const rng = new Rng(9);
-  const ds: SceneDataset = {
-    width: w,
-    height: h,
-    seeds: [0, 1, 2],
-    rgb: Uint8Array.from({ length: n * w * h * 3 }, () => Math.floor(rng.uniform() * 256)),
-    depth: Float32Array.from({ length: n * w * h }, () => rng.uniform() * 2 - 1),
-  };
+  const ds = randomSceneDataset(9, w, h, n);
   const items = drawE2EItems(new Rng(4), n, (w / 2) * (h / 2) * 4, 2);
   t.deepEqual(
     items.map((it) => it.noise.length),

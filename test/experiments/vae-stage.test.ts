@@ -1,11 +1,11 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
+import { randomSceneDataset } from '../helpers/random-scenes.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { createVae } from '../../diffusion/models/load.ts';
 import { MICRO, TINY, TINY_GN, priorConfigs } from '../../experiments/training/model-configs.ts';
 import { chromaL1, drawVaeItems, vaeItemsLoss, type VaeStageSettings } from '../../experiments/training/stages/vae-stage.ts';
-import type { SceneDataset } from '../../experiments/training/data/scene-dataset.ts';
 
 test.before(async () => {
   await setupEngine();
@@ -35,15 +35,8 @@ test('chromaL1: 0 for a grey error, the mean |error - channel mean| by hand, per
 });
 
 test('vaeItemsLoss: chromaWeight w adds exactly w x l1_chroma and leaves the other terms as they were', (t) => {
-  const rng = new Rng(3);
   const [w, h, n] = [8, 8, 3];
-  const ds: SceneDataset = {
-    width: w,
-    height: h,
-    seeds: [0, 1, 2],
-    rgb: Uint8Array.from({ length: n * w * h * 3 }, () => Math.floor(rng.uniform() * 256)),
-    depth: Float32Array.from({ length: n * w * h }, () => rng.uniform() * 2 - 1),
-  };
+  const ds = randomSceneDataset(3, w, h, n);
   const vae = createVae(priorConfigs(MICRO).vae, 0, { trainable: true });
   const before = tf.memory().numTensors;
   const base: VaeStageSettings = { steps: 1, batch: 2, crop: 4, lr: 1e-3, klWeight: 0.01, depthWeight: 2 };
