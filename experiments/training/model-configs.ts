@@ -62,9 +62,9 @@ export const TINY: SizeSpec = Object.freeze({
 export const SMALL: SizeSpec = Object.freeze({ ...TINY, unetChannels: [48, 96, 192] }) as SizeSpec;
 
 /**
- * The tiny model with GroupNorm groups of 4-16 channels in the VAE instead of 1-4. With 16 groups on the VAE's 16-channel blocks every group is one channel, i.e. instance
- * normalization, which removes each channel's mean and contrast per image: the decoder's last norm cannot
- * pass an image's colours through, and the RGB round trip comes back grey. `--preset tiny-gn`.
+ * The tiny model with 4 GroupNorm groups in the VAE (4-16 channels each) instead of 16, which made its
+ * 16-channel blocks per-channel instance norms. Measured (experiments/training/README.md): a better RGB and depth
+ * reconstruction at the same steps, but the image latent still carries no colour. `--preset tiny-gn`.
  */
 export const TINY_GN: SizeSpec = Object.freeze({ ...TINY, vaeGroups: 4 }) as SizeSpec;
 

@@ -34,6 +34,24 @@ test('chromaL1: 0 for a grey error, the mean |error - channel mean| by hand, per
   t.is(tf.memory().numTensors, before);
 });
 
+test('chromaL1 pooled: its gradient matches central finite differences', (t) => {
+  const rng = new Rng(11);
+  const x0 = rng.normalArray(4 * 4 * 3);
+  const f = (x: tf.Tensor) => chromaL1(x as tf.Tensor4D, 2);
+  const before = tf.memory().numTensors;
+  const grad = tf.tidy(() => tf.grad(f)(tf.tensor4d(x0, [1, 4, 4, 3])).dataSync());
+  const value = (x: Float32Array) => tf.tidy(() => f(tf.tensor4d(x, [1, 4, 4, 3])).dataSync()[0]!);
+  for (let i = 0; i < x0.length; i++) {
+    const [plus, minus] = [Float32Array.from(x0), Float32Array.from(x0)];
+    plus[i]! += 1e-3;
+    minus[i]! -= 1e-3;
+    const fd = (value(plus) - value(minus)) / 2e-3;
+    t.true(Math.abs(fd - grad[i]!) < 2e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
+  }
+  t.true(grad.some((g) => Math.abs(g) > 1e-3));
+  t.is(tf.memory().numTensors, before);
+});
+
 test('vaeItemsLoss: chromaWeight w adds exactly w x l1_chroma and leaves the other terms as they were', (t) => {
   const [w, h, n] = [8, 8, 3];
   const ds = randomSceneDataset(3, w, h, n);

@@ -21,9 +21,10 @@ export interface VaeStageSettings {
   klWeight: number;
   depthWeight: number;
   /**
-   * Weight of an extra L1 on the chroma of the RGB error pooled to the latent grid ({@link chromaL1}). Without it the
-   * tiny VAE's latent carries luminance only (a linear probe of the shipped encoder recovers R-G-B minus
-   * luminance with R^2 < 0.1), so the UNet never sees colour. Absent = 0 (the shipped recipe).
+   * Weight of an extra L1 on the chroma of the RGB error pooled to the latent grid ({@link chromaL1}): meant to
+   * pull colour into the latent, which the shipped encoder's lacks (linear-probe R^2 of R and B minus luminance
+   * under 0.1). Measured, it does not within 2500 steps (experiments/training/README.md). Absent = 0 (the shipped
+   * recipe).
    */
   chromaWeight?: number;
 }
