@@ -1,7 +1,8 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
 import { randomSceneDataset } from '../helpers/random-scenes.ts';
+import { checkGradient } from '../helpers/check-gradient.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { affineInvariantL1, drawE2EItems, e2eDepthLoss, e2eItemsLoss } from '../../experiments/training/stages/e2e-stage.ts';
 import { createUNet, createVae } from '../../diffusion/models/load.ts';
@@ -32,20 +33,6 @@ test('affineInvariantL1: 0 for any per-row scale and shift of the target, the al
   tf.dispose([affine, tt, zero, p1, t1, one]);
   t.is(tf.memory().numTensors, before);
 });
-
-/** Checks tf.grad of `f` at `p0` `[rows, cols]` against central differences of step `h`, component by component. */
-function checkGradient(t: ExecutionContext, f: (p: tf.Tensor) => tf.Scalar, p0: Float32Array, shape: [number, number], h: number, tol: number): void {
-  const value = (p: Float32Array) => tf.tidy(() => f(tf.tensor2d(p, shape)).dataSync()[0]!);
-  const grad = tf.tidy(() => tf.grad(f)(tf.tensor2d(p0, shape)).dataSync());
-  for (let i = 0; i < p0.length; i++) {
-    const plus = Float32Array.from(p0);
-    const minus = Float32Array.from(p0);
-    plus[i]! += h;
-    minus[i]! -= h;
-    const fd = (value(plus) - value(minus)) / (2 * h);
-    t.true(Math.abs(fd - grad[i]!) < tol, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
-  }
-}
 
 test('affineInvariantL1: its gradient in the prediction matches central finite differences', (t) => {
   const rng = new Rng(5);

@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { setupEngine } from '../helpers/engine.ts';
 import { randomSceneDataset } from '../helpers/random-scenes.ts';
+import { checkGradient } from '../helpers/check-gradient.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { createVae } from '../../diffusion/models/load.ts';
 import { MICRO, TINY, TINY_GN, priorConfigs } from '../../experiments/training/model-configs.ts';
@@ -39,15 +40,7 @@ test('chromaL1 pooled: its gradient matches central finite differences', (t) => 
   const x0 = rng.normalArray(4 * 4 * 3);
   const f = (x: tf.Tensor) => chromaL1(x as tf.Tensor4D, 2);
   const before = tf.memory().numTensors;
-  const grad = tf.tidy(() => tf.grad(f)(tf.tensor4d(x0, [1, 4, 4, 3])).dataSync());
-  const value = (x: Float32Array) => tf.tidy(() => f(tf.tensor4d(x, [1, 4, 4, 3])).dataSync()[0]!);
-  for (let i = 0; i < x0.length; i++) {
-    const [plus, minus] = [Float32Array.from(x0), Float32Array.from(x0)];
-    plus[i]! += 1e-3;
-    minus[i]! -= 1e-3;
-    const fd = (value(plus) - value(minus)) / 2e-3;
-    t.true(Math.abs(fd - grad[i]!) < 2e-3, `component ${i}: fd ${fd} vs grad ${grad[i]}`);
-  }
+  const grad = checkGradient(t, f, x0, [1, 4, 4, 3], 1e-3, 2e-3);
   t.true(grad.some((g) => Math.abs(g) > 1e-3));
   t.is(tf.memory().numTensors, before);
 });

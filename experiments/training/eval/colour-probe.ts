@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { check } from '../../../core/errors.ts';
 import type { EvalScene } from './eval-scenes.ts';
+import { cropToMultiple } from './vae-ceiling.ts';
 
 /**
  * R^2 of the least-squares fit of each target column from `features` (rows of equal length; add a constant
@@ -30,7 +31,7 @@ export function linearProbeR2(features: readonly (readonly number[])[], targets:
   for (let i = 0; i < d; i++) diag += ata[i]![i]! / d;
   for (let i = 0; i < d; i++) ata[i]![i]! += 1e-6 * diag + 1e-12;
   return Array.from({ length: m }, (_, o) => {
-    const w = solveSymmetric(ata, atb[o]!);
+    const w = solveLinear(ata, atb[o]!);
     let mean = 0;
     for (const t of targets) mean += t[o]! / targets.length;
     let residual = 0;
@@ -46,7 +47,7 @@ export function linearProbeR2(features: readonly (readonly number[])[], targets:
 }
 
 /** Gaussian elimination with partial pivoting on copies of `a` and `b`. */
-function solveSymmetric(a: readonly Float64Array[], b: Float64Array): Float64Array {
+function solveLinear(a: readonly Float64Array[], b: Float64Array): Float64Array {
   const n = b.length;
   const m = a.map((row, i) => Float64Array.from([...row, b[i]!]));
   for (let c = 0; c < n; c++) {
@@ -81,10 +82,8 @@ export function colourProbe(encode: (image: tf.Tensor4D) => tf.Tensor4D, scenes:
   const features: number[][] = [];
   const targets: number[][] = [];
   for (const s of scenes) {
-    const w = s.width - (s.width % down);
-    const h = s.height - (s.height % down);
-    const rgb = new Float32Array(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = s.rgb[(y * s.width + x) * 3 + c]! * 2 - 1;
+    const { values, width: w, height: h } = cropToMultiple(s.rgb, s.width, s.height, down, 3);
+    const rgb = values.map((v) => v * 2 - 1);
     const latent = tf.tidy(() => encode(tf.tensor4d(rgb, [1, h, w, 3])));
     const [, lh, lw, lc] = latent.shape;
     check(lh === h / down && lw === w / down, () => `colourProbe: latent ${lw}x${lh} for a ${w}x${h} image at downsampling ${down}`, { key: 'encode' });

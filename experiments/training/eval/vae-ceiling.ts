@@ -35,12 +35,12 @@ export function vaeRoundTrip(vae: AutoencoderKL, depthM: Float32Array, width: nu
   });
 }
 
-/** The largest top-left crop of an `[H, W]` map whose sides are multiples of `down`. */
-export function cropToMultiple(values: Float32Array, width: number, height: number, down: number): { values: Float32Array; width: number; height: number } {
+/** The largest top-left crop of an `[H, W]` map (or `[H, W, channels]` image) whose sides are multiples of `down`. */
+export function cropToMultiple(values: Float32Array, width: number, height: number, down: number, channels = 1): { values: Float32Array; width: number; height: number } {
   const w = width - (width % down);
   const h = height - (height % down);
   check(w > 0 && h > 0, () => `${width}x${height} is smaller than ${down}`, { key: 'cropToMultiple' });
-  const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) out.set(values.subarray(y * width, y * width + w), y * w);
+  const out = new Float32Array(w * h * channels);
+  for (let y = 0; y < h; y++) out.set(values.subarray(y * width * channels, (y * width + w) * channels), y * w * channels);
   return { values: out, width: w, height: h };
 }

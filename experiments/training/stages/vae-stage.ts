@@ -83,7 +83,7 @@ export function vaeItemsLoss(vae: AutoencoderKL, ds: SceneDataset, s: VaeStageSe
     eps.set(it.epsRgb, k * per);
     eps.set(it.epsDepth, (items.length + k) * per);
   });
-  return (): { loss: tf.Scalar; parts: Record<string, tf.Scalar> } => {
+  return () => {
     const [b, h, w] = batch.shape;
     const x = tf.concat([tf.tensor4d(batch.rgb, [b, h, w, 3]), tf.tensor4d(batch.depth3, [b, h, w, 3])], 0); // [2B, S, S, 3]
     const { mean, logvar } = vae.encode(trainOps, x); // [2B, s, s, 4] each
@@ -95,11 +95,12 @@ export function vaeItemsLoss(vae: AutoencoderKL, ds: SceneDataset, s: VaeStageSe
     const l1Depth = tf.mean(tf.abs(diffDepth!)) as tf.Scalar;
     const kl = tf.mul(tf.mean(tf.sub(tf.add(tf.square(mean), tf.exp(logvar)), tf.add(logvar, 1))), 0.5) as tf.Scalar;
     const terms = [l1Rgb, tf.mul(l1Depth, s.depthWeight), tf.mul(kl, s.klWeight)];
-    const chromaWeight = s.chromaWeight ?? 0;
-    if (chromaWeight === 0) return { loss: tf.addN(terms) as tf.Scalar, parts: { l1_rgb: l1Rgb, l1_depth: l1Depth, kl } };
-    const l1Chroma = chromaL1(diffRgb as tf.Tensor4D, vaeScaleFactor(vae.config));
-    const loss = tf.addN([...terms, tf.mul(l1Chroma, chromaWeight)]) as tf.Scalar;
-    return { loss, parts: { l1_rgb: l1Rgb, l1_depth: l1Depth, kl, l1_chroma: l1Chroma } };
+    const parts: Record<string, tf.Scalar> = { l1_rgb: l1Rgb, l1_depth: l1Depth, kl };
+    if (s.chromaWeight) {
+      parts.l1_chroma = chromaL1(diffRgb as tf.Tensor4D, vaeScaleFactor(vae.config));
+      terms.push(tf.mul(parts.l1_chroma, s.chromaWeight));
+    }
+    return { loss: tf.addN(terms) as tf.Scalar, parts };
   };
 }
 
