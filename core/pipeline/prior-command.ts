@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ensembleDepth, type EnsembleReduction } from '../../diffusion/marigold/ensemble-depth.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
 import { ApertureDepthError, check } from '../errors.ts';
@@ -31,6 +32,16 @@ export interface PriorCommandOptions {
   processingResolution?: number;
   /** Seed of the noise latent (and of LCM's step noise). @default 0 */
   seed?: number;
+  /**
+   * Test-time ensemble (Marigold's `ensemble_size`): predictions from seeds `seed .. seed + ensemble - 1`,
+   * aligned affinely to each other and reduced (`diffusion/marigold/ensemble-depth.ts`); the result is
+   * normalized to [0, 1]. 1 = the single prediction, as it comes. @default 1
+   */
+  ensemble?: number;
+  /** Reduction of the ensemble's aligned members. @default 'median' */
+  reduction?: EnsembleReduction;
+  /** Also write the ensemble's per-pixel spread here (float32 `.npy` [H, W]); needs `ensemble` > 1. */
+  uncertaintyOut?: string;
   /** Progress lines (the engine choice, ONNX graph builds and cache hits). @default none */
   log?: (line: string) => void;
 }
@@ -44,6 +55,8 @@ export interface PriorCommandResult {
   shape: [number, number];
   latentShape: number[];
   latentSource: string;
+  /** Members of the ensemble (1 without one). */
+  ensemble: number;
   scheduler: SchedulerKind;
   timesteps: number[];
   processingResolution: number;
@@ -97,6 +110,24 @@ export function priorModelPath(requested: string | undefined, env: NodeJS.Proces
  */
 export async function runPriorCommand(options: PriorCommandOptions): Promise<PriorCommandResult> {
   const log = options.log ?? (() => {});
+  const ensemble = options.ensemble ?? 1;
+  check(Number.isInteger(ensemble) && ensemble >= 1, () => `expected an integer >= 1, got ${ensemble}`, {
+    key: '--ensemble',
+  });
+  check(
+    !(options.latents && ensemble > 1),
+    () => 'an ensemble draws its own latents (seed .. seed + N - 1): drop --latents or --ensemble',
+    {
+      key: '--ensemble',
+    },
+  );
+  check(
+    !(options.uncertaintyOut && ensemble < 2),
+    () => 'the spread needs an ensemble: pass --ensemble N with N >= 2',
+    {
+      key: '--uncertainty',
+    },
+  );
   const model = priorModelPath(options.model);
   const defaultNotes = requestedModel(options.model)
     ? []
@@ -119,25 +150,48 @@ export async function runPriorCommand(options: PriorCommandOptions): Promise<Pri
     if (prior instanceof MarigoldPrior) prior.encodeImage(rgb);
     else await prior.encodeImage(rgb);
     const seed = options.seed ?? 0;
-    const latent = options.latents
-      ? readLatentFile(options.latents, prior.latentShape)
-      : prior.sampleLatent(seed);
-    tensors.push(latent);
-    const depthTensor =
-      prior instanceof MarigoldPrior
-        ? prior.predictDepth(latent, { noiseSeed: seed })
-        : await prior.predictDepthAsync(latent, { noiseSeed: seed });
-    tensors.push(depthTensor);
-    const depth = (await depthTensor.data()) as Float32Array;
+    const predict = async (latent: tf.Tensor4D, noiseSeed: number): Promise<Float32Array> => {
+      const depthTensor =
+        prior instanceof MarigoldPrior
+          ? prior.predictDepth(latent, { noiseSeed })
+          : await prior.predictDepthAsync(latent, { noiseSeed });
+      try {
+        return (await depthTensor.data()) as Float32Array;
+      } finally {
+        depthTensor.dispose();
+      }
+    };
+    const members: Float32Array[] = [];
+    for (let i = 0; i < ensemble; i++) {
+      const latent = options.latents
+        ? readLatentFile(options.latents, prior.latentShape)
+        : prior.sampleLatent(seed + i);
+      try {
+        members.push(await predict(latent, seed + i));
+      } finally {
+        latent.dispose();
+      }
+      if (ensemble > 1) log(`ensemble member ${i + 1}/${ensemble} (seed ${seed + i})`);
+    }
+    const combined =
+      ensemble > 1
+        ? ensembleDepth(members, { reduction: options.reduction, uncertainty: !!options.uncertaintyOut })
+        : undefined;
+    const depth = combined ? combined.depth : members[0]!;
     const shape: [number, number] = [img.height, img.width];
     writeNpy(options.out, { shape, dtype: 'float32', data: depth });
+    if (options.uncertaintyOut && combined?.uncertainty) {
+      writeNpy(options.uncertaintyOut, { shape, dtype: 'float32', data: combined.uncertainty });
+    }
     return {
       out: options.out,
       model,
       engine,
       shape,
       latentShape: prior.latentShape,
-      latentSource: options.latents ?? `seed ${seed}`,
+      latentSource:
+        options.latents ?? (ensemble > 1 ? `seeds ${seed}..${seed + ensemble - 1}` : `seed ${seed}`),
+      ensemble,
       scheduler: prior.scheduler.kind,
       timesteps: [...prior.scheduler.timesteps],
       processingResolution: prior.image.geometry.processingResolution,

@@ -17,3 +17,12 @@ export {
 export { antialiasBilinearMatrix, bilinearMatrix, resampleNHWC, type ResampleMatrix } from './resample.ts';
 export { decodeDepth } from './depth-head.ts';
 export { emptyPromptTokenIds, type EmptyPromptIds } from './empty-prompt.ts';
+export {
+  ensembleDepth,
+  ENSEMBLE_ALIGNMENTS,
+  ENSEMBLE_REDUCTIONS,
+  type EnsembleAlignment,
+  type EnsembleOptions,
+  type EnsembleReduction,
+  type EnsembleResult,
+} from './ensemble-depth.ts';

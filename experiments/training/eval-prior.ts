@@ -12,6 +12,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initEngine, parseBackend } from '../../core/engine/backend.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
+import { check } from '../../core/errors.ts';
+import { ensembleDepth } from '../../diffusion/marigold/ensemble-depth.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
 import { scoreAligned, scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
@@ -35,6 +37,11 @@ export interface EvalOptions {
   steps?: number;
   /** Seed of the noise latent. @default 0 */
   noiseSeed?: number;
+  /**
+   * Test-time ensemble (Marigold's `ensemble_size`): predictions from seeds `noiseSeed .. noiseSeed + N - 1`,
+   * aligned and reduced by their median (`diffusion/marigold/ensemble-depth.ts`). @default 1 (none)
+   */
+  ensemble?: number;
   /** Also score the depth VAE's round trip of the ground truth (the ceiling of any UNet; see vae-ceiling.ts). */
   vaeCeiling?: boolean;
   /** Also probe how much luminance and colour the image latent carries (see eval/colour-probe.ts). */
@@ -75,6 +82,7 @@ export interface EvalReport {
   resolution: number;
   steps: number;
   noiseSeed: number;
+  ensemble: number;
   procedural: SetSummary;
   middlebury: SetSummary;
   seconds: number;
@@ -94,22 +102,26 @@ export function summarize(scenes: SceneResult[]): SetSummary {
   return { scenes, prior, plane, ...ceiling, difference, beatsPlane: scenes.length > 0 && prior.abs_rel < plane.abs_rel && prior.delta1 > plane.delta1 };
 }
 
-/** Relative depth of one scene from the prior ([H, W] in [0, 1]). */
-export function predictScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number): Float32Array {
+/**
+ * Relative depth of one scene from the prior ([H, W] in [0, 1]); with `ensemble` > 1 the median ensemble of
+ * the predictions from seeds `noiseSeed ..` (then normalized to [0, 1]).
+ */
+export function predictScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number, ensemble = 1): Float32Array {
+  check(Number.isInteger(ensemble) && ensemble >= 1, () => `expected an integer >= 1, got ${ensemble}`, { key: '--ensemble' });
   const image = tf.tensor3d(scene.rgb, [scene.height, scene.width, 3]);
   try {
     prior.encodeImage(image);
-    return tf.tidy(() => {
-      const z = prior.sampleLatent(noiseSeed);
-      return prior.predictDepth(z, steps).dataSync() as Float32Array;
-    });
+    const members = Array.from({ length: ensemble }, (_, i) =>
+      tf.tidy(() => prior.predictDepth(prior.sampleLatent(noiseSeed + i), steps).dataSync() as Float32Array),
+    );
+    return ensemble > 1 ? ensembleDepth(members).depth : members[0]!;
   } finally {
     image.dispose();
   }
 }
 
-export function scoreScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number): SceneResult {
-  const rel = predictScene(prior, scene, steps, noiseSeed);
+export function scoreScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number, ensemble = 1): SceneResult {
+  const rel = predictScene(prior, scene, steps, noiseSeed, ensemble);
   const r = scorePriorAndPlane(rel, scene.depthM, scene.width, scene.height);
   return { name: scene.name, width: scene.width, height: scene.height, ...r };
 }
@@ -132,8 +144,9 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
   try {
     if (options.vaeCeiling || options.colourProbe) vae = await loadVae(join(model, 'vae'));
     const ceilingVae = options.vaeCeiling ? vae : undefined;
+    const ensemble = options.ensemble ?? 1;
     const score = (scene: EvalScene, steps: number, noiseSeed: number): SceneResult => ({
-      ...scoreScene(prior, scene, steps, noiseSeed),
+      ...scoreScene(prior, scene, steps, noiseSeed, ensemble),
       ...(ceilingVae ? { ceiling: scoreCeiling(ceilingVae, scene) } : {}),
     });
     const resolution = prior.processingResolution;
@@ -160,6 +173,7 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
       resolution,
       steps,
       noiseSeed,
+      ensemble,
       procedural: summarize(procedural),
       middlebury: summarize(middlebury),
       seconds: (performance.now() - t0) / 1000,
@@ -199,6 +213,7 @@ async function main(): Promise<void> {
     .option('resolution', { type: 'number', describe: 'processing resolution (long side) [default: the model]' })
     .option('steps', { type: 'number', describe: 'denoising steps [default: the model]' })
     .option('noise-seed', { type: 'number', default: 0 })
+    .option('ensemble', { type: 'number', default: 1, describe: 'test-time ensemble: the median of N aligned predictions (seeds noise-seed ..)' })
     .option('vae-ceiling', { type: 'boolean', default: false, describe: 'also score the VAE round trip of the ground truth' })
     .option('colour-probe', { type: 'boolean', default: false, describe: 'also probe how much luminance and colour the image latent carries' })
     .option('json', { type: 'string', describe: 'write the full report here' })
@@ -211,6 +226,7 @@ async function main(): Promise<void> {
     resolution: argv.resolution,
     steps: argv.steps,
     noiseSeed: argv['noise-seed'],
+    ensemble: argv.ensemble,
     vaeCeiling: argv['vae-ceiling'],
     colourProbe: argv['colour-probe'],
   });

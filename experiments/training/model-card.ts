@@ -200,7 +200,7 @@ ${lossTable(t.losses.vae)}
 UNet:
 ${lossTable(t.losses.unet)}
 ${ft ? `UNet, stage C (${ft.width}x${ft.height}):\n${lossTable(ft.losses)}\n` : ''}${e2e ? `UNet, stage E (${e2e.width}x${e2e.height}, affine-invariant L1 of normalized depth):\n${lossTable(e2e.losses)}\n` : ''}## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
-Plain monocular prior, ${e.steps} step(s), noise seed ${e.noiseSeed}, processing resolution ${e.resolution}: least-squares scale and
+Plain monocular prior, ${e.steps} step(s), noise seed ${e.noiseSeed}${e.ensemble > 1 ? ` (median ensemble of ${e.ensemble} seeds from it)` : ''}, processing resolution ${e.resolution}: least-squares scale and
 shift of the prediction to the ground truth (Marigold's protocol) against the oracle plane a x + b y + c fitted
 to the same ground truth; both clipped to the image's ground-truth range; abs_rel and d1 over valid pixels.
 

@@ -43,6 +43,7 @@ test('the evaluation section carries the paired difference with its standard err
       resolution: 96,
       steps: 1,
       noiseSeed: 0,
+      ensemble: 1,
       procedural: summarize([scene('p1', 0.1, 0.2, 0.03), scene('p2', 0.3, 0.2, 0.05)]),
       middlebury: summarize([scene('m1', 0.1, 0.15), scene('m2', 0.12, 0.15)]),
       seconds: 1,

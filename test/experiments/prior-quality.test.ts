@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setupEngine } from '../helpers/engine.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
-import { scoreScene, type SceneResult } from '../../experiments/training/eval-prior.ts';
+import * as tf from '@tensorflow/tfjs';
+import { ensembleDepth } from '../../diffusion/marigold/ensemble-depth.ts';
+import { predictScene, scoreScene, type SceneResult } from '../../experiments/training/eval-prior.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes } from '../../experiments/training/eval/eval-scenes.ts';
 
 /**
@@ -50,6 +52,19 @@ maybe('beats the fitted plane on the real Middlebury scenes (mean abs_rel and d1
   t.log(`mean: prior ${p.abs_rel.toFixed(4)} / ${p.d1.toFixed(4)}, plane ${q.abs_rel.toFixed(4)} / ${q.d1.toFixed(4)}`);
   t.true(p.abs_rel < q.abs_rel);
   t.true(p.d1 > q.d1);
+});
+
+test.serial('eval-prior --ensemble 3 scores the aligned median of the seeds n, n + 1, n + 2 predictions', (t) => {
+  const scene = heldOutProcedural(3, 64, 48);
+  const singles = [4, 5, 6].map((seed) => predictScene(prior, scene, 1, seed));
+  const before = tf.memory().numTensors; // the prior keeps its encoded image between calls
+  const want = ensembleDepth(singles).depth;
+  const got = predictScene(prior, scene, 1, 4, 3);
+  t.is(tf.memory().numTensors, before);
+  t.is(got.length, 64 * 48);
+  t.true(got.every((v, i) => Math.abs(v - want[i]!) < 1e-6));
+  t.true(singles.some((s) => s.some((v, i) => Math.abs(v - want[i]!) > 1e-3)), 'the ensemble differs from its members');
+  t.throws(() => predictScene(prior, scene, 1, 0, 0), { message: /--ensemble.*integer >= 1, got 0/ });
 });
 
 test('the shipped model is present (run `npm run train-prior` to make it)', (t) => {

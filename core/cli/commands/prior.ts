@@ -15,6 +15,9 @@ interface PriorArgs {
   scheduler?: string;
   'processing-resolution'?: number;
   seed?: number;
+  ensemble?: number;
+  reduction?: string;
+  uncertainty?: string;
 }
 
 const command: CommandModule<object, PriorArgs> = {
@@ -54,11 +57,26 @@ const command: CommandModule<object, PriorArgs> = {
       .option('seed', {
         type: 'number',
         describe: 'seed of the noise latent and of LCM step noise (default 0)',
+      })
+      .option('ensemble', {
+        type: 'number',
+        describe:
+          "test-time ensemble (Marigold's ensemble_size): N predictions from seeds seed .. seed + N - 1, aligned " +
+          'affinely to each other, reduced and normalized to [0, 1] (default 1: the single prediction)',
+      })
+      .option('reduction', {
+        type: 'string',
+        choices: ['median', 'mean'],
+        describe: "reduction of the ensemble's aligned members (default median)",
+      })
+      .option('uncertainty', {
+        type: 'string',
+        describe: "also write the ensemble's per-pixel spread (.npy float32 [H, W]; needs --ensemble >= 2)",
       }),
   handler: async (argv) => {
     const engine = argv.engine !== undefined ? parseNetworkEngine(argv.engine, '--engine') : undefined;
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
-    for (const key of ['steps', 'seed', 'processing-resolution'] as const) {
+    for (const key of ['steps', 'seed', 'processing-resolution', 'ensemble'] as const) {
       const v = argv[key];
       check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
         key: `--${key}`,
@@ -74,12 +92,16 @@ const command: CommandModule<object, PriorArgs> = {
       scheduler: argv.scheduler as 'ddim' | 'lcm' | undefined,
       processingResolution: argv['processing-resolution'],
       seed: argv.seed,
+      ensemble: argv.ensemble,
+      reduction: argv.reduction as 'median' | 'mean' | undefined,
+      uncertaintyOut: argv.uncertainty,
       log: (line) => process.stderr.write(`aperture-depth: ${line}\n`),
     });
     for (const note of result.notes) process.stderr.write(`aperture-depth: note: ${note}\n`);
     process.stdout.write(
       `wrote ${result.out}: depth [${result.shape.join(', ')}] (engine ${result.engine.engine}, ${result.scheduler}, timesteps [${result.timesteps.join(', ')}], ` +
-        `processing resolution ${result.processingResolution}, latent [${result.latentShape.join(', ')}] from ${result.latentSource})\n`,
+        `processing resolution ${result.processingResolution}, latent [${result.latentShape.join(', ')}] from ${result.latentSource}` +
+        `${result.ensemble > 1 ? `, ensemble of ${result.ensemble}` : ''})\n`,
     );
   },
 };

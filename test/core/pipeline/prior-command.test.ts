@@ -7,6 +7,8 @@ import { readNpy, writeNpy } from '../../../core/io/npy.ts';
 import { writePng } from '../../../core/io/png.ts';
 import { defaultModelPath } from '../../../core/pipeline/default-model.ts';
 import { priorModelPath, runPriorCommand } from '../../../core/pipeline/prior-command.ts';
+import { ensembleDepth } from '../../../diffusion/marigold/ensemble-depth.ts';
+import * as tf from '@tensorflow/tfjs';
 import { normalTensor } from '../../../core/tensor/normal-tensor.ts';
 import { Rng } from '../../../core/tensor/rng.ts';
 import { setupEngine } from '../../helpers/engine.ts';
@@ -150,6 +152,76 @@ test.serial('prior without --model runs the embedded default model', async (t) =
   t.deepEqual(r.shape, [16, 24]);
   t.true(r.notes.some((n) => n.includes('default model')));
   t.true(relL2(r.depth, depth.data as Float32Array) < 1e-6);
+});
+
+test.serial(
+  'prior --ensemble 3: the aligned median of the seeds 5, 6, 7 predictions, its spread beside it',
+  async (t) => {
+    const before = tf.memory().numTensors;
+    const singles: Float32Array[] = [];
+    for (const seed of [5, 6, 7]) {
+      const r = await runPriorCommand({
+        image,
+        out: join(tmp.dir, `single-${seed}.npy`),
+        engine: 'tfjs',
+        seed,
+      });
+      singles.push(r.depth);
+    }
+    t.true(relL2(singles[0]!, singles[1]!) > 1e-4, 'the seeds give different predictions');
+    const out = join(tmp.dir, 'ensemble.npy');
+    const spread = join(tmp.dir, 'spread.npy');
+    const log = await quiet([
+      'prior',
+      '--image',
+      image,
+      '--out',
+      out,
+      '--engine',
+      'tfjs',
+      '--seed',
+      '5',
+      '--ensemble',
+      '3',
+      '--uncertainty',
+      spread,
+    ]);
+    t.regex(log, /ensemble member 3\/3 \(seed 7\)/);
+    t.regex(log, /from seeds 5\.\.7, ensemble of 3\)/);
+    const want = ensembleDepth(singles, { reduction: 'median', uncertainty: true });
+    const got = readNpy(out);
+    t.deepEqual(got.shape, [64, 48]);
+    t.true(relL2(got.data as Float32Array, want.depth) < 1e-6);
+    t.true(relL2(readNpy(spread).data as Float32Array, want.uncertainty!) < 1e-6);
+    t.is(Math.min(...(got.data as Float32Array)), 0);
+    t.is(Math.max(...(got.data as Float32Array)), 1);
+    const mean = await runPriorCommand({
+      image,
+      out,
+      engine: 'tfjs',
+      seed: 5,
+      ensemble: 3,
+      reduction: 'mean',
+    });
+    t.true(relL2(mean.depth, ensembleDepth(singles, { reduction: 'mean' }).depth) < 1e-6);
+    t.is(tf.memory().numTensors, before);
+  },
+);
+
+test.serial('prior --ensemble: bad combinations name the flag', async (t) => {
+  const base = { model: SD2_TINY, image: small, out: join(tmp.dir, 'bad.npy'), engine: 'tfjs' as const };
+  await t.throwsAsync(runPriorCommand({ ...base, ensemble: 0 }), {
+    instanceOf: ApertureDepthError,
+    message: /--ensemble.*integer >= 1, got 0/,
+  });
+  await t.throwsAsync(runPriorCommand({ ...base, ensemble: 2, latents: 'z.npy' }), {
+    instanceOf: ApertureDepthError,
+    message: /--ensemble.*drop --latents or --ensemble/,
+  });
+  await t.throwsAsync(runPriorCommand({ ...base, uncertaintyOut: join(tmp.dir, 'u.npy') }), {
+    instanceOf: ApertureDepthError,
+    message: /--uncertainty.*needs an ensemble/,
+  });
 });
 
 test('without --model and without the default model: an error naming --model', (t) => {
