@@ -76,7 +76,7 @@ const command: CommandModule<object, PriorArgs> = {
   handler: async (argv) => {
     const engine = argv.engine !== undefined ? parseNetworkEngine(argv.engine, '--engine') : undefined;
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
-    for (const key of ['steps', 'seed', 'processing-resolution', 'ensemble'] as const) {
+    for (const key of ['steps', 'seed', 'processing-resolution'] as const) {
       const v = argv[key];
       check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
         key: `--${key}`,
