@@ -130,23 +130,21 @@ function fitTo(
   return { scale, shift: mt - scale * mm };
 }
 
-function reduce(maps: readonly Float32Array[], reduction: EnsembleReduction): Float32Array {
-  const n = maps[0]!.length;
-  const k = maps.length;
-  const out = new Float32Array(n);
-  const column = new Float64Array(k);
-  for (let p = 0; p < n; p++) {
-    if (reduction === 'mean') {
-      let s = 0;
-      for (const m of maps) s += m[p]!;
-      out[p] = s / k;
-    } else {
-      for (let i = 0; i < k; i++) column[i] = maps[i]![p]!;
-      out[p] = median(column);
-    }
+/** `out[p] = f(column, p)`, where `column` holds every member's value at pixel `p` (reused; `f` may overwrite it). */
+function overMembers(
+  maps: readonly Float32Array[],
+  f: (column: Float64Array, p: number) => number,
+): Float32Array {
+  const out = new Float32Array(maps[0]!.length);
+  const column = new Float64Array(maps.length);
+  for (let p = 0; p < out.length; p++) {
+    for (let i = 0; i < maps.length; i++) column[i] = maps[i]![p]!;
+    out[p] = f(column, p);
   }
   return out;
 }
+
+const mean = (values: Float64Array): number => values.reduce((a, v) => a + v, 0) / values.length;
 
 /** Median of `values` (sorted in place); the mean of the middle two for an even count. */
 function median(values: Float64Array): number {
@@ -155,25 +153,21 @@ function median(values: Float64Array): number {
   return k % 2 === 1 ? values[(k - 1) / 2]! : (values[k / 2 - 1]! + values[k / 2]!) / 2;
 }
 
+function reduce(maps: readonly Float32Array[], reduction: EnsembleReduction): Float32Array {
+  return overMembers(maps, reduction === 'mean' ? mean : median);
+}
+
 /** Standard deviation (mean) or median absolute deviation (median) of the members around `center`. */
 function spreadOf(
   maps: readonly Float32Array[],
   center: Float32Array,
   reduction: EnsembleReduction,
 ): Float32Array {
-  const n = center.length;
-  const k = maps.length;
-  const out = new Float32Array(n);
-  const column = new Float64Array(k);
-  for (let p = 0; p < n; p++) {
-    if (reduction === 'mean') {
-      let s = 0;
-      for (const m of maps) s += (m[p]! - center[p]!) ** 2;
-      out[p] = Math.sqrt(s / k);
-    } else {
-      for (let i = 0; i < k; i++) column[i] = Math.abs(maps[i]![p]! - center[p]!);
-      out[p] = median(column);
+  return overMembers(maps, (column, p) => {
+    for (let i = 0; i < column.length; i++) {
+      const d = column[i]! - center[p]!;
+      column[i] = reduction === 'mean' ? d * d : Math.abs(d);
     }
-  }
-  return out;
+    return reduction === 'mean' ? Math.sqrt(mean(column)) : median(column);
+  });
 }
