@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { ensembleDepth, type EnsembleReduction } from '../../diffusion/marigold/ensemble-depth.ts';
+import {
+  checkEnsembleSize,
+  ensembleDepth,
+  type EnsembleReduction,
+} from '../../diffusion/marigold/ensemble-depth.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
 import { ApertureDepthError, check } from '../errors.ts';
@@ -111,9 +115,7 @@ export function priorModelPath(requested: string | undefined, env: NodeJS.Proces
 export async function runPriorCommand(options: PriorCommandOptions): Promise<PriorCommandResult> {
   const log = options.log ?? (() => {});
   const ensemble = options.ensemble ?? 1;
-  check(Number.isInteger(ensemble) && ensemble >= 1, () => `expected an integer >= 1, got ${ensemble}`, {
-    key: '--ensemble',
-  });
+  checkEnsembleSize(ensemble, '--ensemble');
   check(
     !(options.latents && ensemble > 1),
     () => 'an ensemble draws its own latents (seed .. seed + N - 1): drop --latents or --ensemble',

@@ -40,6 +40,11 @@ export interface EnsembleResult {
 export const ENSEMBLE_REDUCTIONS: readonly EnsembleReduction[] = ['median', 'mean'];
 export const ENSEMBLE_ALIGNMENTS: readonly EnsembleAlignment[] = ['affine', 'scale', 'none'];
 
+/** Checks an ensemble size (members to draw, e.g. `--ensemble`): an integer >= 1; the error names `key`. */
+export function checkEnsembleSize(size: number, key: string): void {
+  check(Number.isInteger(size) && size >= 1, () => `expected an integer >= 1, got ${size}`, { key });
+}
+
 /** Aligns `members` (each `[H * W]`, the same size) to each other and reduces them to one map. */
 export function ensembleDepth(
   members: readonly Float32Array[],

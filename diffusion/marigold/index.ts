@@ -18,6 +18,7 @@ export { antialiasBilinearMatrix, bilinearMatrix, resampleNHWC, type ResampleMat
 export { decodeDepth } from './depth-head.ts';
 export { emptyPromptTokenIds, type EmptyPromptIds } from './empty-prompt.ts';
 export {
+  checkEnsembleSize,
   ensembleDepth,
   ENSEMBLE_ALIGNMENTS,
   ENSEMBLE_REDUCTIONS,

@@ -12,8 +12,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initEngine, parseBackend } from '../../core/engine/backend.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
-import { check } from '../../core/errors.ts';
-import { ensembleDepth } from '../../diffusion/marigold/ensemble-depth.ts';
+import { checkEnsembleSize, ensembleDepth } from '../../diffusion/marigold/ensemble-depth.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
 import { scoreAligned, scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
@@ -107,7 +106,7 @@ export function summarize(scenes: SceneResult[]): SetSummary {
  * the predictions from seeds `noiseSeed ..` (then normalized to [0, 1]).
  */
 export function predictScene(prior: MarigoldPrior, scene: EvalScene, steps: number, noiseSeed: number, ensemble = 1): Float32Array {
-  check(Number.isInteger(ensemble) && ensemble >= 1, () => `expected an integer >= 1, got ${ensemble}`, { key: '--ensemble' });
+  checkEnsembleSize(ensemble, '--ensemble');
   const image = tf.tensor3d(scene.rgb, [scene.height, scene.width, 3]);
   try {
     prior.encodeImage(image);
