@@ -19,7 +19,8 @@ export interface MergeResult {
 /** Files of a scene folder copied into the merged run, so its report stands alone. */
 const COPIED = [DONE_MARKER, 'figure.png', 'loss.png', 'metrics.json', 'run.json'];
 
-function loadRun(dir: string): { loaded: LoadedConfig; info?: RunInfo } {
+/** The config (and run info, when written) of a run folder. */
+export function loadRun(dir: string): { loaded: LoadedConfig; info?: RunInfo } {
   const cfg = join(dir, 'config.yaml');
   check(existsSync(cfg), () => 'not a run folder (no config.yaml)', { file: dir });
   const loaded = parseConfigYaml(readFileSync(cfg, 'utf8'), cfg);

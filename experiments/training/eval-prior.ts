@@ -16,7 +16,7 @@ import { checkEnsembleSize, ensembleDepth } from '../../diffusion/marigold/ensem
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import { loadVae, type AutoencoderKL } from '../../diffusion/models/index.ts';
 import { scoreAligned, scorePriorAndPlane, type ScoredMap } from './eval/aligned-metrics.ts';
-import { formatMeanAndError, meanAndError, type MeanAndError } from './eval/paired-difference.ts';
+import { formatMeanAndError, meanAndError, type MeanAndError } from '../../core/metrics/mean-and-error.ts';
 import { cropToMultiple, vaeRoundTrip } from './eval/vae-ceiling.ts';
 import { colourProbe, type ColourProbe } from './eval/colour-probe.ts';
 import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { writePng } from '../../core/io/png.ts';
 import type { EvalReport, SetSummary } from './eval-prior.ts';
-import { formatMeanAndError } from './eval/paired-difference.ts';
+import { formatMeanAndError } from '../../core/metrics/mean-and-error.ts';
 import { TEST_SEED_START, TRAIN_SEED_END, VALIDATION_SEED_START } from './procedural-scenes.ts';
 import { TEXTURE_IMAGE_FILES } from './scene/texture-images.ts';
 import type { SizedStageSettings } from './stages/sized-stage.ts';

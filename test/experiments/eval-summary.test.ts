@@ -1,6 +1,6 @@
 import test from 'ava';
 import { summarize, type SceneResult } from '../../experiments/training/eval-prior.ts';
-import { formatMeanAndError, meanAndError } from '../../experiments/training/eval/paired-difference.ts';
+import { formatMeanAndError, meanAndError } from '../../core/metrics/mean-and-error.ts';
 
 /** The evaluation summary's paired differences (prior - plane) with their standard errors. */
 

@@ -12,6 +12,7 @@ import { stopOnSignals } from '../../interrupt.ts';
 import { nativeMemoryLoad } from '../../pipeline/native-memory-plan.ts';
 import { runExperiment } from '../../pipeline/run-experiment.ts';
 import { parseShard } from '../../pipeline/shard.ts';
+import { parseSeeds, runSeeds } from '../../pipeline/seed-runs.ts';
 
 interface RunArgs {
   backend?: string;
@@ -20,6 +21,7 @@ interface RunArgs {
   out?: string;
   resume?: boolean;
   shard?: string;
+  seeds?: string;
   'max-tensor-bytes'?: number;
   engine?: string;
 }
@@ -60,7 +62,17 @@ const command: CommandModule<object, RunArgs> = {
         describe:
           'K/N: run every N-th scene starting at K (0-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT',
       })
+      .option('seeds', {
+        type: 'string',
+        describe:
+          'run the config once per seed (0,1,2 or 0-4) into OUT/seed-N/, then summarize over the seeds ' +
+          '(seeds_summary.md: mean ± sd per variant, variants paired per scene and seed)',
+      })
       .example('$0 run --config experiments/configs/smoke.yaml --out runs/smoke', 'a run of a minute')
+      .example(
+        '$0 run --config experiments/configs/paper-table3.yaml --seeds 0-2 --out runs/t3-seeds',
+        'Table 3 at three seeds',
+      )
       .example(
         '$0 run --config experiments/configs/paper-table3.yaml --shard 0/4 --out runs/t3/shard-0',
         'one of four shards',
@@ -79,6 +91,13 @@ const command: CommandModule<object, RunArgs> = {
     ];
     const loaded = loadConfig(argv.config, { set });
     const shard = argv.shard === undefined ? undefined : parseShard(argv.shard);
+    const seeds = argv.seeds === undefined ? undefined : parseSeeds(argv.seeds);
+    if (seeds && shard) {
+      throw new ApertureDepthError(
+        'run the seeds of a sharded run one by one (--set seed=N --shard K/N), merge each seed, then `aperture-depth seeds`',
+        { key: '--seeds' },
+      );
+    }
     const outDir = argv.out ?? loaded.config.output.dir;
     if (!outDir)
       throw new ApertureDepthError('no run folder: pass --out DIR or set output.dir in the config', {
@@ -105,6 +124,26 @@ const command: CommandModule<object, RunArgs> = {
     }, log);
     // Ctrl-C: the scene in progress writes its checkpoint and the run stops (exit 130); --resume finishes it.
     const stop = stopOnSignals((s) => log(`${s}: stopping after this iteration (again to quit at once)`));
+    if (seeds) {
+      const r = await runSeeds({
+        seeds,
+        load: (seed) => loadConfig(argv.config, { set: [...set, `seed=${seed}`] }),
+        outDir,
+        resume: argv.resume,
+        log,
+        signal: stop.signal,
+      }).finally(stop.release);
+      process.stdout.write(
+        `wrote ${r.outDir}: ${seeds.length} seed run(s) (${seeds.map((s) => `seed-${s}`).join(', ')}); seeds_summary.md\n`,
+      );
+      if (r.failed > 0) {
+        throw new ApertureDepthError(
+          `${r.failed} scene x variant run(s) failed; see each seed's per_scene.csv (rerun with --resume to retry them)`,
+          { file: r.outDir },
+        );
+      }
+      return;
+    }
     const result = await runExperiment({
       loaded,
       outDir,

@@ -1,6 +1,6 @@
 /**
- * Paired per-scene differences (prior - plane) summarized as a mean with its standard error, so a comparison
- * that the number of scenes cannot resolve shows as such.
+ * A mean with its standard error, for paired per-scene differences (prior - plane, one variant - another), so a
+ * comparison that the number of scenes cannot resolve shows as such.
  */
 
 export interface MeanAndError {
