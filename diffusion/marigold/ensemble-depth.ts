@@ -12,6 +12,7 @@
  *   const { depth, uncertainty } = ensembleDepth([d0, d1, d2], { reduction: 'median', uncertainty: true });
  */
 import { check } from '../../core/errors.ts';
+import { leastSquaresFit } from '../../core/metrics/align.ts';
 
 /** How the members relate: `affine` (scale and shift unknown, Marigold's depth), `scale`, or `none` (absolute). */
 export type EnsembleAlignment = 'affine' | 'scale' | 'none';
@@ -114,25 +115,9 @@ function fitTo(
   target: Float32Array,
   alignment: 'affine' | 'scale',
 ): { scale: number; shift: number } {
-  const n = m.length;
-  let sm = 0;
-  let st = 0;
-  for (let p = 0; p < n; p++) {
-    sm += m[p]!;
-    st += target[p]!;
-  }
-  const mm = alignment === 'affine' ? sm / n : 0;
-  const mt = alignment === 'affine' ? st / n : 0;
-  let cov = 0;
-  let vm = 0;
-  for (let p = 0; p < n; p++) {
-    const a = m[p]! - mm;
-    cov += a * (target[p]! - mt);
-    vm += a * a;
-  }
-  if (!(vm > 1e-12)) return { scale: 1, shift: alignment === 'affine' ? mt - mm : 0 };
-  const scale = cov / vm;
-  return { scale, shift: mt - scale * mm };
+  const fit = leastSquaresFit(m, target, alignment === 'affine' ? 'scale-shift' : 'scale');
+  if (fit.determined) return { scale: fit.scale, shift: fit.shift };
+  return { scale: 1, shift: fit.meanTarget - fit.meanPred };
 }
 
 /** `out[p] = f(column, p)`, where `column` holds every member's value at pixel `p` (reused; `f` may overwrite it). */

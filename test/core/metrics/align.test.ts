@@ -1,5 +1,5 @@
 import test from 'ava';
-import { alignToGroundTruth, applyAlignment } from '../../../core/metrics/align.ts';
+import { alignToGroundTruth, applyAlignment, leastSquaresFit } from '../../../core/metrics/align.ts';
 import { ApertureDepthError } from '../../../core/errors.ts';
 
 test('scale-shift alignment recovers an exact affine map', (t) => {
@@ -33,4 +33,33 @@ test('constant prediction gives shift only; nothing valid is an error', (t) => {
   t.is(a.scale, 0);
   t.is(a.shift, 2);
   t.throws(() => alignToGroundTruth([1], [0]), { instanceOf: ApertureDepthError, message: /no pixel/ });
+});
+
+test('leastSquaresFit: no validity rule of its own (zeros fit), a pixel filter, the degenerate flag', (t) => {
+  // target = 2p + 1 with a zero in it: every pixel counts (ground truth would drop the 0).
+  const f = leastSquaresFit([0, 1, 2, -0.5], [1, 3, 5, 0], 'scale-shift');
+  t.is(f.count, 4);
+  t.true(f.determined);
+  t.true(Math.abs(f.scale - 2) < 1e-12 && Math.abs(f.shift - 1) < 1e-12);
+  t.true(Math.abs(f.meanPred - 0.625) < 1e-12 && Math.abs(f.meanTarget - 2.25) < 1e-12);
+  // The by-hand case of alignToGroundTruth, through a filter that drops the last pixel.
+  const g = leastSquaresFit([1, 2, 3, 50], [2, 2, 5, -1], 'scale-shift', (i) => i < 3);
+  t.is(g.count, 3);
+  t.true(Math.abs(g.scale - 1.5) < 1e-12 && Math.abs(g.shift) < 1e-12);
+  // Scale only: sum pg / sum pp, no shift, means not taken.
+  const s = leastSquaresFit([1, 2, 3], [2, 2, 5], 'scale');
+  t.true(Math.abs(s.scale - 1.5) < 1e-12 && s.shift === 0 && s.meanPred === 0);
+  // Constant (affine) or zero (scale) prediction: not determined, scale 0, shift the target's mean.
+  const c = leastSquaresFit([0.5, 0.5, 0.5], [1, 2, 6], 'scale-shift');
+  t.false(c.determined);
+  t.deepEqual([c.scale, c.shift, c.meanPred], [0, 3, 0.5]);
+  t.false(leastSquaresFit([0, 0], [1, 2], 'scale').determined);
+  t.true(leastSquaresFit([0.5, 0.5], [1, 2], 'scale').determined); // a constant has a scale when no shift is fitted
+  t.false(leastSquaresFit([1, 2], [1, 2], 'scale-shift', () => false).determined);
+  t.throws(() => leastSquaresFit([1], [1], 'affine' as never), {
+    instanceOf: ApertureDepthError,
+    message: /leastSquaresFit\(kind\): unknown alignment "affine"; expected scale or scale-shift/,
+  });
+  // Alignment to ground truth is this fit over its valid pixels; a zero prediction under scale is an error.
+  t.throws(() => alignToGroundTruth([0, 0], [1, 2], 'scale'), { message: /prediction is zero/ });
 });
