@@ -188,6 +188,10 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
       }
     }
     for (const [label, set] of [['procedural', report.procedural], ['middlebury', report.middlebury]] as const) {
+      if (set.scenes.length === 0) {
+        write(`[eval] ${label}: no scenes, skipped`);
+        continue;
+      }
       write(
         `[eval] ${label} (${set.scenes.length}): prior abs_rel ${set.prior.abs_rel.toFixed(4)} d1 ${set.prior.delta1.toFixed(4)} | ` +
           `plane ${set.plane.abs_rel.toFixed(4)} / ${set.plane.delta1.toFixed(4)}${ceilingText(set.ceiling)} -> ${set.beatsPlane ? 'beats the plane' : 'does NOT beat the plane'}; ` +

@@ -6,7 +6,7 @@ import { setupEngine } from '../helpers/engine.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
 import * as tf from '@tensorflow/tfjs';
 import { ensembleDepth } from '../../diffusion/marigold/ensemble-depth.ts';
-import { predictScene, scoreScene, type SceneResult } from '../../experiments/training/eval-prior.ts';
+import { evaluatePrior, predictScene, scoreScene, type SceneResult } from '../../experiments/training/eval-prior.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes } from '../../experiments/training/eval/eval-scenes.ts';
 
 /**
@@ -69,4 +69,23 @@ test.serial('eval-prior --ensemble 3 scores the aligned median of the seeds n, n
 
 test('the shipped model is present (run `npm run train-prior` to make it)', (t) => {
   t.true(present, `missing ${MODEL}`);
+});
+
+test.serial('evaluatePrior: a set with no scenes is reported as skipped, the other scored as scoreScene does', async (t) => {
+  const lines: string[] = [];
+  const r = await evaluatePrior(MODEL, { procedural: 0, middlebury: ['Teddy'], resolution: 32, write: (l) => lines.push(l) });
+  t.is(r.procedural.scenes.length, 0);
+  t.false(r.procedural.beatsPlane);
+  t.true(lines.includes('[eval] procedural: no scenes, skipped'), lines.join('\n'));
+  t.false(lines.some((l) => l.startsWith('[eval] procedural (0)')));
+  t.is(r.middlebury.scenes.length, 1);
+  t.regex(lines.find((l) => l.startsWith('[eval] middlebury (1)'))!, /prior abs_rel 0\.\d{4} d1 /);
+  const small = await MarigoldPrior.load(MODEL, { processingResolution: 32 });
+  try {
+    const want = scoreScene(small, loadMiddlebury('Teddy', 32), small.steps, 0);
+    t.true(Math.abs(r.middlebury.prior.abs_rel - want.prior.abs_rel) < 1e-12);
+    t.true(Math.abs(r.middlebury.plane.delta1 - want.plane.delta1) < 1e-12);
+  } finally {
+    small.dispose();
+  }
 });
