@@ -13,7 +13,16 @@ export * from './core/datasets/index.ts';
 export * from './core/pipeline/pair.ts';
 export * from './core/pipeline/estimate.ts';
 export { runSimulateCommand, readCameraFile, readMetricDepth } from './core/pipeline/simulate-command.ts';
-export { runExperiment } from './core/pipeline/run-experiment.ts';
+export {
+  runExperiment,
+  type RunExperimentOptions,
+  type SceneEstimator,
+  type SceneEstimateRequest,
+  type SceneEstimateOutput,
+} from './core/pipeline/run-experiment.ts';
+export { estimateScene } from './core/pipeline/run-estimate.ts';
+export { toEstimateOptions } from './core/config/to-estimate-options.ts';
+export { runSeeds, summarizeSeedRuns, parseSeeds } from './core/pipeline/seed-runs.ts';
 export { evaluateDepth, readDepthFile } from './core/pipeline/eval-depth.ts';
 export { versions } from './core/run-record/versions.ts';
 export * from './physics/index.ts';
