@@ -67,7 +67,7 @@ export interface RunSeedsResult {
 
 /**
  * Runs the config once per seed into `<out>/seed-<N>/` (each an ordinary run folder: `--resume` continues it,
- * `merge` and `report` read it) and summarizes over the seeds after each one, so a stopped run's finished
+ * `merge` and `seeds` read it) and summarizes over the seeds after each one, so a stopped run's finished
  * seeds are summarized.
  */
 export async function runSeeds(options: RunSeedsOptions): Promise<RunSeedsResult> {
