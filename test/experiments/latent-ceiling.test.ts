@@ -13,7 +13,15 @@ test.before(async () => {
 });
 
 const ctx = (depth: tf.Tensor2D, mask?: tf.Tensor2D): LossContext =>
-  ({ depth, mask, rendered: depth, observed: depth, relativeDepth: depth, latent: depth, iteration: 0 }) as unknown as LossContext;
+  ({
+    depth,
+    mask,
+    rendered: depth,
+    observed: depth,
+    relativeDepth: depth,
+    latent: depth,
+    iteration: 0,
+  }) as unknown as LossContext;
 
 test('groundTruthAbsRel: mean |d - g| / g over valid, masked-in pixels, its gradient, any depth size, no leaks', (t) => {
   const before = tf.memory().numTensors;
@@ -27,7 +35,11 @@ test('groundTruthAbsRel: mean |d - g| / g over valid, masked-in pixels, its grad
   const m = tf.tensor2d([0, 1, 1, 1, 1, 1], [2, 3]);
   t.true(Math.abs(tf.tidy(() => loss(ctx(d, m)).dataSync()[0]!) - 0.7 / 3) < 1e-6);
   // d/dd: sign(d - g) / g / 4 on valid pixels, 0 elsewhere.
-  const g = tf.tidy(() => tf.grad((x: tf.Tensor) => loss(ctx(x as tf.Tensor2D)))(d).dataSync());
+  const g = tf.tidy(() =>
+    tf
+      .grad((x: tf.Tensor) => loss(ctx(x as tf.Tensor2D)))(d)
+      .dataSync(),
+  );
   const want = [1 / 4, 0, 0, -1 / 16, 0, 1 / 20];
   t.true(
     want.every((w, i) => (i === 1 ? Math.abs(g[i]!) <= 0.25 : Math.abs(g[i]! - w) < 1e-6)),
@@ -49,13 +61,23 @@ test('groundTruthEstimator in a run: supervised by ground truth, scale-shift bea
   const loaded = loadConfig(join(import.meta.dirname, '../../experiments/configs/smoke.yaml'), { set });
   const defocus = await runExperiment({ loaded, outDir: tempDir(), progress: false });
   const before = tf.memory().numTensors;
-  const supervised = await runExperiment({ loaded, outDir: tempDir(), progress: false, estimator: groundTruthEstimator });
+  const supervised = await runExperiment({
+    loaded,
+    outDir: tempDir(),
+    progress: false,
+    estimator: groundTruthEstimator,
+  });
   t.is(tf.memory().numTensors, before);
   const [a, b] = [defocus.rows[0]!, supervised.rows[0]!];
   t.is(b.status, 'ok');
   t.regex(b.note ?? '', /ground-truth abs_rel/);
-  t.log(`Teddy scale-shift abs_rel: defocus ${a.metrics!.abs_rel.toFixed(4)}, ground truth ${b.metrics!.abs_rel.toFixed(4)}`);
+  t.log(
+    `Teddy scale-shift abs_rel: defocus ${a.metrics!.abs_rel.toFixed(4)}, ground truth ${b.metrics!.abs_rel.toFixed(4)}`,
+  );
   t.true(b.metrics!.abs_rel < a.metrics!.abs_rel);
   // Its final loss is the abs_rel it minimized (working pixels, the loss's masks): close to the metric's.
-  t.true(Math.abs(b.final_loss! - b.metrics!.abs_rel) < 0.25 * b.metrics!.abs_rel, `${b.final_loss} vs ${b.metrics!.abs_rel}`);
+  t.true(
+    Math.abs(b.final_loss! - b.metrics!.abs_rel) < 0.25 * b.metrics!.abs_rel,
+    `${b.final_loss} vs ${b.metrics!.abs_rel}`,
+  );
 });
