@@ -18,14 +18,13 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import {
   ApertureDepthError,
-  estimate,
+  estimateScene,
   initEngine,
   loadConfig,
   loadPairSpec,
   parseBackend,
   readDepthFile,
   runExperiment,
-  toEstimateOptions,
   type LossContext,
   type SceneEstimator,
 } from 'aperture-depth';
@@ -88,30 +87,11 @@ export const groundTruthEstimator: SceneEstimator = async (request) => {
   const gtPath = resolve(dirname(request.pairFile), spec.depthGt);
   const supervised = groundTruthAbsRel(readDepthFile(gtPath, 'depth_gt'));
   try {
-    const options = toEstimateOptions(request.config, request.variant, request.configFile);
-    const result = await estimate({
-      ...options,
-      optimizer: { ...options.optimizer, loss: supervised.loss },
-      seed: request.seed,
-      pair: request.pairFile,
-      outDir: request.outDir,
-      resume: request.resume,
-      progress: request.progress,
-      log: request.log,
-      configFile: request.configFile,
-      signal: request.signal,
-    });
-    return {
-      depthM: result.depth,
-      width: result.width,
-      height: result.height,
-      lossHistory: result.lossHistory,
-      iterations: result.iterations,
-      finalLoss: result.finalLoss,
-      scale: result.scale,
-      shift: result.shift,
-      note: 'data loss: ground-truth abs_rel (latent-ceiling.ts)',
-    };
+    const out = await estimateScene(request, (o) => ({
+      ...o,
+      optimizer: { ...o.optimizer, loss: supervised.loss },
+    }));
+    return { ...out, note: 'data loss: ground-truth abs_rel (latent-ceiling.ts)' };
   } finally {
     supervised.dispose();
   }
