@@ -8,14 +8,21 @@ export interface MeanAndError {
   stderr: number;
 }
 
+const meanOf = (values: readonly number[]): number => values.reduce((a, v) => a + v, 0) / values.length;
+
+/** Sample standard deviation (n - 1 in the denominator); null below two values. */
+export function sampleSd(values: readonly number[]): number | null {
+  if (values.length < 2) return null;
+  const mean = meanOf(values);
+  return Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
+}
+
 /** Mean and standard error of the mean (sample standard deviation / sqrt n). */
 export function meanAndError(values: readonly number[]): MeanAndError {
   const n = values.length;
   if (n === 0) return { mean: 0, stderr: 0 };
-  const mean = values.reduce((a, v) => a + v, 0) / n;
-  if (n < 2) return { mean, stderr: 0 };
-  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
-  return { mean, stderr: Math.sqrt(variance / n) };
+  const sd = sampleSd(values);
+  return { mean: meanOf(values), stderr: sd === null ? 0 : sd / Math.sqrt(n) };
 }
 
 /** `+0.0123 ± 0.0045` (signed; a mean that rounds to zero prints as 0.0000). */

@@ -5,7 +5,13 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { readJsonFile } from '../io/json-file.ts';
 import { configToYaml, parseConfigYaml, type LoadedConfig } from '../config/load.ts';
 import { writeReport } from '../report/report-html.ts';
-import { comparableConfig, firstDifference, writeSummaries, type RunInfo } from './run-experiment.ts';
+import {
+  comparableConfig,
+  configName,
+  firstDifference,
+  writeSummaries,
+  type RunInfo,
+} from './run-experiment.ts';
 import { DONE_MARKER, sortResults, type RunSummary, type SceneResult } from './run-results.ts';
 
 export interface MergeResult {
@@ -97,8 +103,7 @@ export function mergeRuns(dirs: readonly string[], outDir: string): MergeResult 
   mkdirSync(out, { recursive: true });
   writeFileAtomic(join(out, 'config.yaml'), configToYaml(first.loaded));
   const variants = first.loaded.variants.map((v) => ({ name: v.name, type: v.type }));
-  const name = first.loaded.file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '');
-  const title = `aperture-depth: ${first.info?.config_file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '') ?? name} (merged from ${runs.length} run${runs.length > 1 ? 's' : ''})`;
+  const title = `aperture-depth: ${configName(first.info?.config_file ?? first.loaded.file)} (merged from ${runs.length} run${runs.length > 1 ? 's' : ''})`;
   const sorted = sortResults(
     rows,
     variants.map((v) => v.name),

@@ -110,10 +110,14 @@ export interface RunInfo {
 
 const RUN_INFO = 'run_info.json';
 
+/** The name of a config file in titles: its base name without `.yaml` / `.yml`. */
+export function configName(file: string): string {
+  return file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '');
+}
+
 /** Title of a run in summaries and reports. */
 function runTitle(loaded: Pick<LoadedConfig, 'file'>, shard?: Shard | null): string {
-  const name = loaded.file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '');
-  return `aperture-depth: ${name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`;
+  return `aperture-depth: ${configName(loaded.file)}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`;
 }
 
 /** The config with what does not change results removed: output settings. Runs with equal keys are comparable. */

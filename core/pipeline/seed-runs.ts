@@ -7,6 +7,7 @@ import { versions } from '../run-record/versions.ts';
 import { finishedRows, loadRun } from './merge-runs.ts';
 import {
   comparableConfig,
+  configName,
   firstDifference,
   runExperiment,
   type RunExperimentOptions,
@@ -146,8 +147,7 @@ export function summarizeSeedRuns(
   const summary = summarizeSeeds(perSeed, variants);
 
   const configFile = first.info?.config_file ?? first.loaded.file;
-  const name = configFile.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '');
-  const title = `aperture-depth: ${name} over seeds ${summary.seeds.join(', ')}`;
+  const title = `aperture-depth: ${configName(configFile)} over seeds ${summary.seeds.join(', ')}`;
   mkdirSync(out, { recursive: true });
   const record = {
     title,

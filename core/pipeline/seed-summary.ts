@@ -1,4 +1,4 @@
-import { meanAndError, formatMeanAndError, type MeanAndError } from '../metrics/mean-and-error.ts';
+import { meanAndError, formatMeanAndError, sampleSd, type MeanAndError } from '../metrics/mean-and-error.ts';
 import { METRIC_KEYS, summarize, type MetricKey, type SceneResult } from './run-results.ts';
 
 /**
@@ -61,12 +61,6 @@ export interface SeedSummary {
   comparisons: PairedComparison[];
 }
 
-function sampleSd(values: readonly number[]): number | null {
-  if (values.length < 2) return null;
-  const m = values.reduce((a, v) => a + v, 0) / values.length;
-  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
-}
-
 const hasMetrics = (r: SceneResult): boolean => r.status === 'ok' && !!r.metrics && r.metrics.count > 0;
 
 /** Summarizes the runs of one config at several seeds (variants in the config's order, the first the reference). */
@@ -81,7 +75,7 @@ export function summarizeSeeds(
       const values = perSeed.map((s) => s.variants[vi]!.metrics[k]);
       const present = values.filter((v): v is number => v !== null);
       metrics[k] = {
-        mean: present.length ? present.reduce((a, v) => a + v, 0) / present.length : null,
+        mean: present.length ? meanAndError(present).mean : null,
         sd: sampleSd(present),
         per_seed: values,
       };
