@@ -4,6 +4,7 @@ import { ApertureDepthError, check } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readJsonFile } from '../io/json-file.ts';
 import { configToYaml, parseConfigYaml, type LoadedConfig } from '../config/load.ts';
+import type { ExperimentConfig } from '../config/schema.ts';
 import { writeReport } from '../report/report-html.ts';
 import {
   comparableConfig,
@@ -51,6 +52,30 @@ export function finishedRows(dir: string): SceneResult[] {
 }
 
 /**
+ * Checks that every run's config equals the first's (output settings aside, and the top-level keys in
+ * `ignore`); the first difference is an error naming the run's config.yaml, the key and `why`.
+ */
+export function checkSameConfig(
+  runs: readonly { dir: string; loaded: { config: ExperimentConfig } }[],
+  why: string,
+  ignore: readonly string[] = [],
+): void {
+  const comparable = (config: ExperimentConfig) => {
+    const c = comparableConfig(config);
+    for (const k of ignore) delete c[k];
+    return c;
+  };
+  const first = runs[0]!;
+  for (const r of runs.slice(1)) {
+    const diff = firstDifference(comparable(first.loaded.config), comparable(r.loaded.config));
+    check(diff === undefined, () => `config differs from ${first.dir}'s at ${diff}; ${why}`, {
+      file: join(r.dir, 'config.yaml'),
+      key: diff,
+    });
+  }
+}
+
+/**
  * Combines run folders (the shards of one config) into `outDir`: one config.yaml, per_scene.csv, summary and
  * report over every finished scene. The runs must share their config (output settings aside); a scene x
  * variant found twice is an error. Figures and markers are copied, the large per-scene outputs stay where
@@ -61,17 +86,7 @@ export function mergeRuns(dirs: readonly string[], outDir: string): MergeResult 
   const out = resolve(outDir);
   const runs = dirs.map((d) => ({ dir: resolve(d), ...loadRun(resolve(d)) }));
   const first = runs[0]!;
-  for (const r of runs.slice(1)) {
-    const diff = firstDifference(comparableConfig(first.loaded.config), comparableConfig(r.loaded.config));
-    check(
-      diff === undefined,
-      () => `config differs from ${first.dir}'s at ${diff}; only runs of one config merge`,
-      {
-        file: join(r.dir, 'config.yaml'),
-        key: diff,
-      },
-    );
-  }
+  checkSameConfig(runs, 'only runs of one config merge');
   const counts = new Set(runs.map((r) => r.info?.shard?.count ?? 1));
   check(
     counts.size === 1,

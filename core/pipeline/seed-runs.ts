@@ -4,11 +4,9 @@ import { ApertureDepthError, check } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { versions } from '../run-record/versions.ts';
-import { finishedRows, loadRun } from './merge-runs.ts';
+import { checkSameConfig, finishedRows, loadRun } from './merge-runs.ts';
 import {
-  comparableConfig,
   configName,
-  firstDifference,
   runExperiment,
   type RunExperimentOptions,
   type RunExperimentResult,
@@ -107,21 +105,9 @@ export function summarizeSeedRuns(
   const out = resolve(outDir);
   const runs = dirs.map((d) => ({ dir: resolve(d), ...loadRun(resolve(d)) }));
   const first = runs[0]!;
-  const withoutSeed = (r: (typeof runs)[number]) => ({
-    ...comparableConfig(r.loaded.config),
-    seed: undefined,
-  });
+  checkSameConfig(runs, 'only the seed may differ', ['seed']);
   const bySeed = new Map<number, string>();
   for (const r of runs) {
-    const diff = firstDifference(withoutSeed(first), withoutSeed(r));
-    check(
-      diff === undefined,
-      () => `config differs from ${first.dir}'s at ${diff}; only the seed may differ`,
-      {
-        file: join(r.dir, 'config.yaml'),
-        key: diff,
-      },
-    );
     const shard = r.info?.shard;
     check(
       !shard || shard.count === 1,

@@ -149,7 +149,7 @@ test('shards run disjoint scenes and merge into the unsharded summary', async (t
     estimator: fakeEstimator(),
   });
   const err = t.throws(() => mergeRuns([dirs[0]!, other], tempDir()), { instanceOf: ApertureDepthError });
-  t.regex(err!.message, /config differs .* at seed/);
+  t.regex(err!.message, /config\.yaml: seed: config differs from .* at seed; only runs of one config merge/);
 });
 
 test('resume skips finished scenes and reruns the unfinished one; a different config is refused', async (t) => {
