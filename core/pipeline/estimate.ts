@@ -15,6 +15,7 @@ import { retainSet } from '../engine/native-memory.ts';
 import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { OnnxMarigoldPrior } from '../../diffusion/marigold/onnx-prior.ts';
+import { resolveModel } from '../../diffusion/checkpoint/registry.ts';
 import { exposureFactor, linearToSrgb } from '../../physics/radiometry.ts';
 import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
 import {
@@ -30,6 +31,7 @@ import { PixelPrior } from '../../optimizers/priors/pixel-prior.ts';
 import { circleOfConfusionPx } from '../../physics/circle-of-confusion.ts';
 import { defocusConfidence, OBSERVABLE_THRESHOLD, observableFraction, TEXTURE_FLOOR } from './confidence.ts';
 import { DEFAULT_MODEL_DIR, defaultModelPath, requestedModel } from './default-model.ts';
+import { readModelDefaults, withModelDefaults } from './model-defaults.ts';
 import { loadPriorModel } from './load-prior-model.ts';
 import { checkRunBytes, priorFootprint } from './memory-budget.ts';
 import { loadPairSpec, readPairImages, type PairImages, type PairSpec } from './pair.ts';
@@ -241,12 +243,23 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   // 1. The pair, linear; blurred equalized to the AIF's energy. [H, W, 3]
   const spec: PairSpec = loadPairSpec(options.pair);
   if (options.resume) removeStaleTempFiles(outDir); // what a killed run left half-written
-  const optimizerInput: OptimizerConfigInput = {
+  const requestedInput: OptimizerConfigInput = {
     ...options.optimizer,
     ...(options.variant !== undefined ? { variant: options.variant } : {}),
     ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   };
+  // The prior's own rates (its folder's defocus_defaults.json) where the caller leaves them unset; read before
+  // anything is allocated, so a bad file fails at once.
+  const priorFolder =
+    resolveOptimizerConfig(requestedInput).variant !== 'pixel'
+      ? (requestedModel(options.model) ?? defaultModelPath())
+      : undefined;
+  const withDefaults = withModelDefaults(
+    requestedInput,
+    priorFolder ? readModelDefaults(resolveModel(priorFolder).path) : undefined,
+  );
+  const optimizerInput = withDefaults.input;
   if (options.maxTensorBytes !== undefined) checkBudget(spec, options, optimizerInput);
   const images = readPairImages(spec);
   const { width: W, height: H } = images;
@@ -337,6 +350,9 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     }
   }
   const config = resolveOptimizerConfig({ ...optimizerInput, variant });
+  if (withDefaults.source.lr_latent === 'model' && variant === 'full') {
+    log(`optimizer: latent learning rate ${config.lr.latent} from ${withDefaults.source.file}`);
+  }
   if (variant === 'oracle') {
     // The oracle aligns to ground truth: without a valid pixel of it there is nothing to align to.
     const valid = images.depthGt
@@ -545,6 +561,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       : null,
     seed,
     optimizer: configJson,
+    optimizer_source: withDefaults.source,
     radiometry: {
       encoding: spec.encoding,
       gain,

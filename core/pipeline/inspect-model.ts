@@ -5,6 +5,7 @@ import { parseClipTextConfig, parseUNetConfig, parseVaeConfig } from '../../diff
 import { readSchedulerConfig, schedulerFromConfig } from '../../diffusion/schedulers/index.ts';
 import { readJsonFile } from '../io/json-file.ts';
 import { openSafetensors } from '../io/safetensors.ts';
+import { MODEL_DEFAULTS_FILE, readModelDefaults, type ModelDefocusDefaults } from './model-defaults.ts';
 
 /** Weights of one network as stored: tensor and value counts per stored dtype. */
 export interface WeightsReport {
@@ -40,6 +41,8 @@ export interface ModelReport {
   knownAs?: string;
   pipeline: string;
   defaults: { steps?: number; processingResolution?: number };
+  /** The folder's `defocus_defaults.json` (the prior's own latent learning rate), if it has one. */
+  defocusDefaults?: ModelDefocusDefaults;
   components: ComponentReport[];
   schedulers: SchedulerReport[];
   emptyPrompt: { ids: number[]; source: string; warning?: string };
@@ -161,6 +164,7 @@ export function inspectModel(nameOrPath: string): ModelReport {
     return { dir, className, config: resolved, timesteps };
   });
   const prompt = emptyPromptTokenIds(folder.tokenizer?.dir, folder.textEncoder.configFile!);
+  const defocusDefaults = readModelDefaults(folder.root);
   return {
     root: folder.root,
     knownAs: known?.name,
@@ -169,6 +173,7 @@ export function inspectModel(nameOrPath: string): ModelReport {
       steps: folder.index.defaultDenoisingSteps,
       processingResolution: folder.index.defaultProcessingResolution,
     },
+    ...(defocusDefaults ? { defocusDefaults } : {}),
     components,
     schedulers,
     emptyPrompt: { ids: prompt.ids, source: prompt.source, warning: prompt.warning },
@@ -185,6 +190,11 @@ export function formatModelReport(r: ModelReport): string {
   lines.push(`pipeline: ${r.pipeline}`);
   lines.push(
     `defaults: steps ${r.defaults.steps ?? '(not set)'}, processing resolution ${r.defaults.processingResolution ?? '(not set: 768)'}`,
+  );
+  lines.push(
+    r.defocusDefaults?.lrLatent !== undefined
+      ? `defocus optimization: latent learning rate ${r.defocusDefaults.lrLatent} (${MODEL_DEFAULTS_FILE}; a config's own wins)`
+      : `defocus optimization: no ${MODEL_DEFAULTS_FILE}, latent learning rate from the config or the library (1.5e-3)`,
   );
   for (const c of r.components) {
     lines.push(`${c.name}: ${c.className} (${c.library})`);

@@ -2,10 +2,12 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../core/cli/main.ts';
 import { ApertureDepthError } from '../../core/errors.ts';
 import { encodeNpy, readNpy } from '../../core/io/npy.ts';
 import { inspectModel } from '../../core/pipeline/inspect-model.ts';
+import { readModelDefaults } from '../../core/pipeline/model-defaults.ts';
 import { setupEngine } from '../helpers/engine.ts';
 import { FIXTURES, fixture, relL2 } from '../helpers/npy-fixture.ts';
 
@@ -121,6 +123,19 @@ test.serial('inspect lists components, parameter counts, dtypes and scheduler va
   t.regex(text, /unet: UNet2DConditionModel \(diffusers\)/);
   t.regex(text, /parameters in 686 tensors/);
   t.regex(text, /timestep_scaling/);
+  t.regex(
+    text,
+    /defocus optimization: no defocus_defaults\.json, latent learning rate from the config or the library \(1\.5e-3\)/,
+  );
+  t.is(report.defocusDefaults, undefined);
+  // The embedded prior carries its own rate.
+  const embedded = fileURLToPath(new URL('../../models/aperture-depth-tiny', import.meta.url));
+  const own = inspectModel(embedded).defocusDefaults!;
+  t.is(own.lrLatent, readModelDefaults(embedded)!.lrLatent);
+  t.regex(
+    await cli(['inspect', '--model', embedded]),
+    new RegExp(`defocus optimization: latent learning rate ${own.lrLatent} \\(defocus_defaults\\.json`),
+  );
   const json = JSON.parse(await cli(['inspect', '--model', CKPT, '--json']));
   t.is(json.totalParameters, report.totalParameters);
 });
