@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { check } from '../../core/errors.ts';
+import { ApertureDepthError, check } from '../../core/errors.ts';
 import { initEngine, parseBackend } from '../../core/engine/backend.ts';
 import { opticsSchema, type OpticsConfig } from '../../core/config/schema.ts';
 import { quantile, writeSimulatedPair } from '../../core/pipeline/simulated-dataset.ts';
@@ -51,13 +51,9 @@ export function opticsForBlur(
   depthM: Float32Array,
   blurPx: number,
 ): { optics: OpticsConfig; focusM: number; farM: number } {
-  check(
-    Number.isFinite(blurPx) && blurPx > 0,
-    () => `--blur-px must be a positive number of pixels, got ${blurPx}`,
-    {
-      key: '--blur-px',
-    },
-  );
+  check(Number.isFinite(blurPx) && blurPx > 0, () => `must be a positive number of pixels, got ${blurPx}`, {
+    key: '--blur-px',
+  });
   const base = opticsSchema.parse({
     focal_length_mm: 50,
     focus: { percentile: 5 },
@@ -84,13 +80,13 @@ export async function writeProceduralPairs(opts: ProceduralPairsOptions): Promis
   const count = opts.count ?? 12;
   const first = opts.first ?? DEFAULT_FIRST;
   const [width, height] = [opts.width ?? 320, opts.height ?? 240];
-  check(Number.isInteger(count) && count >= 1, () => `--count must be a positive integer, got ${count}`, {
+  check(Number.isInteger(count) && count >= 1, () => `must be a positive integer, got ${count}`, {
     key: '--count',
   });
   check(
     Number.isInteger(first) && first >= 0 && first + count <= EVAL_SEED_COUNT,
     () =>
-      `--first must be an integer with first + count <= ${EVAL_SEED_COUNT} (the held-out evaluation seeds), got ${first}`,
+      `must be an integer with first + count <= ${EVAL_SEED_COUNT} (the held-out evaluation seeds), got ${first}`,
     { key: '--first' },
   );
   const textures = opts.textureImages ?? loadTextureImages();
@@ -138,7 +134,7 @@ async function main(): Promise<void> {
     .strict()
     .parseAsync();
   const m = /^(\d+)x(\d+)$/.exec(argv.size);
-  check(m !== null, () => `--size must be WxH (e.g. 320x240), got "${argv.size}"`, { key: '--size' });
+  check(m !== null, () => `must be WxH (e.g. 320x240), got "${argv.size}"`, { key: '--size' });
   await initEngine(parseBackend(argv.backend, '--backend'));
   const ids = await writeProceduralPairs({
     out: argv.out,
@@ -152,4 +148,11 @@ async function main(): Promise<void> {
   process.stdout.write(`wrote ${ids.length} pair folder(s) under ${argv.out}\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await main().catch((err: unknown) => {
+    // A bad argument or file is a message naming it, not a stack trace.
+    if (!(err instanceof ApertureDepthError)) throw err;
+    process.stderr.write(`procedural-pairs: ${err.message}\n`);
+    process.exitCode = 2;
+  });
+}

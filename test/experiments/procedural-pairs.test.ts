@@ -40,7 +40,9 @@ test('opticsForBlur: the f/8 blur at the 95th-percentile depth is the target, fo
   t.true(Math.abs(optics.pixel_pitch_um / byHand - 1) < 1e-6);
   const flat = new Float32Array(50).fill(2);
   t.throws(() => opticsForBlur(flat, 8), { message: /depth.*no depth range behind the focus/ });
-  t.throws(() => opticsForBlur(depth, 0), { message: /--blur-px.*positive/ });
+  t.throws(() => opticsForBlur(depth, 0), {
+    message: /--blur-px: must be a positive number of pixels, got 0/,
+  });
 });
 
 test('writeProceduralPairs: held-out seeds as pair folders a run reads, at the blur target, no leaked tensors', async (t) => {
@@ -75,7 +77,10 @@ test('writeProceduralPairs: held-out seeds as pair folders a run reads, at the b
   // The default range is far from the scenes eval-prior scores (the first 96 held-out seeds).
   t.true(DEFAULT_FIRST >= 96);
   await t.throwsAsync(writeProceduralPairs({ out, count: 2, first: 499_999, textureImages: [] }), {
-    message: /--first.*held-out evaluation seeds/,
+    message:
+      /--first: must be an integer with first \+ count <= 500000 \(the held-out evaluation seeds\), got 499999/,
   });
-  await t.throwsAsync(writeProceduralPairs({ out, count: 0, textureImages: [] }), { message: /--count/ });
+  await t.throwsAsync(writeProceduralPairs({ out, count: 0, textureImages: [] }), {
+    message: /--count: must be a positive integer, got 0/,
+  });
 });
