@@ -234,7 +234,9 @@ const lrSchema = z
   .strictObject({
     latent: positive()
       .optional()
-      .describe('Adam learning rate of the latent (paper: 1.5e-3; pixel variant: its own default)'),
+      .describe(
+        'Adam learning rate of the latent (default: the prior folder\u2019s defocus_defaults.json, else the paper\u2019s 1.5e-3; pixel variant: its own default)',
+      ),
     scale_shift: nonNegative()
       .optional()
       .describe(
