@@ -190,11 +190,14 @@ function checkSignal(images: PairImages, spec: PairSpec, saturation: number | nu
 }
 
 /** `limits.max_tensor_bytes` / `--max-tensor-bytes`: the budget of `memory-budget.ts`, from headers only. */
-function checkBudget(spec: PairSpec, options: EstimateOptions, optimizerInput: OptimizerConfigInput): void {
+function checkBudget(
+  spec: PairSpec,
+  options: EstimateOptions,
+  optimizerInput: OptimizerConfigInput,
+  modelPath: string | undefined,
+): void {
   const { width, height } = imageSize(spec.aif);
   let variant = resolveOptimizerConfig(optimizerInput).variant;
-  const requested = requestedModel(options.model);
-  const modelPath = variant !== 'pixel' ? (requested ?? defaultModelPath()) : undefined;
   if (!modelPath) variant = 'pixel';
   const prior = modelPath
     ? priorFootprint(modelPath, {
@@ -249,8 +252,8 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   };
-  // The prior's own rates (its folder's defocus_defaults.json) where the caller leaves them unset; read before
-  // anything is allocated, so a bad file fails at once.
+  // The prior's folder (none for the pixel variant, or while no default model is installed), and its own rates
+  // (defocus_defaults.json) where the caller leaves them unset; read before anything is allocated.
   const priorFolder =
     resolveOptimizerConfig(requestedInput).variant !== 'pixel'
       ? (requestedModel(options.model) ?? defaultModelPath())
@@ -260,7 +263,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     priorFolder ? readModelDefaults(resolveModel(priorFolder).path) : undefined,
   );
   const optimizerInput = withDefaults.input;
-  if (options.maxTensorBytes !== undefined) checkBudget(spec, options, optimizerInput);
+  if (options.maxTensorBytes !== undefined) checkBudget(spec, options, optimizerInput, priorFolder);
   const images = readPairImages(spec);
   const { width: W, height: H } = images;
   try {
@@ -311,9 +314,8 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
   let prior: DepthPrior;
   let model: MarigoldPrior | OnnxMarigoldPrior | undefined;
   let engine: ResolvedEngine | null = null;
-  const requested = requestedModel(options.model);
   if (variant !== 'pixel') {
-    modelPath = requested ?? defaultModelPath() ?? null;
+    modelPath = priorFolder ?? null;
     if (!modelPath) {
       fallback =
         `the default model (${DEFAULT_MODEL_DIR}) is not installed and no --model was given: running the ` +

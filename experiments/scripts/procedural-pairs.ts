@@ -22,6 +22,8 @@ import { ApertureDepthError, check } from '../../core/errors.ts';
 import { initEngine, parseBackend } from '../../core/engine/backend.ts';
 import { opticsSchema, type OpticsConfig } from '../../core/config/schema.ts';
 import { quantile, writeSimulatedPair } from '../../core/pipeline/simulated-dataset.ts';
+import { circleOfConfusionPxScalar } from '../../physics/circle-of-confusion.ts';
+import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
 import { EVAL_SEED_COUNT, TEST_SEED_START, generateScene } from '../training/procedural-scenes.ts';
 import { loadTextureImages } from '../training/scene/texture-images.ts';
 import type { TextureImage } from '../training/scene/textures.ts';
@@ -70,9 +72,14 @@ export function opticsForBlur(
       key: 'depth',
     },
   );
-  // eq. 2: c = f^2 |d - F| / (N d (F - f) s)  =>  s = f^2 (1 - F / d) / (N (F - f) c)
-  const pitchM = (f * f * (1 - focusM / farM)) / (base.f_number_blurred * (focusM - f) * blurPx);
-  return { optics: { ...base, focus: focusM, pixel_pitch_um: pitchM * 1e6 }, focusM, farM };
+  // The blur in pixels is inversely proportional to the pitch (eq. 2): measure it at 1 um and scale.
+  const atOneMicron = new ThinLensCamera({
+    focalLengthMm: base.focal_length_mm,
+    pixelPitchUm: 1,
+    focusDistanceM: focusM,
+  });
+  const pitchUm = circleOfConfusionPxScalar(atOneMicron, farM, base.f_number_blurred) / blurPx;
+  return { optics: { ...base, focus: focusM, pixel_pitch_um: pitchUm }, focusM, farM };
 }
 
 /** Writes `count` pair folders under `out` (`proc-<seed>-<kind>/`); returns their ids. */
