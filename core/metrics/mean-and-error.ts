@@ -8,7 +8,9 @@ export interface MeanAndError {
   stderr: number;
 }
 
-const meanOf = (values: readonly number[]): number => values.reduce((a, v) => a + v, 0) / values.length;
+/** Plain mean (NaN for no values). */
+export const meanOf = (values: readonly number[]): number =>
+  values.reduce((a, v) => a + v, 0) / values.length;
 
 /** Sample standard deviation (n - 1 in the denominator); null below two values. */
 export function sampleSd(values: readonly number[]): number | null {

@@ -1,4 +1,10 @@
-import { meanAndError, formatMeanAndError, sampleSd, type MeanAndError } from '../metrics/mean-and-error.ts';
+import {
+  meanAndError,
+  meanOf,
+  formatMeanAndError,
+  sampleSd,
+  type MeanAndError,
+} from '../metrics/mean-and-error.ts';
 import { METRIC_KEYS, summarize, type MetricKey, type SceneResult } from './run-results.ts';
 
 /**
@@ -75,7 +81,7 @@ export function summarizeSeeds(
       const values = perSeed.map((s) => s.variants[vi]!.metrics[k]);
       const present = values.filter((v): v is number => v !== null);
       metrics[k] = {
-        mean: present.length ? meanAndError(present).mean : null,
+        mean: present.length ? meanOf(present) : null,
         sd: sampleSd(present),
         per_seed: values,
       };

@@ -3,7 +3,8 @@
 # (data.limit=3), two runs at a time, and for configs that repeat the Table 3 baseline only the variant that
 # differs (the baseline rows are the same scenes of runs/paper-table3, identical by seed and settings). They were
 # recorded with the paper's latent learning rate, 1.5e-3, before the embedded prior got its own (2e-2,
-# models/aperture-depth-tiny/defocus_defaults.json): every run states it.
+# models/aperture-depth-tiny/defocus_defaults.json), and with the scale/shift search on both sides of the focus
+# plane, before base/optics-middlebury.yaml told it the scene lies behind (2026-12-05): every run states both.
 #   bash experiments/scripts/run-ablations.sh            # from the repository root; writes runs/ablation-*
 set -u
 cd "$(dirname "$0")/../.."
@@ -12,7 +13,7 @@ C=experiments/configs/ablations
 r() {
   local name=$1
   shift
-  $A --config "$C/$name.yaml" --set data.limit=3 --set optimizer.lr.latent=1.5e-3 "$@" --out "runs/ablation-$name" > "runs/ablation-$name.log" 2>&1
+  $A --config "$C/$name.yaml" --set data.limit=3 --set optimizer.lr.latent=1.5e-3 --set optimizer.scene_side=both "$@" --out "runs/ablation-$name" > "runs/ablation-$name.log" 2>&1
   echo "$(date +%T) $name rc=$?"
 }
 mkdir -p runs
@@ -36,4 +37,4 @@ mkdir -p runs
 ) &
 wait
 # The pixel-prior baseline ran on all five scenes:
-#   node bin/aperture-depth.js run --config experiments/configs/ablations/pixel-prior.yaml --set 'variants=[pixel]' --out runs/ablation-pixel
+#   node bin/aperture-depth.js run --config experiments/configs/ablations/pixel-prior.yaml --set 'variants=[pixel]' --set optimizer.scene_side=both --out runs/ablation-pixel

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { summarize, type SceneResult } from '../../experiments/training/eval-prior.ts';
-import { formatMeanAndError, meanAndError } from '../../core/metrics/mean-and-error.ts';
+import { formatMeanAndError, meanAndError, meanOf } from '../../core/metrics/mean-and-error.ts';
 
 /** The evaluation summary's paired differences (prior - plane) with their standard errors. */
 
@@ -10,6 +10,8 @@ test('meanAndError: sample standard deviation over sqrt(n)', (t) => {
   t.true(Math.abs(r.stderr - Math.sqrt(5 / 3) / 2) < 1e-12); // sd = sqrt(5/3), n = 4
   t.deepEqual(meanAndError([0.3]), { mean: 0.3, stderr: 0 });
   t.deepEqual(meanAndError([]), { mean: 0, stderr: 0 });
+  t.is(meanOf([1, 2, 3, 6]), 3);
+  t.true(Number.isNaN(meanOf([])));
   t.is(formatMeanAndError({ mean: 0.01234, stderr: 0.0045 }), '+0.0123 ± 0.0045');
   t.is(formatMeanAndError({ mean: -0.00001, stderr: 0.1 }), '0.0000 ± 0.1000');
   t.is(formatMeanAndError({ mean: -0.02, stderr: 0 }), '-0.0200 ± 0.0000');

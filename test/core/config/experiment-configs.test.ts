@@ -32,6 +32,18 @@ test('every shipped experiment config loads and validates; base pieces are valid
   }
 });
 
+test('simulated captures focus at the near end and tell the optimizer the scene lies behind the focus plane', (t) => {
+  for (const f of yamlFiles(CONFIGS)) {
+    const rel = relative(CONFIGS, f);
+    if (rel.startsWith('base/') || rel === 'procedural-pairs.yaml') continue;
+    const { config, variants } = loadConfig(f);
+    t.deepEqual(config.optics.focus, { percentile: 5 }, rel);
+    t.is(config.optimizer.scene_side, 'behind', rel);
+    for (const v of variants) t.is(v.optimizer.scene_side, 'behind', `${rel}: ${v.name}`);
+  }
+  // procedural-pairs.ts focuses its scenes at the same percentile (the test below pins the same optimizer).
+});
+
 test("procedural-pairs: the tuning set runs Table 3's prior, optimizer and variants on other scenes", (t) => {
   const table3 = loadConfig(join(CONFIGS, 'paper-table3.yaml'));
   const tuning = loadConfig(join(CONFIGS, 'procedural-pairs.yaml'));
