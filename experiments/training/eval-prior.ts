@@ -22,6 +22,7 @@ import { colourProbe, type ColourProbe } from './eval/colour-probe.ts';
 import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
 import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
 import { vaeScaleFactor } from '../../diffusion/marigold/pipeline-steps.ts';
+import { readTrainingSummary, writeModelCard } from './model-card.ts';
 
 export interface EvalOptions {
   /** Held-out procedural scenes. @default 64 */
@@ -220,9 +221,12 @@ async function main(): Promise<void> {
     .option('vae-ceiling', { type: 'boolean', default: false, describe: 'also score the VAE round trip of the ground truth' })
     .option('colour-probe', { type: 'boolean', default: false, describe: 'also probe how much luminance and colour the image latent carries' })
     .option('json', { type: 'string', describe: 'write the full report here' })
+    .option('card', { type: 'boolean', default: false, describe: "rewrite the model folder's MODEL_CARD.md and loss-curve.png from its training.json and this evaluation" })
     .option('backend', { type: 'string', default: 'wasm' })
     .strict()
     .parse();
+  // Read before the (minutes-long) evaluation, so a folder without its training summary fails at once.
+  const training = argv.card ? readTrainingSummary(argv.model) : undefined;
   await initEngine(parseBackend(argv.backend));
   const report = await evaluatePrior(argv.model, {
     procedural: argv.procedural,
@@ -234,6 +238,7 @@ async function main(): Promise<void> {
     colourProbe: argv['colour-probe'],
   });
   if (argv.json) writeFileAtomic(argv.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (training) writeModelCard(argv.model, training, report);
   process.stdout.write(
     `${['set', 'n', 'prior abs_rel', 'prior d1', 'plane abs_rel', 'plane d1', 'beats plane'].join('\t')}\n` +
       (['procedural', 'middlebury'] as const)

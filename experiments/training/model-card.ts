@@ -4,7 +4,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { check } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
+import { readJsonFile } from '../../core/io/json-file.ts';
 import { writePng } from '../../core/io/png.ts';
 import type { EvalReport, SetSummary } from './eval-prior.ts';
 import { formatMeanAndError } from '../../core/metrics/mean-and-error.ts';
@@ -29,9 +31,26 @@ export interface TrainingSummary {
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
   /** Stage E (end-to-end fine-tuning through the decoder with the affine-invariant depth loss), when it ran. */
-  e2e?: SizedStageSettings;
+  e2e?: SizedStageSettings & { gradWeight?: number };
   seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number };
   losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[] };
+}
+
+/**
+ * The `training.json` that `train-prior` writes beside the weights, for rewriting a folder's card after a new
+ * evaluation (`eval-prior --card`). Checks what the card reads; a folder without one is an error naming it.
+ */
+export function readTrainingSummary(dir: string): TrainingSummary {
+  const file = join(dir, 'training.json');
+  check(existsSync(file), () => 'no training summary: MODEL_CARD.md is written from the training.json that train-prior leaves beside the weights', { file });
+  const json = readJsonFile(file, 'training summary') as Partial<TrainingSummary> | null;
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const key of ['vae', 'unet', 'parameters', 'seconds', 'losses'] as const)
+    check(isObject(json?.[key]), () => 'expected an object (is this a train-prior training.json?)', { file, key });
+  for (const key of ['vae', 'unet'] as const)
+    check(Array.isArray(json!.losses![key]), () => 'expected a list of loss points', { file, key: `losses.${key}` });
+  check(typeof json!.scalingFactor === 'number', () => 'expected a number', { file, key: 'scalingFactor' });
+  return json as TrainingSummary;
 }
 
 const COLORS: [number, number, number][] = [
@@ -111,6 +130,20 @@ function setTable(label: string, s: SetSummary): string {
   );
 }
 
+/** One line naming the sets and metrics where the prior does not beat the fitted plane (empty when none). */
+export function planeGaps(e: EvalReport): string {
+  const gaps = (['procedural', 'middlebury'] as const).flatMap((key) => {
+    const s = e[key];
+    if (s.scenes.length === 0) return [];
+    const lost = [
+      ...(s.prior.abs_rel < s.plane.abs_rel ? [] : [`abs_rel ${s.prior.abs_rel.toFixed(4)} vs ${s.plane.abs_rel.toFixed(4)}`]),
+      ...(s.prior.delta1 > s.plane.delta1 ? [] : [`d1 ${s.prior.delta1.toFixed(4)} vs ${s.plane.delta1.toFixed(4)}`]),
+    ];
+    return lost.length ? [`${key === 'procedural' ? 'held-out procedural' : 'Middlebury'} ${lost.join(', ')}`] : [];
+  });
+  return gaps.length ? `As a plain monocular prior it does not beat the oracle plane fitted to the ground truth on: ${gaps.join('; ')}.\n` : '';
+}
+
 /**
  * The model's figures inside the defocus optimization (paper Table 3, strong blur), kept in
  * `DEFOCUS_RESULTS.md` beside the card: they come from `aperture-depth run` over the experiment configs,
@@ -138,6 +171,8 @@ export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): 
   const ftSeconds = (t.seconds.ftData ?? 0) + (t.seconds.ftEncode ?? 0) + (t.seconds.finetune ?? 0);
   const e2eSeconds = (t.seconds.e2eData ?? 0) + (t.seconds.e2e ?? 0);
   const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + e2eSeconds;
+  // A resumed run finds its scenes and latents cached and records about 0 s for them.
+  const cachedData = t.seconds.data < 1 && t.seconds.encode < 1;
   const down = 2 ** ((vaeCfg.block_out_channels as number[]).length - 1);
   const panels = ['VAE', 'UNet stage B', ...(ft ? ['UNet stage C'] : []), ...(e2e ? ['UNet stage E'] : [])];
   const md = `# aperture-depth-tiny
@@ -184,12 +219,12 @@ ${
   e2e
     ? `- Stage E, end to end (Garcia Martin et al. 2024): the UNet from stage ${ft ? 'C' : 'B'}'s exported weights, trained through the frozen
   decoder on the one-step inference path (standard-normal noise latent at t = 999, x0 = -v, decode, channel mean) with the
-  affine-invariant L1 to the normalized depth (least-squares scale and shift per image, as the prior is scored and used), on
+  affine-invariant L1 to the normalized depth (least-squares scale and shift per image, as the prior is scored and used)${e2e.gradWeight ? ` + ${e2e.gradWeight} x the mean absolute x / y differences of the aligned error (gradient matching)` : ''}, on
   ${e2e.width}x${e2e.height} scenes (latent ${e2e.width / down}x${e2e.height / down}). ${e2e.steps} steps, batch ${e2e.batch}, fresh Adam lr ${e2e.lr} (cosine, short warm-up). ${formatDuration(e2e.seconds)}; its data ${formatDuration(t.seconds.e2eData ?? 0)}.
 `
     : ''
 }- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage${e2e ? ' (the UNet: stage E\'s)' : ft ? ' (the UNet: stage C\'s)' : ''}.
-- Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}; total ${formatDuration(total)} on the machine that
+- ${cachedData ? 'Data rendering and latent encoding reused from the work folder\'s cache (not timed in this run)' : `Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}`}; total ${formatDuration(total)}${cachedData ? ' of timed stages' : ''} on the machine that
   trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
 
 ### Loss curves (log scale; left to right ${panels.join(', ')}): \`loss-curve.png\`
@@ -207,7 +242,7 @@ to the same ground truth; both clipped to the image's ground-truth range; abs_re
 ${setTable('procedural (held out)', e.procedural)}
 ${setTable('Middlebury 2014', e.middlebury)}
 ${defocusSection(dir)}## Limits
-Trained for ${formatDuration(total)} on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
+${planeGaps(e)}Trained for ${formatDuration(total)} on two CPU cores on synthetic scenes: coarse, low-resolution relative depth. Use a real
 Marigold checkpoint (\`--model <folder>\`) for quality.
 `;
   writeFileAtomic(join(dir, 'MODEL_CARD.md'), md);

@@ -56,10 +56,11 @@ import { runStage, type LossPoint } from './trainer/stage-loop.ts';
 export const PRESETS = Object.freeze({ tiny: TINY, 'tiny-gn': TINY_GN, small: SMALL, micro: MICRO });
 
 /**
- * Stage E's default length (`--e2e-steps`): off. End-to-end fine-tuning improves the monocular metrics but makes
- * the defocus optimization worse (paper Table 3 protocol; training README).
+ * Stage E's default length (`--e2e-steps`): 200 steps with the gradient-matching term, the shipped recipe since
+ * session 15 (training README: it improves the monocular metrics; with the scale/shift search told which side of
+ * the focus plane the scene lies, the defocus optimization keeps its gain).
  */
-export const E2E_STEPS = 0;
+export const E2E_STEPS = 200;
 export type PresetName = keyof typeof PRESETS;
 
 /** Stage C: fine-tuning stage B's UNet at the processing resolution and aspect ratio. */
@@ -103,15 +104,15 @@ export interface TrainPriorOptions {
 
 export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   seed: 0,
-  preset: 'tiny',
+  preset: 'tiny-gn',
   scenes: 6000,
   size: 64,
   naturalTextures: true,
-  vae: { steps: 800, batch: 8, crop: 32, lr: 4e-4, klWeight: 1e-4, depthWeight: 2 },
-  unet: { steps: 3500, batch: 16, lr: 1e-3, p999: 0.75, poolWeight: 1 },
+  vae: { steps: 2500, batch: 8, crop: 32, lr: 1e-3, klWeight: 1e-4, depthWeight: 2, chromaWeight: 2 },
+  unet: { steps: 7000, batch: 16, lr: 1e-3, p999: 0.75, poolWeight: 1 },
   // Stage C is off by default: it helps the monocular metrics but hurt the defocus optimization (README).
   finetune: { steps: 0, batch: 16, lr: 3e-4, width: 96, height: 72, scenes: 3000 },
-  e2e: { steps: E2E_STEPS, batch: 8, lr: 1e-4, width: 96, height: 72, scenes: 3000, gradWeight: 0 },
+  e2e: { steps: E2E_STEPS, batch: 8, lr: 1e-4, width: 96, height: 72, scenes: 3000, gradWeight: 1 },
   ckptEvery: 100,
   logEvery: 25,
   valScenes: 8,
@@ -712,7 +713,7 @@ async function main(): Promise<void> {
     .option('vae-lr', { type: 'number', default: d.vae.lr })
     .option('kl-weight', { type: 'number', default: d.vae.klWeight })
     .option('depth-weight', { type: 'number', default: d.vae.depthWeight })
-    .option('chroma-weight', { type: 'number', default: 0, describe: 'stage A: weight of an L1 on the chroma of the RGB error (0 = off, the shipped recipe)' })
+    .option('chroma-weight', { type: 'number', default: d.vae.chromaWeight ?? 0, describe: 'stage A: weight of an L1 on the chroma of the RGB error pooled to the latent cells (0 = off)' })
     .option('unet-steps', { type: 'number', default: d.unet.steps })
     .option('unet-batch', { type: 'number', default: d.unet.batch })
     .option('unet-lr', { type: 'number', default: d.unet.lr })

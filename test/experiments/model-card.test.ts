@@ -1,10 +1,10 @@
 import test from 'ava';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarize, type EvalReport, type SceneResult } from '../../experiments/training/eval-prior.ts';
-import { writeModelCard, type TrainingSummary } from '../../experiments/training/model-card.ts';
+import { planeGaps, readTrainingSummary, writeModelCard, type TrainingSummary } from '../../experiments/training/model-card.ts';
 
 /** The model card's evaluation section: per-set means, the paired difference with its error, the VAE ceiling. */
 const MODEL = fileURLToPath(new URL('../../models/aperture-depth-tiny', import.meta.url));
@@ -60,6 +60,36 @@ test('the evaluation section carries the paired difference with its standard err
     writeModelCard(dir, { ...training, vae: { ...training.vae, chromaWeight: 2 } }, report);
     const withChroma = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
     t.regex(withChroma, /\+ 0\.000001 KL \+ 2 L1\(chroma of the RGB error pooled to the latent cells\), on a posterior sample/);
+    // procedural: mean 0.2 against the plane's 0.2 (a tie loses); Middlebury wins both.
+    t.regex(card, /## Limits\nAs a plain monocular prior it does not beat the oracle plane fitted to the ground truth on: held-out procedural abs_rel 0\.2000 vs 0\.2000\.\nTrained for/);
+    t.is(planeGaps({ ...report, procedural: summarize([scene('p1', 0.1, 0.2)]) }), '');
+    t.regex(card, /- Data rendering 0m01s, latent encoding 0m01s; total 0m04s on the machine/);
+    writeModelCard(dir, { ...training, seconds: { ...training.seconds, data: 0.3, encode: 0.1 } }, report);
+    t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /reused from the work folder's cache \(not timed in this run\); total 0m02s of timed stages/);
+    // Stage E's gradient-matching term likewise.
+    const e2e = { steps: 3, batch: 2, lr: 1e-4, width: 96, height: 72, scenes: 10 };
+    const losses = { ...training.losses, e2e: [{ step: 3, loss: 0.2 }] };
+    writeModelCard(dir, { ...training, e2e, losses }, report);
+    t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /as the prior is scored and used\), on\n  96x72 scenes/);
+    writeModelCard(dir, { ...training, e2e: { ...e2e, gradWeight: 1 }, losses }, report);
+    t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /used\) \+ 1 x the mean absolute x \/ y differences of the aligned error \(gradient matching\), on\n/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("readTrainingSummary: the shipped folder's training.json, and errors that name the file and key", (t) => {
+  const shipped = readTrainingSummary(MODEL);
+  t.true(shipped.unet.steps > 0 && shipped.losses.unet.length > 0);
+  const dir = mkdtempSync(join(tmpdir(), 'card-'));
+  try {
+    t.throws(() => readTrainingSummary(dir), { message: /training\.json.*no training summary/ });
+    writeFileSync(join(dir, 'training.json'), JSON.stringify({ ...training, losses: { vae: [] } }));
+    t.throws(() => readTrainingSummary(dir), { message: /training\.json.*losses\.unet.*expected a list of loss points/ });
+    writeFileSync(join(dir, 'training.json'), JSON.stringify({ ...training, seconds: 3 }));
+    t.throws(() => readTrainingSummary(dir), { message: /training\.json.*seconds.*expected an object/ });
+    writeFileSync(join(dir, 'training.json'), JSON.stringify(training));
+    t.deepEqual(readTrainingSummary(dir), training);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

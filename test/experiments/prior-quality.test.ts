@@ -17,10 +17,10 @@ import { heldOutProcedural, loadMiddlebury, middleburyScenes } from '../../exper
  */
 const MODEL = fileURLToPath(new URL('../../models/aperture-depth-tiny', import.meta.url));
 const present = existsSync(join(MODEL, 'model_index.json'));
-// Known gap (issue 6, open): the provisional shipped model does not beat the plane yet (see
-// experiments/RESULTS.md). `test.failing` keeps these checks running: ava reports them as soon as they pass,
-// and then they must become plain tests again.
-const maybe = test.failing;
+// Known gap (issue 6, open): on Middlebury the shipped model beats the plane on abs_rel but not on d1 (Motorcycle
+// decides it; experiments/RESULTS.md). `test.failing` keeps that check running: ava reports it as soon as it
+// passes, and then it must become a plain test again.
+const knownGap = test.serial.failing;
 
 let prior: MarigoldPrior;
 
@@ -33,7 +33,7 @@ test.after.always(() => prior?.dispose());
 
 const mean = (rs: SceneResult[], f: (r: SceneResult) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
 
-maybe('beats the fitted plane on held-out procedural scenes (abs_rel and d1)', (t) => {
+test('beats the fitted plane on held-out procedural scenes (abs_rel and d1)', (t) => {
   const rs = Array.from({ length: 16 }, (_, k) => scoreScene(prior, heldOutProcedural(k, 64, 48), 1, 0));
   const p = { abs_rel: mean(rs, (r) => r.prior.abs_rel), d1: mean(rs, (r) => r.prior.delta1) };
   const q = { abs_rel: mean(rs, (r) => r.plane.abs_rel), d1: mean(rs, (r) => r.plane.delta1) };
@@ -42,15 +42,31 @@ maybe('beats the fitted plane on held-out procedural scenes (abs_rel and d1)', (
   t.true(p.d1 > q.d1);
 });
 
-maybe('beats the fitted plane on the real Middlebury scenes (mean abs_rel and d1)', (t) => {
-  const rs = middleburyScenes().map((name) => scoreScene(prior, loadMiddlebury(name, prior.processingResolution), 1, 0));
-  t.is(rs.length, 5);
-  for (const r of rs)
-    t.log(`${r.name} ${r.width}x${r.height}: prior ${r.prior.abs_rel.toFixed(4)} / ${r.prior.delta1.toFixed(4)}, plane ${r.plane.abs_rel.toFixed(4)} / ${r.plane.delta1.toFixed(4)}`);
-  const p = { abs_rel: mean(rs, (r) => r.prior.abs_rel), d1: mean(rs, (r) => r.prior.delta1) };
-  const q = { abs_rel: mean(rs, (r) => r.plane.abs_rel), d1: mean(rs, (r) => r.plane.delta1) };
-  t.log(`mean: prior ${p.abs_rel.toFixed(4)} / ${p.d1.toFixed(4)}, plane ${q.abs_rel.toFixed(4)} / ${q.d1.toFixed(4)}`);
+let middlebury: { p: { abs_rel: number; d1: number }; q: { abs_rel: number; d1: number } } | undefined;
+/** The five Middlebury scenes at the model's processing resolution, scored once for the two tests below. */
+function middleburyMeans(log: (s: string) => void) {
+  if (!middlebury) {
+    const rs = middleburyScenes().map((name) => scoreScene(prior, loadMiddlebury(name, prior.processingResolution), 1, 0));
+    if (rs.length !== 5) throw new Error(`expected 5 Middlebury scenes, got ${rs.length}`);
+    for (const r of rs)
+      log(`${r.name} ${r.width}x${r.height}: prior ${r.prior.abs_rel.toFixed(4)} / ${r.prior.delta1.toFixed(4)}, plane ${r.plane.abs_rel.toFixed(4)} / ${r.plane.delta1.toFixed(4)}`);
+    middlebury = {
+      p: { abs_rel: mean(rs, (r) => r.prior.abs_rel), d1: mean(rs, (r) => r.prior.delta1) },
+      q: { abs_rel: mean(rs, (r) => r.plane.abs_rel), d1: mean(rs, (r) => r.plane.delta1) },
+    };
+  }
+  const { p, q } = middlebury;
+  log(`mean: prior ${p.abs_rel.toFixed(4)} / ${p.d1.toFixed(4)}, plane ${q.abs_rel.toFixed(4)} / ${q.d1.toFixed(4)}`);
+  return middlebury;
+}
+
+test.serial('beats the fitted plane on the real Middlebury scenes: mean abs_rel', (t) => {
+  const { p, q } = middleburyMeans((l) => t.log(l));
   t.true(p.abs_rel < q.abs_rel);
+});
+
+knownGap('beats the fitted plane on the real Middlebury scenes: mean d1', (t) => {
+  const { p, q } = middleburyMeans((l) => t.log(l));
   t.true(p.d1 > q.d1);
 });
 
