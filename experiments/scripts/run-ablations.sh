@@ -5,6 +5,8 @@
 # recorded with the paper's latent learning rate, 1.5e-3, before the embedded prior got its own (2e-2,
 # models/aperture-depth-tiny/defocus_defaults.json), and with the scale/shift search on both sides of the focus
 # plane, before base/optics-middlebury.yaml told it the scene lies behind (2026-12-05): every run states both.
+# They used the embedded model of sessions 3-14; `git checkout dc7978f -- models/aperture-depth-tiny` restores it
+# (the shipped one since session 15 is the 7000-step tiny-gn model; experiments/RESULTS.md).
 #   bash experiments/scripts/run-ablations.sh            # from the repository root; writes runs/ablation-*
 set -u
 cd "$(dirname "$0")/../.."
