@@ -7,15 +7,24 @@
 # plane, before base/optics-middlebury.yaml told it the scene lies behind (2026-12-05): every run states both.
 # They used the embedded model of sessions 3-14; `git checkout dc7978f -- models/aperture-depth-tiny` restores it
 # (the shipped one since session 15 is the 7000-step tiny-gn model; experiments/RESULTS.md).
-#   bash experiments/scripts/run-ablations.sh            # from the repository root; writes runs/ablation-*
+# `--current` runs the same ablations with the configs as they are (the shipped prior, its own rate, the search
+# behind the focus plane) into runs/ablation-current-* (recorded in RESULTS.md, session 15).
+#   bash experiments/scripts/run-ablations.sh [--current]   # from the repository root; writes runs/ablation-*
 set -u
 cd "$(dirname "$0")/../.."
 A="node bin/aperture-depth.js run"
 C=experiments/configs/ablations
+if [ "${1:-}" = "--current" ]; then
+  PIN=()
+  OUT=runs/ablation-current
+else
+  PIN=(--set optimizer.lr.latent=1.5e-3 --set optimizer.scene_side=both)
+  OUT=runs/ablation
+fi
 r() {
   local name=$1
   shift
-  $A --config "$C/$name.yaml" --set data.limit=3 --set optimizer.lr.latent=1.5e-3 --set optimizer.scene_side=both "$@" --out "runs/ablation-$name" > "runs/ablation-$name.log" 2>&1
+  $A --config "$C/$name.yaml" --set data.limit=3 ${PIN[@]+"${PIN[@]}"} "$@" --out "$OUT-$name" > "$OUT-$name.log" 2>&1
   echo "$(date +%T) $name rc=$?"
 }
 mkdir -p runs

@@ -21,6 +21,9 @@ export interface CandidateDepthsOptions {
   side?: SceneSide;
 }
 
+/** Blur as fractions of c_inf for the candidates behind the focus plane when few pixel levels fit below it. */
+const BEHIND_FRACTIONS = [0.25, 0.5, 0.75, 0.9] as const;
+
 /** Which side(s) of the focus plane the scene may occupy. */
 export type SceneSide = 'both' | 'behind' | 'front';
 
@@ -51,6 +54,12 @@ export function candidateDepths(options: CandidateDepthsOptions): number[] {
     const near = F / (1 + r);
     if (near > 1.05 * f && side !== 'behind') depths.add(near);
     if (r < 0.98 && side !== 'front') depths.add(F / (1 - r));
+  }
+  // Behind the focus plane the blur never exceeds c_inf: when c_inf is small (a weak relative blur, a coarse
+  // search image) fewer than two pixel levels fit below it, and a search told the scene lies behind would have
+  // nothing but F to try. Then place the candidates at fractions of c_inf instead.
+  if (side === 'behind' && depths.size < 3) {
+    for (const r of BEHIND_FRACTIONS) depths.add(F / (1 - r));
   }
   return [...depths].sort((a, b) => a - b);
 }

@@ -63,6 +63,28 @@ test('candidate depths cover both sides of the focus plane at the same blur', (t
   );
 });
 
+test('candidate depths behind the focus plane when its blur at infinity is under the pixel levels', (t) => {
+  // c_inf 0.8 px (a weak relative blur on the search image): of the default levels only 0.5 px fits behind F.
+  const opts = { focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 0.8 };
+  const behind = candidateDepths({ ...opts, side: 'behind' });
+  // F, the 0.5 px level (2 / (1 - 0.625) = 5.33), and blur at 1/4, 1/2, 3/4, 9/10 of c_inf: 2 / (1 - r)
+  t.deepEqual(
+    behind.map((x) => Number(x.toFixed(4))),
+    [2, 2.6667, 4, 5.3333, 8, 20],
+  );
+  t.notThrows(() => gridSearchScaleShift(({ shift }) => Math.abs(shift - 4), behind));
+  // Enough levels behind F: no extra candidates (the default grid as before).
+  t.deepEqual(
+    candidateDepths({ ...opts, cocAtInfinityPx: 10, side: 'behind' }).map((x) => Number(x.toFixed(4))),
+    [2, 2.1053, 2.2222, 2.5, 3.3333, 10],
+  );
+  // Both sides: unchanged, every level in front of F (2 / (1 + c / 0.8)) and the one behind it.
+  t.deepEqual(
+    candidateDepths({ ...opts, side: 'both' }).map((x) => Number(x.toFixed(4))),
+    [0.0952, 0.1818, 0.3333, 0.5714, 0.8889, 1.2308, 2, 5.3333],
+  );
+});
+
 test('grid search finds the minimum of a two-basin loss and refines it', (t) => {
   // a loss with a false basin (higher floor) at (near 1, far 1.5) and the true minimum at (near 3, far 6)
   const loss = ({ scale, shift }: { scale: number; shift: number }): number => {
