@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTempDir } from '../helpers/temp-dir.ts';
 import { summarize, type EvalReport, type SceneResult } from '../../experiments/training/eval-prior.ts';
 import { planeGaps, readTrainingSummary, writeModelCard, type TrainingSummary } from '../../experiments/training/model-card.ts';
 
@@ -81,7 +82,7 @@ test('the evaluation section carries the paired difference with its standard err
 test("readTrainingSummary: the shipped folder's training.json, and errors that name the file and key", (t) => {
   const shipped = readTrainingSummary(MODEL);
   t.true(shipped.unet.steps > 0 && shipped.losses.unet.length > 0);
-  const dir = mkdtempSync(join(tmpdir(), 'card-'));
+  const { dir, remove } = makeTempDir('card');
   try {
     t.throws(() => readTrainingSummary(dir), { message: /training\.json.*no training summary/ });
     writeFileSync(join(dir, 'training.json'), JSON.stringify({ ...training, losses: { vae: [] } }));
@@ -91,6 +92,6 @@ test("readTrainingSummary: the shipped folder's training.json, and errors that n
     writeFileSync(join(dir, 'training.json'), JSON.stringify(training));
     t.deepEqual(readTrainingSummary(dir), training);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });

@@ -1,7 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { estimate } from '../../../core/pipeline/estimate.ts';
@@ -11,17 +10,18 @@ import {
   withModelDefaults,
 } from '../../../core/pipeline/model-defaults.ts';
 import { setupEngine } from '../../helpers/engine.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 import { writeArtlPair } from './helpers/write-pair.ts';
 
 const SD2_TINY = fileURLToPath(new URL('../../data/diffusers-tiny/sd2-tiny/checkpoint', import.meta.url));
-const tmp = mkdtempSync(join(tmpdir(), 'model-defaults-'));
+const { dir: tmp, remove } = makeTempDir('model-defaults');
 let pair32: string;
 
 test.before(async () => {
   await setupEngine();
   pair32 = writeArtlPair(join(tmp, 'artl32'), 32);
 });
-test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
+test.after.always(remove);
 
 function modelWith(name: string, defaults: string | undefined): string {
   const dir = join(tmp, name);
