@@ -21,6 +21,7 @@ import { ThinLensCamera } from '../../physics/thin-lens-camera.ts';
 import {
   configToJson,
   resolveOptimizerConfig,
+  type OptimizerConfig,
   type OptimizerConfigInput,
   type Variant,
 } from '../../optimizers/config.ts';
@@ -193,19 +194,19 @@ function checkSignal(images: PairImages, spec: PairSpec, saturation: number | nu
 function checkBudget(
   spec: PairSpec,
   options: EstimateOptions,
-  optimizerInput: OptimizerConfigInput,
+  variantConfig: (variant: Variant) => OptimizerConfig,
+  requested: OptimizerConfig,
   modelPath: string | undefined,
 ): void {
   const { width, height } = imageSize(spec.aif);
-  let variant = resolveOptimizerConfig(optimizerInput).variant;
-  if (!modelPath) variant = 'pixel';
+  const variant = modelPath ? requested.variant : 'pixel';
   const prior = modelPath
     ? priorFootprint(modelPath, {
         steps: options.prior?.steps,
         processingResolution: options.prior?.processingResolution,
       })
     : undefined;
-  const renderer = resolveOptimizerConfig({ ...optimizerInput, variant }).renderer;
+  const renderer = variantConfig(variant).renderer;
   checkRunBytes(
     { width, height, workingMaxSide: options.workingMaxSide, variant, renderer, ...(prior ? { prior } : {}) },
     options.maxTensorBytes!,
@@ -263,11 +264,16 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     priorFolder ? readModelDefaults(resolveModel(priorFolder).path) : undefined,
   );
   const optimizerInput = withDefaults.input;
-  if (options.maxTensorBytes !== undefined) checkBudget(spec, options, optimizerInput, priorFolder);
+  // The resolved optimizer config as requested (with the model's rates), and as run by another variant (the
+  // pixel fallback when no model is installed).
+  const requested = resolveOptimizerConfig(optimizerInput);
+  const variantConfig = (v: Variant): OptimizerConfig =>
+    v === requested.variant ? requested : resolveOptimizerConfig({ ...optimizerInput, variant: v });
+  if (options.maxTensorBytes !== undefined) checkBudget(spec, options, variantConfig, requested, priorFolder);
   const images = readPairImages(spec);
   const { width: W, height: H } = images;
   try {
-    checkSignal(images, spec, resolveOptimizerConfig(optimizerInput).masks.saturation);
+    checkSignal(images, spec, requested.masks.saturation);
   } catch (err) {
     tf.dispose([images.aif, images.blurred, ...(images.depthGt ? [images.depthGt] : [])]);
     throw err;
@@ -308,7 +314,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       : spec.camera;
 
   // 3. The prior.
-  let variant = resolveOptimizerConfig(optimizerInput).variant;
+  let variant = requested.variant;
   let fallback: string | null = null;
   let modelPath: string | null = null;
   let prior: DepthPrior;
@@ -351,7 +357,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
       srgb.dispose();
     }
   }
-  const config = resolveOptimizerConfig({ ...optimizerInput, variant });
+  const config = variantConfig(variant);
   if (withDefaults.source.lr_latent === 'model' && variant === 'full') {
     log(`optimizer: latent learning rate ${config.lr.latent} from ${withDefaults.source.file}`);
   }
@@ -549,7 +555,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     out: outDir,
     config_file: options.configFile ?? null,
     variant,
-    requested_variant: resolveOptimizerConfig(optimizerInput).variant,
+    requested_variant: requested.variant,
     prior: { name: prior.name, model: modelPath, fallback, latent_shape: [...prior.latentShape] },
     engine: engine
       ? {

@@ -10,7 +10,7 @@ import { readJsonFile } from '../../core/io/json-file.ts';
 import { writePng } from '../../core/io/png.ts';
 import type { EvalReport, SetSummary } from './eval-prior.ts';
 import { formatMeanAndError } from '../../core/metrics/mean-and-error.ts';
-import { TEST_SEED_START, TRAIN_SEED_END, VALIDATION_SEED_START } from './procedural-scenes.ts';
+import { CLUTTER_SEED_START, TEST_SEED_START, TRAIN_SEED_END, VALIDATION_SEED_START } from './procedural-scenes.ts';
 import { TEXTURE_IMAGE_FILES } from './scene/texture-images.ts';
 import type { SizedStageSettings } from './stages/sized-stage.ts';
 import { formatDuration } from './trainer/progress.ts';
@@ -20,6 +20,8 @@ export interface TrainingSummary {
   seed: number;
   preset: string;
   scenes: number;
+  /** Clutter scenes added to `scenes` (seeds from CLUTTER_SEED_START on). */
+  clutterScenes?: number;
   size: number;
   naturalTextures: boolean;
   workers: number;
@@ -31,7 +33,7 @@ export interface TrainingSummary {
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
   /** Stage E (end-to-end fine-tuning through the decoder with the affine-invariant depth loss), when it ran. */
-  e2e?: SizedStageSettings & { gradWeight?: number };
+  e2e?: SizedStageSettings & { gradWeight?: number; clutter?: number };
   seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number };
   losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[] };
 }
@@ -103,6 +105,9 @@ export function renderLossCurves(curves: { label: string; points: LossPoint[] }[
   });
   return img;
 }
+
+/** What a clutter scene holds (the card's data line; `procedural-scenes.ts` buildClutter). */
+const clutterText = '12-40 boxes, spheres, rods and boards at many depths before a wall, standing or floating';
 
 function lossTable(points: LossPoint[], rows = 10): string {
   if (points.length === 0) return '(none)\n';
@@ -199,7 +204,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
   Voronoi patches, bricks, wood rings, dots${t.naturalTextures ? `, and texture patches cut from the colour images ${TEXTURE_IMAGE_FILES.join(', ')} of \`test/data/open3d-rgbd\` (their depth is never used)` : ''};
   Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
   z-depth by analytic ray casting, 0.3-15 m.
-- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1}) at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}${e2e ? `; stage E: training seeds 0..${e2e.scenes - 1} rendered at ${e2e.width}x${e2e.height}, randomly mirrored` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
+- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1})${t.clutterScenes ? ` and ${t.clutterScenes} clutter scenes (${clutterText}; seeds ${CLUTTER_SEED_START}..${CLUTTER_SEED_START + t.clutterScenes - 1})` : ''} at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}${e2e ? `; stage E: training seeds 0..${e2e.scenes - 1}${e2e.clutter ? ` and clutter seeds ${CLUTTER_SEED_START}..${CLUTTER_SEED_START + e2e.clutter - 1}` : ''} rendered at ${e2e.width}x${e2e.height}, randomly mirrored` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
   held-out test seeds start at ${TEST_SEED_START} (the validation lines of the training log use ${VALIDATION_SEED_START} on, never the test scenes). Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 

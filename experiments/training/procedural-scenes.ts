@@ -41,8 +41,13 @@ export const TEST_SEED_START = 1_000_000;
  */
 export const EVAL_SEED_COUNT = 500_000;
 export const VALIDATION_SEED_START = TEST_SEED_START + EVAL_SEED_COUNT;
+/**
+ * Training seeds from here on (up to {@link TRAIN_SEED_END}) are `clutter` scenes; below it the kind is drawn as
+ * before (no held-out seed is ever a clutter scene, so every evaluation set is unchanged by their addition).
+ */
+export const CLUTTER_SEED_START = 500_000;
 
-export const SCENE_KINDS = Object.freeze(['room', 'yard', 'planes', 'tabletop'] as const);
+export const SCENE_KINDS = Object.freeze(['room', 'yard', 'planes', 'tabletop', 'clutter'] as const);
 export type SceneKind = (typeof SCENE_KINDS)[number];
 
 export interface SceneOptions {
@@ -66,6 +71,17 @@ export interface ProceduralScene {
   readonly rgb: Float32Array;
   /** [H, W] z-depth in metres. */
   readonly depth: Float32Array;
+}
+
+/**
+ * The training seeds of a set of `count` drawn-kind scenes and `clutter` clutter scenes: 0 .. count-1, then
+ * CLUTTER_SEED_START .. CLUTTER_SEED_START + clutter - 1.
+ */
+export function trainingSeeds(count: number, clutter = 0): number[] {
+  check(Number.isInteger(count) && count >= 0 && count <= CLUTTER_SEED_START, () => `scene count must be an integer in [0, ${CLUTTER_SEED_START}], got ${count}`, { key: 'scenes' });
+  const maxClutter = TRAIN_SEED_END - CLUTTER_SEED_START;
+  check(Number.isInteger(clutter) && clutter >= 0 && clutter <= maxClutter, () => `clutter scene count must be an integer in [0, ${maxClutter}], got ${clutter}`, { key: 'clutter' });
+  return [...Array.from({ length: count }, (_, i) => i), ...Array.from({ length: clutter }, (_, i) => CLUTTER_SEED_START + i)];
 }
 
 /** Which split a seed belongs to. */
@@ -98,9 +114,15 @@ export function generateScene(seed: number, options: SceneOptions): ProceduralSc
   );
   const rng = new Rng(seed * 2 + 1);
   const kindDraw = rng.uniform();
-  const kind: SceneKind =
-    options.kind ?? (kindDraw < 0.3 ? 'room' : kindDraw < 0.5 ? 'yard' : kindDraw < 0.62 ? 'planes' : 'tabletop');
-  const builder: Record<SceneKind, Builder> = { room: buildRoom, yard: buildYard, planes: buildPlanes, tabletop: buildTabletop };
+  const drawn: SceneKind = kindDraw < 0.3 ? 'room' : kindDraw < 0.5 ? 'yard' : kindDraw < 0.62 ? 'planes' : 'tabletop';
+  const kind: SceneKind = options.kind ?? (seed >= CLUTTER_SEED_START && seed < TRAIN_SEED_END ? 'clutter' : drawn);
+  const builder: Record<SceneKind, Builder> = {
+    room: buildRoom,
+    yard: buildYard,
+    planes: buildPlanes,
+    tabletop: buildTabletop,
+    clutter: buildClutter,
+  };
   const layout = builder[kind](rng, width, height, options.textureImages ?? []);
   const gamma = rng.uniform() < 0.25 ? 1 : uni(rng, 1.8, 2.4);
   const noiseSigma = rng.uniform() < 0.5 ? 0 : uni(rng, 0.002, 0.02);
@@ -339,6 +361,71 @@ function buildTabletop(rng: Rng, w: number, h: number, images: readonly TextureI
     objects.push(groundObject(rng, groundPointInView(rng, camera, dist), dist * logUniform(rng, 0.12, 0.55), images, uni(rng, 0, 0.3)));
   }
   const { lights, ambient } = lighting(rng, rng.uniform() < 0.5);
+  if (lights.length === 0 || rng.uniform() < 0.5) {
+    lights.push({
+      kind: 'point',
+      position: [uni(rng, -1.5, 1.5), uni(rng, 1, 2.5), uni(rng, -0.5, wallDist - 0.3)],
+      color: pointLightColor(rng, uni(rng, 0.8, 1.5)),
+      falloffM: uni(rng, 1, 3),
+    });
+  }
+  return { camera, objects, lights, ambient };
+}
+
+/**
+ * Many small objects at many depths (a Middlebury-like indoor close range): a backdrop wall 1.5-5 m away, often a
+ * floor, and 12-40 boxes, spheres, cylinders, thin rods at any angle and slanted boards, standing, stacked or
+ * floating, so that the depth map is made of object silhouettes rather than of the room's layout.
+ */
+function buildClutter(rng: Rng, w: number, h: number, images: readonly TextureImage[]): Layout {
+  const camPos: Vec3 = [0, uni(rng, 0.5, 1.6), 0];
+  const camera = makeCamera(w, h, deg(uni(rng, 35, 65)), camPos, deg(uni(rng, -12, 12)), deg(uni(rng, -25, 5)), deg(uni(rng, -4, 4)));
+  const wallDist = uni(rng, 1.5, 5);
+  const objects: SceneObject[] = [
+    enclosure(new PlanePrimitive([0, 0, wallDist], normalize3([uni(rng, -0.25, 0.25), 0, -1])), rng, 0.03, 1.5, images),
+  ];
+  if (rng.uniform() < 0.8) objects.push(enclosure(new PlanePrimitive([0, 0, 0], [0, 1, 0], undefined, uni(rng, 0, 3)), rng, 0.02, 0.6, images));
+  const halfFov = Math.atan(w / 2 / camera.focalPx);
+  const halfFovY = Math.atan(h / 2 / camera.focalPx);
+  const yaw = Math.atan2(camera.forward[0], camera.forward[2]);
+  const pitch = Math.asin(Math.max(-1, Math.min(1, camera.forward[1])));
+  /** A point at distance `dist` along a ray drawn uniformly in the view (a little beyond its edges). */
+  const inView = (dist: number): Vec3 => {
+    const a = yaw + uni(rng, -1.1, 1.1) * halfFov;
+    const b = pitch + uni(rng, -1.1, 1.1) * halfFovY;
+    return [camPos[0] + dist * Math.cos(b) * Math.sin(a), camPos[1] + dist * Math.sin(b), camPos[2] + dist * Math.cos(b) * Math.cos(a)];
+  };
+  const n = Math.floor(uni(rng, 12, 41));
+  for (let k = 0; k < n; k++) {
+    const dist = uni(rng, 0.45, wallDist - 0.15);
+    const size = dist * logUniform(rng, 0.04, 0.3);
+    const texture = randomTexture(rng, logUniform(rng, size * 0.05, size * 0.8), images);
+    const r = rng.uniform();
+    if (r < 0.3) {
+      // On the floor (or stacked: floating a little above it).
+      const p = groundPointInView(rng, camera, dist, 1.2);
+      objects.push(groundObject(rng, p, size, images, rng.uniform() < 0.3 ? uni(rng, 0.05, 0.6) : 0));
+    } else if (r < 0.5) {
+      const c = inView(dist);
+      const half: Vec3 = [size * uni(rng, 0.2, 0.6), size * uni(rng, 0.2, 0.6), size * uni(rng, 0.2, 0.6)];
+      objects.push({ primitive: new BoxPrimitive(c, randomAxes(rng), half), texture, castsShadow: true });
+    } else if (r < 0.65) {
+      objects.push({ primitive: new SpherePrimitive(inView(dist), size * uni(rng, 0.15, 0.5)), texture, castsShadow: true });
+    } else if (r < 0.85) {
+      // A thin rod (a leg, a spoke, a handle) at any angle.
+      const c = inView(dist);
+      const axis = normalize3([rng.normal(), rng.normal(), rng.normal()]);
+      const len = size * uni(rng, 1, 4);
+      const base: Vec3 = [c[0] - (axis[0] * len) / 2, c[1] - (axis[1] * len) / 2, c[2] - (axis[2] * len) / 2];
+      objects.push({ primitive: new CylinderPrimitive(base, axis, size * uni(rng, 0.03, 0.12), len), texture, castsShadow: true });
+    } else {
+      // A slanted board.
+      const normal = normalize3([uni(rng, -0.9, 0.9), uni(rng, -0.9, 0.9), -1]);
+      const half: [number, number] = [size * uni(rng, 0.3, 1.2), size * uni(rng, 0.1, 0.8)];
+      objects.push({ primitive: new PlanePrimitive(inView(dist), normal, half, uni(rng, 0, Math.PI)), texture, castsShadow: true });
+    }
+  }
+  const { lights, ambient } = lighting(rng, rng.uniform() < 0.7);
   if (lights.length === 0 || rng.uniform() < 0.5) {
     lights.push({
       kind: 'point',

@@ -39,7 +39,7 @@ import { scorePriorAndPlane } from './eval/aligned-metrics.ts';
 import { predictOneStep, type OneStepNets } from './eval/one-step.ts';
 import { exportPriorFolder } from './export-model.ts';
 import { MICRO, SMALL, TINY, TINY_GN, priorConfigs, type JsonObject, type SizeSpec } from './model-configs.ts';
-import { GENERATOR_VERSION, TRAIN_SEED_END, VALIDATION_SEED_START, generateScene } from './procedural-scenes.ts';
+import { CLUTTER_SEED_START, GENERATOR_VERSION, TRAIN_SEED_END, VALIDATION_SEED_START, generateScene, trainingSeeds } from './procedural-scenes.ts';
 import { loadTextureImages } from './scene/texture-images.ts';
 import { assignWeights, emptyPromptContext, type E2EReplicaInit, type UNetReplicaInit, type VaeReplicaInit } from './stages/replica.ts';
 import { drawE2EItems, type E2EStageSettings } from './stages/e2e-stage.ts';
@@ -77,6 +77,8 @@ export interface TrainPriorOptions {
   preset: PresetName;
   /** Training scenes (seeds 0 .. scenes-1). */
   scenes: number;
+  /** Clutter scenes added to them (seeds from CLUTTER_SEED_START on, `procedural-scenes.ts`). @default 0 */
+  clutterScenes?: number;
   /** Scene render size (square). */
   size: number;
   naturalTextures: boolean;
@@ -221,10 +223,16 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   if (ft.steps > 0) checkSizedStage(ft, 'ft', down, TRAIN_SEED_END);
   // Checked before any training, like the other stage C settings (an error after stages A and B would cost an hour).
   check(ft.real === undefined || (Number.isInteger(ft.real) && ft.real >= 0), () => `--ft-real must be a non-negative integer, got ${ft.real}`, { key: '--ft-real' });
+  // Clutter seeds follow CLUTTER_SEED_START, so the drawn-kind scenes must stay below it.
+  const clutterCheck = (n: number | undefined, flag: string): void =>
+    check(n === undefined || (Number.isInteger(n) && n >= 0 && n <= TRAIN_SEED_END - CLUTTER_SEED_START), () => `${flag} must be an integer in [0, ${TRAIN_SEED_END - CLUTTER_SEED_START}], got ${n}`, { key: flag });
+  check(Number.isInteger(opts.scenes) && opts.scenes >= 1 && opts.scenes <= CLUTTER_SEED_START, () => `--scenes must lie in [1, ${CLUTTER_SEED_START}], got ${opts.scenes}`, { key: '--scenes' });
+  clutterCheck(opts.clutterScenes, '--clutter-scenes');
   const e2e = opts.e2e;
   check(Number.isInteger(e2e.steps) && e2e.steps >= 0, () => `--e2e-steps must be a non-negative integer, got ${e2e.steps}`, { key: '--e2e-steps' });
   if (e2e.steps > 0) {
-    checkSizedStage(e2e, 'e2e', down, TRAIN_SEED_END);
+    checkSizedStage(e2e, 'e2e', down, CLUTTER_SEED_START);
+    clutterCheck(e2e.clutter, '--e2e-clutter-scenes');
     check(e2e.lr > 0, () => `--e2e-lr must be positive, got ${e2e.lr}`, { key: '--e2e-lr' });
     check(Number.isFinite(e2e.gradWeight) && e2e.gradWeight >= 0, () => `--e2e-grad-weight must be a number >= 0, got ${e2e.gradWeight}`, { key: '--e2e-grad-weight' });
   }
@@ -240,14 +248,15 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   }
   const t0 = performance.now();
 
-  // 0. Training scenes (train split only: seeds 0 .. scenes-1).
-  const seeds = Array.from({ length: opts.scenes }, (_, i) => i);
+  // 0. Training scenes (train split only: seeds 0 .. scenes-1, then the clutter seeds).
+  const clutter = opts.clutterScenes ?? 0;
+  const seeds = trainingSeeds(opts.scenes, clutter);
   const textureImages = opts.naturalTextures ? loadTextureImages() : [];
-  const dsKey = { v: GENERATOR_VERSION, scenes: opts.scenes, size: opts.size, naturalTextures: opts.naturalTextures };
+  const dsKey = { v: GENERATOR_VERSION, scenes: opts.scenes, ...(clutter ? { clutter } : {}), size: opts.size, naturalTextures: opts.naturalTextures };
   const rendered = await cachedArrays(work, 'scenes', dsKey, () => renderScenes(seeds, opts.size, opts.size, opts, textureImages, write, 'data'));
   const ds: SceneDataset = { width: opts.size, height: opts.size, seeds, rgb: rendered.rgb as Uint8Array, depth: rendered.depth as Float32Array };
   const dataSeconds = (performance.now() - t0) / 1000;
-  write(`[data] ${opts.scenes} scenes ${opts.size}x${opts.size} ready (${formatDuration(dataSeconds)})`);
+  write(`[data] ${opts.scenes} scenes${clutter ? ` + ${clutter} clutter scenes` : ''} ${opts.size}x${opts.size} ready (${formatDuration(dataSeconds)})`);
 
   // 1. Stage A: the VAE.
   const configs0 = priorConfigs(spec, 1);
@@ -258,7 +267,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     settings: opts.vae,
     work,
     dataKey: dsKey,
-    scenes: opts.scenes,
+    scenes: seeds.length,
     size: opts.size,
   };
   const vaeEngine = await startEngine(opts.workers, vaeInit, opts.vae.lr, opts.emaDecay);
@@ -377,6 +386,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     seed: opts.seed,
     preset: opts.preset,
     scenes: opts.scenes,
+    ...(clutter ? { clutterScenes: clutter } : {}),
     size: opts.size,
     naturalTextures: opts.naturalTextures,
     workers: opts.workers,
@@ -557,11 +567,12 @@ async function runE2E(a: {
   const { opts, work, write } = a;
   const e2e = opts.e2e;
   const t0 = performance.now();
-  const seeds = Array.from({ length: e2e.scenes }, (_, i) => i);
-  const dataKey = { v: GENERATOR_VERSION, scenes: e2e.scenes, width: e2e.width, height: e2e.height, naturalTextures: opts.naturalTextures };
+  const clutter = e2e.clutter ?? 0;
+  const seeds = trainingSeeds(e2e.scenes, clutter);
+  const dataKey = { v: GENERATOR_VERSION, scenes: e2e.scenes, ...(clutter ? { clutter } : {}), width: e2e.width, height: e2e.height, naturalTextures: opts.naturalTextures };
   await cachedArrays(work, 'e2e-scenes', dataKey, () => renderScenes(seeds, e2e.width, e2e.height, opts, a.textureImages, write, 'e2e-data'));
   const dataSeconds = (performance.now() - t0) / 1000;
-  write(`[e2e-data] ${e2e.scenes} scenes ${e2e.width}x${e2e.height} ready (${formatDuration(dataSeconds)})`);
+  write(`[e2e-data] ${e2e.scenes} scenes${clutter ? ` + ${clutter} clutter scenes` : ''} ${e2e.width}x${e2e.height} ready (${formatDuration(dataSeconds)})`);
   const init: E2EReplicaInit = {
     stage: 'e2e',
     unetConfig: a.unetInit.unetConfig,
@@ -580,7 +591,7 @@ async function runE2E(a: {
   const engine = await startEngine(opts.workers, init, e2e.lr, opts.emaDecay);
   const h = e2e.height / a.down;
   const w = e2e.width / a.down;
-  write(`[unet-e2e] from stage ${opts.finetune.steps > 0 ? 'C' : 'B'}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${e2e.scenes} scenes, ${opts.workers} worker(s)`);
+  write(`[unet-e2e] from stage ${opts.finetune.steps > 0 ? 'C' : 'B'}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${seeds.length} scenes, ${opts.workers} worker(s)`);
   const valSet = validationSet(opts.valScenes, e2e.width, e2e.height, a.textureImages, [h, w, 4]);
   const dir = join(work, 'unet-e2e');
   if (valSet.scenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
@@ -598,7 +609,7 @@ async function runE2E(a: {
     // Everything that fixes the start weights (stages A-C) and this stage's own settings.
     settings: { stage: 'unet-e2e', seed: opts.seed, preset: opts.preset, scalingFactor: a.scalingFactor, unet: opts.unet, ema: opts.emaDecay, finetune: opts.finetune.steps > 0 ? opts.finetune : null, dataKey, e2e },
     schedule: cosineSchedule(0.05, Math.min(50, Math.floor(e2e.steps / 20))),
-    draw: (rng) => drawE2EItems(rng, e2e.scenes, h * w * 4, e2e.batch),
+    draw: (rng) => drawE2EItems(rng, seeds.length, h * w * 4, e2e.batch),
     onLog: validationHook(valSet, a.nets, engine.engine, opts.logEvery, e2e.steps),
     stopAfter: opts.stopAfter,
     write,
@@ -732,6 +743,8 @@ async function main(): Promise<void> {
     .option('e2e-width', { type: 'number', default: d.e2e.width, describe: 'stage E scene width (the processing resolution)' })
     .option('e2e-height', { type: 'number', default: d.e2e.height })
     .option('e2e-scenes', { type: 'number', default: d.e2e.scenes, describe: 'stage E training scenes (seeds 0..N-1)' })
+    .option('clutter-scenes', { type: 'number', default: d.clutterScenes ?? 0, describe: 'clutter scenes added to the training scenes (stages A and B; seeds from 500000 on)' })
+    .option('e2e-clutter-scenes', { type: 'number', default: d.e2e.clutter ?? 0, describe: 'stage E: clutter scenes added to its scenes' })
     .option('e2e-grad-weight', { type: 'number', default: d.e2e.gradWeight, describe: 'stage E: weight of the L1 on the x/y differences of the aligned depth error (0 = off)' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
@@ -749,6 +762,7 @@ async function main(): Promise<void> {
     work: argv.work,
     preset: argv.preset as PresetName,
     scenes: argv.scenes,
+    clutterScenes: argv['clutter-scenes'],
     size: argv.size,
     naturalTextures: argv['natural-textures'],
     vae: {
@@ -779,6 +793,7 @@ async function main(): Promise<void> {
       width: argv['e2e-width'],
       height: argv['e2e-height'],
       scenes: argv['e2e-scenes'],
+      clutter: argv['e2e-clutter-scenes'],
       gradWeight: argv['e2e-grad-weight'],
     },
     ckptEvery: argv['ckpt-every'],

@@ -49,16 +49,20 @@ export function candidateDepths(options: CandidateDepthsOptions): number[] {
     key: 'sceneSide',
   });
   const depths = new Set<number>([F]);
+  let behind = 0;
   for (const c of levels) {
     const r = c / cInf;
     const near = F / (1 + r);
     if (near > 1.05 * f && side !== 'behind') depths.add(near);
-    if (r < 0.98 && side !== 'front') depths.add(F / (1 - r));
+    if (r < 0.98 && side !== 'front') {
+      depths.add(F / (1 - r));
+      behind++;
+    }
   }
   // Behind the focus plane the blur never exceeds c_inf: when c_inf is small (a weak relative blur, a coarse
-  // search image) fewer than two pixel levels fit below it, and a search told the scene lies behind would have
-  // nothing but F to try. Then place the candidates at fractions of c_inf instead.
-  if (side === 'behind' && depths.size < 3) {
+  // search image) fewer than two of the pixel levels fit below it, and a search that may look behind F would
+  // have nothing but F (and at most one level) to try there. Then place candidates at fractions of c_inf too.
+  if (side !== 'front' && behind < Math.min(2, levels.length)) {
     for (const r of BEHIND_FRACTIONS) depths.add(F / (1 - r));
   }
   return [...depths].sort((a, b) => a - b);

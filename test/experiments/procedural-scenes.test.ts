@@ -1,5 +1,6 @@
 import test from 'ava';
 import {
+  CLUTTER_SEED_START,
   EVAL_SEED_COUNT,
   SCENE_KINDS,
   TEST_SEED_START,
@@ -7,6 +8,7 @@ import {
   VALIDATION_SEED_START,
   generateScene,
   seedSplit,
+  trainingSeeds,
 } from '../../experiments/training/procedural-scenes.ts';
 import { heldOutProcedural } from '../../experiments/training/eval/eval-scenes.ts';
 import { PlanePrimitive, SpherePrimitive, BoxPrimitive, CylinderPrimitive, type Vec3 } from '../../experiments/training/scene/primitives.ts';
@@ -66,6 +68,34 @@ test('train/test split by seed range', (t) => {
   t.is(heldOutProcedural(EVAL_SEED_COUNT - 1, 8, 8, []).name.split('-')[0], `procedural/${VALIDATION_SEED_START - 1}`);
   t.throws(() => seedSplit(-1), { instanceOf: ApertureDepthError });
   t.throws(() => seedSplit(1.5), { instanceOf: ApertureDepthError });
+});
+
+/** Fraction of horizontal neighbour pairs whose depths differ by more than 5 % (object edges). */
+function edgeFraction(depth: Float32Array, w: number, h: number): number {
+  let n = 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x + 1 < w; x++) if (Math.abs(Math.log(depth[y * w + x]! / depth[y * w + x + 1]!)) > 0.05) n++;
+  return n / (h * (w - 1));
+}
+
+test('clutter scenes: the training seeds from CLUTTER_SEED_START on, with twice the depth edges of the drawn kinds', (t) => {
+  t.true(CLUTTER_SEED_START < TRAIN_SEED_END);
+  t.is(generateScene(CLUTTER_SEED_START, { width: 12, height: 9, supersample: 1 }).kind, 'clutter');
+  t.is(generateScene(TRAIN_SEED_END - 1, { width: 12, height: 9, supersample: 1 }).kind, 'clutter');
+  // No held-out seed (evaluation or validation) is a clutter scene, and seeds below the range keep their drawn kind.
+  for (const seed of [CLUTTER_SEED_START - 1, TEST_SEED_START, TEST_SEED_START + 7, VALIDATION_SEED_START]) {
+    t.not(generateScene(seed, { width: 12, height: 9, supersample: 1 }).kind, 'clutter', `seed ${seed}`);
+  }
+  let clutter = 0;
+  let drawn = 0;
+  for (let k = 0; k < 8; k++) {
+    clutter += edgeFraction(generateScene(CLUTTER_SEED_START + k, { width: 48, height: 36, supersample: 1 }).depth, 48, 36);
+    drawn += edgeFraction(generateScene(k, { width: 48, height: 36, supersample: 1 }).depth, 48, 36);
+  }
+  t.true(clutter > 2 * drawn, `edge fraction: clutter ${clutter / 8}, drawn kinds ${drawn / 8}`);
+  t.deepEqual(trainingSeeds(3, 2), [0, 1, 2, CLUTTER_SEED_START, CLUTTER_SEED_START + 1]);
+  t.deepEqual(trainingSeeds(2), [0, 1]);
+  t.throws(() => trainingSeeds(CLUTTER_SEED_START + 1), { message: /scene count must be an integer in \[0, 500000\], got 500001/ });
+  t.throws(() => trainingSeeds(10, -1), { message: /clutter scene count must be an integer in \[0, 500000\], got -1/ });
 });
 
 test('a frontal plane has constant depth, a slanted one the analytic depth', (t) => {

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupEngine } from '../helpers/engine.ts';
@@ -250,10 +250,13 @@ test.serial('stage E: trains the UNet end to end from stage B, VAE untouched, re
       [{ steps: -1 }, /--e2e-steps must be a non-negative integer/],
       [{ lr: 0 }, /--e2e-lr must be positive/],
       [{ gradWeight: -0.5 }, /--e2e-grad-weight must be a number >= 0, got -0.5/],
+      [{ clutter: -1 }, /--e2e-clutter-scenes must be an integer in \[0, 500000\], got -1/],
     ] as const) {
       const o = e2eOptions(b);
       await t.throwsAsync(trainPrior({ ...o, e2e: { ...o.e2e, ...e2e } }), { message: flag });
     }
+    await t.throwsAsync(trainPrior(e2eOptions(b, { clutterScenes: 2.5 })), { message: /--clutter-scenes must be an integer in \[0, 500000\], got 2.5/ });
+    await t.throwsAsync(trainPrior(e2eOptions(b, { scenes: 500_001 })), { message: /--scenes must lie in \[1, 500000\], got 500001/ });
     t.false(existsSync(join(b, 'work')));
 
     const full = await trainPrior(e2eOptions(a));
@@ -299,11 +302,18 @@ test.serial('stage E on two worker threads: the same losses as one thread within
   try {
     await t.throwsAsync(trainPrior(e2eOptions(b, { workers: 2 })), { message: /--e2e-batch 3 does not split over 2 workers/ });
     t.false(existsSync(join(b, 'work')));
-    // With the gradient-matching term, so that its weight reaches the worker threads' losses too.
-    const e2e = { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 12, scenes: 7, gradWeight: 0.5 };
-    const one = await trainPrior(e2eOptions(a, { e2e }));
-    const two = await trainPrior(e2eOptions(b, { e2e, workers: 2 }));
+    // With the gradient-matching term, so that its weight reaches the worker threads' losses too, and with clutter
+    // scenes in stages A, B and E (their seeds render on the worker threads as on this one).
+    const e2e = { steps: 6, batch: 4, lr: 3e-3, width: 20, height: 12, scenes: 7, gradWeight: 0.5, clutter: 3 };
+    const one = await trainPrior(e2eOptions(a, { e2e, clutterScenes: 4 }));
+    const two = await trainPrior(e2eOptions(b, { e2e, clutterScenes: 4, workers: 2 }));
     t.true(two.completed);
+    const summary = JSON.parse(readFileSync(join(two.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.is(summary.clutterScenes, 4);
+    t.is(summary.e2e?.clutter, 3);
+    // The cached scene sets hold the clutter scenes after the drawn ones: 12 + 4 at 16x16, 7 + 3 at 20x12.
+    t.is(statSync(join(b, 'work', 'scenes.depth.bin')).size, 16 * 16 * 16 * 4);
+    t.is(statSync(join(b, 'work', 'e2e-scenes.depth.bin')).size, 10 * 20 * 12 * 4);
     // Stages A and B differ only by the order of summing per-worker gradients; stage E follows them closely.
     two.e2eLosses.forEach((l, i) => t.true(Math.abs(l.loss - one.e2eLosses[i]!.loss) < 2e-3 * one.e2eLosses[i]!.loss, `step ${l.step}: ${l.loss} vs ${one.e2eLosses[i]!.loss}`));
     const stageA = loadLatestCheckpoint(join(b, 'work', 'vae'))!.snapshot.ema!;

@@ -56,10 +56,11 @@ test('candidate depths cover both sides of the focus plane at the same blur', (t
     d.map((x) => Number(x.toFixed(4))),
     [1.3333, 2, 4],
   );
-  // a blur level beyond c_inf exists only in front of the focus plane
-  t.is(
-    candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 2, levelsPx: [4] }).length,
-    2,
+  // a blur level beyond c_inf exists only in front of the focus plane (2 / 3 m); behind F the search then tries
+  // blur at fractions of c_inf instead (2 / (1 - r) for r = 1/4, 1/2, 3/4, 9/10)
+  t.deepEqual(
+    candidateDepths({ focusDistanceM: 2, focalLengthM: 0.05, cocAtInfinityPx: 2, levelsPx: [4] }).map((x) => Number(x.toFixed(4))),
+    [0.6667, 2, 2.6667, 4, 8, 20],
   );
 });
 
@@ -78,10 +79,15 @@ test('candidate depths behind the focus plane when its blur at infinity is under
     candidateDepths({ ...opts, cocAtInfinityPx: 10, side: 'behind' }).map((x) => Number(x.toFixed(4))),
     [2, 2.1053, 2.2222, 2.5, 3.3333, 10],
   );
-  // Both sides: unchanged, every level in front of F (2 / (1 + c / 0.8)) and the one behind it.
+  // Both sides: every level in front of F (2 / (1 + c / 0.8)) and behind it the same candidates as above.
   t.deepEqual(
     candidateDepths({ ...opts, side: 'both' }).map((x) => Number(x.toFixed(4))),
-    [0.0952, 0.1818, 0.3333, 0.5714, 0.8889, 1.2308, 2, 5.3333],
+    [0.0952, 0.1818, 0.3333, 0.5714, 0.8889, 1.2308, 2, 2.6667, 4, 5.3333, 8, 20],
+  );
+  // In front only: no fractions of c_inf (the blur in front of F is not bounded by it).
+  t.deepEqual(
+    candidateDepths({ ...opts, side: 'front' }).map((x) => Number(x.toFixed(4))),
+    [0.0952, 0.1818, 0.3333, 0.5714, 0.8889, 1.2308, 2],
   );
 });
 

@@ -26,6 +26,8 @@ export interface E2EStageSettings extends SizedStageSettings {
    * L1 alone): penalizes depth edges that are missing or misplaced, which the per-pixel L1 weighs by their area.
    */
   gradWeight: number;
+  /** Clutter scenes added to the `scenes` drawn-kind ones (`--e2e-clutter-scenes`). @default 0 */
+  clutter?: number;
 }
 
 /** One batch item of stage E: a scene, whether it is mirrored, and its noise latent `[h, w, 4]`. */

@@ -169,7 +169,8 @@ export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Repli
 
 /** Stage E: a trainable UNet from `initWeights`, the frozen VAE and text embedding, the `e2e-scenes` cache. */
 function buildE2EReplica(init: E2EReplicaInit, lr: number, emaDecay: number): Replica {
-  const { width, height, scenes } = init.settings;
+  const { width, height } = init.settings;
+  const scenes = init.settings.scenes + (init.settings.clutter ?? 0);
   const a = cacheOnly(init.work, 'e2e-scenes', init.dataKey);
   const ds: SceneDataset = {
     width,
