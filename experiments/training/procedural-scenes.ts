@@ -166,6 +166,23 @@ function lighting(rng: Rng, indoor: boolean): { lights: Light[]; ambient: Vec3 }
   return { lights, ambient };
 }
 
+/**
+ * The lighting of a close-range scene before a wall `wallDist` away: indoor with probability `indoor`, plus a lamp
+ * between the camera and the wall (always when there is no sun).
+ */
+function closeRangeLighting(rng: Rng, indoor: number, wallDist: number): { lights: Light[]; ambient: Vec3 } {
+  const lit = lighting(rng, rng.uniform() < indoor);
+  if (lit.lights.length === 0 || rng.uniform() < 0.5) {
+    lit.lights.push({
+      kind: 'point',
+      position: [uni(rng, -1.5, 1.5), uni(rng, 1, 2.5), uni(rng, -0.5, wallDist - 0.3)],
+      color: pointLightColor(rng, uni(rng, 0.8, 1.5)),
+      falloffM: uni(rng, 1, 3),
+    });
+  }
+  return lit;
+}
+
 /** A slightly tinted light colour of overall level `level`. */
 function pointLightColor(rng: Rng, level: number): Vec3 {
   const c = randomColor(rng);
@@ -360,16 +377,7 @@ function buildTabletop(rng: Rng, w: number, h: number, images: readonly TextureI
     const dist = uni(rng, 0.5, wallDist - 0.1);
     objects.push(groundObject(rng, groundPointInView(rng, camera, dist), dist * logUniform(rng, 0.12, 0.55), images, uni(rng, 0, 0.3)));
   }
-  const { lights, ambient } = lighting(rng, rng.uniform() < 0.5);
-  if (lights.length === 0 || rng.uniform() < 0.5) {
-    lights.push({
-      kind: 'point',
-      position: [uni(rng, -1.5, 1.5), uni(rng, 1, 2.5), uni(rng, -0.5, wallDist - 0.3)],
-      color: pointLightColor(rng, uni(rng, 0.8, 1.5)),
-      falloffM: uni(rng, 1, 3),
-    });
-  }
-  return { camera, objects, lights, ambient };
+  return { camera, objects, ...closeRangeLighting(rng, 0.5, wallDist) };
 }
 
 /**
@@ -425,14 +433,5 @@ function buildClutter(rng: Rng, w: number, h: number, images: readonly TextureIm
       objects.push({ primitive: new PlanePrimitive(inView(dist), normal, half, uni(rng, 0, Math.PI)), texture, castsShadow: true });
     }
   }
-  const { lights, ambient } = lighting(rng, rng.uniform() < 0.7);
-  if (lights.length === 0 || rng.uniform() < 0.5) {
-    lights.push({
-      kind: 'point',
-      position: [uni(rng, -1.5, 1.5), uni(rng, 1, 2.5), uni(rng, -0.5, wallDist - 0.3)],
-      color: pointLightColor(rng, uni(rng, 0.8, 1.5)),
-      falloffM: uni(rng, 1, 3),
-    });
-  }
-  return { camera, objects, lights, ambient };
+  return { camera, objects, ...closeRangeLighting(rng, 0.7, wallDist) };
 }
