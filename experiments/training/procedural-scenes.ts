@@ -75,12 +75,13 @@ export interface ProceduralScene {
 
 /**
  * The training seeds of a set of `count` drawn-kind scenes and `clutter` clutter scenes: 0 .. count-1, then
- * CLUTTER_SEED_START .. CLUTTER_SEED_START + clutter - 1.
+ * CLUTTER_SEED_START .. CLUTTER_SEED_START + clutter - 1. `names` says what the errors call the two counts
+ * (train-prior passes its flags, so its up-front checks are these).
  */
-export function trainingSeeds(count: number, clutter = 0): number[] {
-  check(Number.isInteger(count) && count >= 0 && count <= CLUTTER_SEED_START, () => `scene count must be an integer in [0, ${CLUTTER_SEED_START}], got ${count}`, { key: 'scenes' });
+export function trainingSeeds(count: number, clutter = 0, names = { count: 'scene count', clutter: 'clutter scene count' }): number[] {
+  check(Number.isInteger(count) && count >= 0 && count <= CLUTTER_SEED_START, () => `${names.count} must be an integer in [0, ${CLUTTER_SEED_START}], got ${count}`, { key: names.count });
   const maxClutter = TRAIN_SEED_END - CLUTTER_SEED_START;
-  check(Number.isInteger(clutter) && clutter >= 0 && clutter <= maxClutter, () => `clutter scene count must be an integer in [0, ${maxClutter}], got ${clutter}`, { key: 'clutter' });
+  check(Number.isInteger(clutter) && clutter >= 0 && clutter <= maxClutter, () => `${names.clutter} must be an integer in [0, ${maxClutter}], got ${clutter}`, { key: names.clutter });
   return [...Array.from({ length: count }, (_, i) => i), ...Array.from({ length: clutter }, (_, i) => CLUTTER_SEED_START + i)];
 }
 

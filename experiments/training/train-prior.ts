@@ -223,16 +223,15 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   if (ft.steps > 0) checkSizedStage(ft, 'ft', down, TRAIN_SEED_END);
   // Checked before any training, like the other stage C settings (an error after stages A and B would cost an hour).
   check(ft.real === undefined || (Number.isInteger(ft.real) && ft.real >= 0), () => `--ft-real must be a non-negative integer, got ${ft.real}`, { key: '--ft-real' });
-  // Clutter seeds follow CLUTTER_SEED_START, so the drawn-kind scenes must stay below it.
-  const clutterCheck = (n: number | undefined, flag: string): void =>
-    check(n === undefined || (Number.isInteger(n) && n >= 0 && n <= TRAIN_SEED_END - CLUTTER_SEED_START), () => `${flag} must be an integer in [0, ${TRAIN_SEED_END - CLUTTER_SEED_START}], got ${n}`, { key: flag });
+  // Clutter seeds follow CLUTTER_SEED_START, so the drawn-kind scenes must stay below it (trainingSeeds checks both counts).
   check(Number.isInteger(opts.scenes) && opts.scenes >= 1 && opts.scenes <= CLUTTER_SEED_START, () => `--scenes must lie in [1, ${CLUTTER_SEED_START}], got ${opts.scenes}`, { key: '--scenes' });
-  clutterCheck(opts.clutterScenes, '--clutter-scenes');
+  const clutter = opts.clutterScenes ?? 0;
+  const seeds = trainingSeeds(opts.scenes, clutter, { count: '--scenes', clutter: '--clutter-scenes' });
   const e2e = opts.e2e;
   check(Number.isInteger(e2e.steps) && e2e.steps >= 0, () => `--e2e-steps must be a non-negative integer, got ${e2e.steps}`, { key: '--e2e-steps' });
   if (e2e.steps > 0) {
     checkSizedStage(e2e, 'e2e', down, CLUTTER_SEED_START);
-    clutterCheck(e2e.clutter, '--e2e-clutter-scenes');
+    trainingSeeds(e2e.scenes, e2e.clutter ?? 0, { count: '--e2e-scenes', clutter: '--e2e-clutter-scenes' });
     check(e2e.lr > 0, () => `--e2e-lr must be positive, got ${e2e.lr}`, { key: '--e2e-lr' });
     check(Number.isFinite(e2e.gradWeight) && e2e.gradWeight >= 0, () => `--e2e-grad-weight must be a number >= 0, got ${e2e.gradWeight}`, { key: '--e2e-grad-weight' });
   }
@@ -249,8 +248,6 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const t0 = performance.now();
 
   // 0. Training scenes (train split only: seeds 0 .. scenes-1, then the clutter seeds).
-  const clutter = opts.clutterScenes ?? 0;
-  const seeds = trainingSeeds(opts.scenes, clutter);
   const textureImages = opts.naturalTextures ? loadTextureImages() : [];
   const dsKey = { v: GENERATOR_VERSION, scenes: opts.scenes, ...(clutter ? { clutter } : {}), size: opts.size, naturalTextures: opts.naturalTextures };
   const rendered = await cachedArrays(work, 'scenes', dsKey, () => renderScenes(seeds, opts.size, opts.size, opts, textureImages, write, 'data'));
