@@ -212,6 +212,15 @@ export const priorSchema = z
       .nonnegative()
       .optional()
       .describe('long side the prior runs at; 0 = input size (default: the checkpoint\u2019s, else 768)'),
+    margin: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        'reflected margin in processing pixels around the resized image, cropped off the prediction again ' +
+          '(for decoders with border artifacts; not in diffusers; default 0)',
+      ),
     engine: z
       .enum(['auto', 'tfjs', 'onnx'])
       .optional()

@@ -22,6 +22,7 @@ export function priorOptions(p: PriorConfig): Pick<EstimateOptions, 'model' | 'p
   if (p.scheduler !== undefined) prior.scheduler = p.scheduler;
   if (p.steps !== undefined) prior.steps = p.steps;
   if (p.processing_resolution !== undefined) prior.processingResolution = p.processing_resolution;
+  if (p.margin !== undefined) prior.margin = p.margin;
   return {
     ...(p.model !== undefined ? { model: p.model } : {}),
     prior,

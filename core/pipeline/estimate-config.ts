@@ -9,6 +9,8 @@ export interface EstimatePriorSettings {
   scheduler?: 'ddim' | 'lcm';
   steps?: number;
   processingResolution?: number;
+  /** `prior.margin`: reflected margin in processing pixels (`marigoldGeometry`). */
+  margin?: number;
   /** `prior.engine`: executor of the networks (`--engine` wins). */
   engine?: 'auto' | 'tfjs' | 'onnx';
 }
@@ -263,6 +265,7 @@ export function readEstimateConfig(file: string): EstimateFileConfig {
     prior.scheduler = p.string('scheduler', ['ddim', 'lcm'] as const);
     prior.steps = p.number('steps');
     prior.processingResolution = p.number('processing_resolution');
+    prior.margin = p.number('margin');
     prior.engine = p.string('engine', ['auto', 'tfjs', 'onnx'] as const);
     p.done();
   }

@@ -54,7 +54,7 @@ export interface EstimateOptions {
   /** Optimizer settings (from `--config`), under the three overrides above. */
   optimizer?: OptimizerConfigInput;
   /** Prior settings. */
-  prior?: { steps?: number; scheduler?: SchedulerKind; processingResolution?: number };
+  prior?: { steps?: number; scheduler?: SchedulerKind; processingResolution?: number; margin?: number };
   /**
    * Executor of the prior's networks (`--engine`, config `prior.engine`): `tfjs`, `onnx` (onnxruntime
    * graphs, `diffusion/onnx`) or `auto`, the faster one available (`core/engine/network-engine.ts`).
@@ -204,6 +204,7 @@ function checkBudget(
     ? priorFootprint(modelPath, {
         steps: options.prior?.steps,
         processingResolution: options.prior?.processingResolution,
+        margin: options.prior?.margin,
       })
     : undefined;
   const renderer = variantConfig(variant).renderer;
@@ -340,6 +341,7 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
         steps: options.prior?.steps,
         scheduler: options.prior?.scheduler,
         processingResolution: options.prior?.processingResolution,
+        margin: options.prior?.margin,
       },
       log,
     );

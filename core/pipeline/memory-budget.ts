@@ -47,6 +47,8 @@ export interface PriorFootprint {
   steps: number;
   /** Long side the prior runs at; 0 = the working size. */
   processingResolution: number;
+  /** Reflected margin on every side, in processing pixels (absent: 0). */
+  margin?: number;
 }
 
 export interface RunSize {
@@ -144,8 +146,9 @@ export function estimateRunBytes(size: RunSize): RunBytes {
     weights = F32 * p.weightElements;
     const long = Math.max(working.width, working.height);
     const res = p.processingResolution > 0 ? p.processingResolution : long;
-    const ph = Math.max(1, Math.floor((working.height * res) / long));
-    const pw = Math.max(1, Math.floor((working.width * res) / long));
+    const framing = 2 * (p.margin ?? 0);
+    const ph = Math.max(1, Math.floor((working.height * res) / long)) + framing;
+    const pw = Math.max(1, Math.floor((working.width * res) / long)) + framing;
     processing = { width: pw, height: ph };
     const lh = Math.ceil(ph / p.vaeScaleFactor);
     const lw = Math.ceil(pw / p.vaeScaleFactor);
@@ -244,7 +247,7 @@ export function checkRunBytes(size: RunSize, maxBytes: number, file: string): Ru
  */
 export function priorFootprint(
   model: string,
-  options: { steps?: number; processingResolution?: number } = {},
+  options: { steps?: number; processingResolution?: number; margin?: number } = {},
 ): PriorFootprint {
   const folder = openModelFolder(resolveModel(model).path);
   const unetRaw = readComponentConfig(folder.unet.dir);
@@ -255,6 +258,7 @@ export function priorFootprint(
   return footprintFromConfigs(unet, vae, weightElements, {
     steps: options.steps ?? folder.index.defaultDenoisingSteps ?? 4,
     processingResolution: options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768,
+    ...(options.margin ? { margin: options.margin } : {}),
   });
 }
 
@@ -277,7 +281,7 @@ export function footprintFromConfigs(
   unet: ReturnType<typeof parseUNetConfig>,
   vae: ReturnType<typeof parseVaeConfig>,
   weightElements: number,
-  settings: { steps: number; processingResolution: number },
+  settings: { steps: number; processingResolution: number; margin?: number },
 ): PriorFootprint {
   const n = unet.block_out_channels.length;
   return {

@@ -14,6 +14,8 @@ export interface NativeMemoryRun {
   engine?: NetworkEngineRequest;
   /** `prior.processing_resolution`; absent: the model's default; 0: the working size. */
   processingResolution?: number;
+  /** `prior.margin`: reflected margin in processing pixels; absent: 0. */
+  margin?: number;
   /** Input image size; absent: a square at the processing resolution (the largest a run can process). */
   width?: number;
   height?: number;
@@ -38,7 +40,7 @@ export async function nativeMemoryLoad(run: NativeMemoryRun): Promise<NativeMemo
     if (!model) return undefined;
     if ((await resolveNetworkEngine(run.engine)).engine !== 'onnx') return undefined;
     const dir = resolveModel(model).path;
-    const fp = priorFootprint(dir, { processingResolution: run.processingResolution });
+    const fp = priorFootprint(dir, { processingResolution: run.processingResolution, margin: run.margin });
     let [w, h] = [run.width, run.height];
     if (w !== undefined && h !== undefined) ({ width: w, height: h } = workingSize(w, h, run.workingMaxSide));
     const res =
@@ -51,7 +53,8 @@ export async function nativeMemoryLoad(run: NativeMemoryRun): Promise<NativeMemo
     const long = w !== undefined && h !== undefined ? Math.max(w, h) : res;
     const pw = w !== undefined ? Math.max(1, Math.round((w * res) / long)) : res;
     const ph = h !== undefined ? Math.max(1, Math.round((h * res) / long)) : res;
-    const pass = priorPassBytes(fp, pw, ph);
+    const framing = 2 * (run.margin ?? 0);
+    const pass = priorPassBytes(fp, pw + framing, ph + framing);
     return { networkWeightBytes: networkWeightBytes(dir), passBytes: pass.unet + pass.decoder };
   } catch {
     return undefined;

@@ -34,6 +34,8 @@ export interface PriorCommandOptions {
   steps?: number;
   scheduler?: SchedulerKind;
   processingResolution?: number;
+  /** Reflected margin in processing pixels, cropped off the prediction (`marigoldGeometry`). @default 0 */
+  margin?: number;
   /** Seed of the noise latent (and of LCM's step noise). @default 0 */
   seed?: number;
   /**
@@ -142,6 +144,7 @@ export async function runPriorCommand(options: PriorCommandOptions): Promise<Pri
       scheduler: options.scheduler,
       steps: options.steps,
       processingResolution: options.processingResolution,
+      margin: options.margin,
     },
     log,
   );

@@ -97,6 +97,8 @@ export class MarigoldPrior {
     readonly scheduler: DiffusionScheduler,
     readonly steps: number,
     readonly processingResolution: number,
+    /** Reflected margin in processing pixels (`marigoldGeometry`). */
+    readonly margin: number,
     readonly promptIds: EmptyPromptIds,
     /** Messages about choices made at load (fallbacks, derived configs), for logs and run records. */
     readonly notes: readonly string[],
@@ -110,7 +112,7 @@ export class MarigoldPrior {
   static async load(dirOrName: string, options: MarigoldPriorOptions = {}): Promise<MarigoldPrior> {
     const { path, known } = resolveModel(dirOrName);
     const folder = openModelFolder(path);
-    const { scheduler, steps, processingResolution, promptIds, notes } = resolvePriorSettings(
+    const { scheduler, steps, processingResolution, margin, promptIds, notes } = resolvePriorSettings(
       folder,
       known,
       options,
@@ -131,6 +133,7 @@ export class MarigoldPrior {
         scheduler,
         steps,
         processingResolution,
+        margin,
         promptIds,
         notes,
         textEncoder,
@@ -156,17 +159,25 @@ export class MarigoldPrior {
 
   /** The processing geometry of an image size under this prior's resolution and VAE. */
   geometry(height: number, width: number): MarigoldGeometry {
-    return marigoldGeometry(height, width, this.processingResolution, this.vaeScaleFactor);
+    return marigoldGeometry(height, width, this.processingResolution, this.vaeScaleFactor, this.margin);
   }
 
   /**
    * Encodes an RGB image in [0, 1] (`[H, W, 3]` or `[1, H, W, 3]`) once: preprocessing, VAE encoder mean,
    * times `scaling_factor`. No gradient. Becomes the image later predictions use; disposes the previous one.
-   * `processingResolution` overrides the prior's for this image.
+   * `processingResolution` and `margin` override the prior's for this image.
    */
-  encodeImage(rgb01: tf.Tensor, options: { processingResolution?: number } = {}): EncodedImage {
+  encodeImage(
+    rgb01: tf.Tensor,
+    options: { processingResolution?: number; margin?: number } = {},
+  ): EncodedImage {
     const resolution = options.processingResolution ?? this.processingResolution;
-    const geometry = imageGeometry(rgb01.shape, resolution, this.vaeScaleFactor);
+    const geometry = imageGeometry(
+      rgb01.shape,
+      resolution,
+      this.vaeScaleFactor,
+      options.margin ?? this.margin,
+    );
     const rgbLatent = tf.tidy(() => {
       const image = preprocessImage(rgb01, geometry); // [1, PPH, PPW, 3]
       const { mean } = this.vae.encode(tfjsOps, image); // [1, h, w, 4]

@@ -209,6 +209,8 @@ export class OnnxMarigoldPrior {
     readonly scheduler: DiffusionScheduler,
     readonly steps: number,
     readonly processingResolution: number,
+    /** Reflected margin in processing pixels (`marigoldGeometry`). */
+    readonly margin: number,
     /** The empty-prompt text embedding `[1, S, D]` (host copy). */
     private readonly textEmbedding: { data: Float32Array; shape: number[] },
     private readonly engineOptions: OnnxEngineOptions,
@@ -220,7 +222,7 @@ export class OnnxMarigoldPrior {
   static async load(dirOrName: string, options: OnnxMarigoldPriorOptions = {}): Promise<OnnxMarigoldPrior> {
     const { path, known } = resolveModel(dirOrName);
     const folder = openModelFolder(path);
-    const { scheduler, steps, processingResolution, promptIds, notes } = resolvePriorSettings(
+    const { scheduler, steps, processingResolution, margin, promptIds, notes } = resolvePriorSettings(
       folder,
       known,
       options,
@@ -237,7 +239,17 @@ export class OnnxMarigoldPrior {
     } finally {
       textEncoder.dispose();
     }
-    return new OnnxMarigoldPrior(source, scheduler, steps, processingResolution, embedding, options, notes, known);
+    return new OnnxMarigoldPrior(
+      source,
+      scheduler,
+      steps,
+      processingResolution,
+      margin,
+      embedding,
+      options,
+      notes,
+      known,
+    );
   }
 
   /**
@@ -258,6 +270,8 @@ export class OnnxMarigoldPrior {
       scheduler: DiffusionScheduler;
       steps: number;
       processingResolution: number;
+      /** @default 0 */
+      margin?: number;
       /** `[1, S, cross_attention_dim]` */
       textEmbedding: { data: Float32Array; shape: number[] };
     },
@@ -285,6 +299,7 @@ export class OnnxMarigoldPrior {
       parts.scheduler,
       parts.steps,
       parts.processingResolution,
+      parts.margin ?? 0,
       parts.textEmbedding,
       options,
       [],
@@ -304,7 +319,7 @@ export class OnnxMarigoldPrior {
   }
 
   geometry(height: number, width: number): MarigoldGeometry {
-    return marigoldGeometry(height, width, this.processingResolution, this.vaeScaleFactor);
+    return marigoldGeometry(height, width, this.processingResolution, this.vaeScaleFactor, this.margin);
   }
 
   /**
@@ -315,10 +330,10 @@ export class OnnxMarigoldPrior {
    */
   async encodeImage(
     rgb01: tf.Tensor,
-    options: { processingResolution?: number } = {},
+    options: { processingResolution?: number; margin?: number } = {},
   ): Promise<OnnxEncodedImage> {
     const resolution = options.processingResolution ?? this.processingResolution;
-    const geometry = imageGeometry(rgb01.shape, resolution, this.vaeScaleFactor);
+    const geometry = imageGeometry(rgb01.shape, resolution, this.vaeScaleFactor, options.margin ?? this.margin);
     const image = tf.tidy(() => preprocessImage(rgb01, geometry)); // [1, PPH, PPW, 3] in [-1, 1]
     let nets: ImageNetworks;
     let mean: Float32Array;

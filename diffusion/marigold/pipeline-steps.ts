@@ -27,6 +27,11 @@ export interface MarigoldPriorOptions {
    */
   processingResolution?: number;
   /**
+   * Reflected margin around the resized image, in processing pixels, cropped off the prediction (see
+   * `marigoldGeometry`; not in diffusers). @default 0
+   */
+  margin?: number;
+  /**
    * Denoising steps. @default model_index `default_denoising_steps` (for the checkpoint's own scheduler),
    * else the registry's value for a known model, else 1 for LCM, 4 for trailing DDIM, 10 for other DDIM
    */
@@ -39,6 +44,7 @@ export interface PriorSettings {
   scheduler: DiffusionScheduler;
   steps: number;
   processingResolution: number;
+  margin: number;
   promptIds: EmptyPromptIds;
   /** Messages about choices made (fallbacks, derived configs), for logs and run records. */
   notes: string[];
@@ -108,7 +114,11 @@ export function resolvePriorSettings(
     options.processingResolution ?? folder.index.defaultProcessingResolution ?? 768;
   const promptIds = emptyPromptTokenIds(folder.tokenizer?.dir, folder.textEncoder.configFile!);
   if (promptIds.warning) notes.push(promptIds.warning);
-  return { scheduler, steps, processingResolution, promptIds, notes };
+  const margin = options.margin ?? 0;
+  check(Number.isInteger(margin) && margin >= 0, () => `expected an integer >= 0, got ${margin}`, {
+    key: 'margin',
+  });
+  return { scheduler, steps, processingResolution, margin, promptIds, notes };
 }
 
 /** Checks that the UNet takes the rgb and depth latents side by side and returns one latent. */
@@ -138,9 +148,10 @@ export function imageGeometry(
   rgbShape: readonly number[],
   processingResolution: number,
   scaleFactor: number,
+  margin = 0,
 ): MarigoldGeometry {
   const [height, width] = rgbShape.length === 4 ? rgbShape.slice(1, 3) : rgbShape.slice(0, 2);
-  return marigoldGeometry(height!, width!, processingResolution, scaleFactor);
+  return marigoldGeometry(height!, width!, processingResolution, scaleFactor, margin);
 }
 
 /**

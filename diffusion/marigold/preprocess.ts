@@ -4,6 +4,7 @@ import {
   antialiasBilinearMatrix,
   bilinearMatrix,
   cropInputEnd,
+  reflectPadBoth,
   replicatePadEnd,
   resampleNHWC,
   type ResampleMatrix,
@@ -13,7 +14,9 @@ import {
  * The sizes of Marigold's processing path for one input size, as diffusers' `MarigoldImageProcessor`
  * computes them: resize the long side to `processingResolution` (`new = size * res // max(h, w)`; 0 keeps
  * the input size), replicate-pad right and bottom to a multiple of the VAE's downscale factor, and the
- * latent size that follows.
+ * latent size that follows. A `margin` > 0 (not in diffusers) first reflect-pads every side of the resized
+ * image by that many pixels and crops them off the prediction again, so that the border rows the decoder
+ * gets wrong fall outside the image; 0 is diffusers' path exactly.
  *
  * @example marigoldGeometry(64, 48, 40, 8) // { resized: [40, 30], padded: [40, 32], padding: [0, 2], latent: [5, 4], ... }
  */
@@ -22,7 +25,9 @@ export interface MarigoldGeometry {
   input: [number, number];
   /** After the antialiased resize [PH, PW]. */
   resized: [number, number];
-  /** Replicate padding at the bottom and right [ph, pw]. */
+  /** Reflect padding on every side of the resized image, in processing pixels (0: none). */
+  margin: number;
+  /** Replicate padding at the bottom and right [ph, pw], after the margin. */
   padding: [number, number];
   /** What the VAE sees [PPH, PPW]. */
   padded: [number, number];
@@ -37,6 +42,7 @@ export function marigoldGeometry(
   width: number,
   processingResolution: number,
   vaeScaleFactor: number,
+  margin = 0,
 ): MarigoldGeometry {
   check(
     Number.isInteger(height) && Number.isInteger(width) && height >= 1 && width >= 1,
@@ -66,14 +72,22 @@ export function marigoldGeometry(
       },
     );
   }
+  check(
+    Number.isInteger(margin) && margin >= 0 && (margin === 0 || margin < Math.min(...resized)),
+    () =>
+      `expected an integer >= 0 and below the processed image's short side (${Math.min(...resized)} px), got ${margin}`,
+    { key: 'margin' },
+  );
+  const framed = [resized[0] + 2 * margin, resized[1] + 2 * margin];
   const padding: [number, number] = [
-    (vaeScaleFactor - (resized[0] % vaeScaleFactor)) % vaeScaleFactor,
-    (vaeScaleFactor - (resized[1] % vaeScaleFactor)) % vaeScaleFactor,
+    (vaeScaleFactor - (framed[0]! % vaeScaleFactor)) % vaeScaleFactor,
+    (vaeScaleFactor - (framed[1]! % vaeScaleFactor)) % vaeScaleFactor,
   ];
-  const padded: [number, number] = [resized[0] + padding[0], resized[1] + padding[1]];
+  const padded: [number, number] = [framed[0]! + padding[0], framed[1]! + padding[1]];
   return {
     input: [height, width],
     resized,
+    margin,
     padding,
     padded,
     latent: [padded[0] / vaeScaleFactor, padded[1] / vaeScaleFactor],
@@ -82,20 +96,23 @@ export function marigoldGeometry(
   };
 }
 
-/** The two one-axis matrices of the input path: antialiased resize, then replicate padding. */
+/** The two one-axis matrices of the input path: antialiased resize, the reflected margin, replicate padding. */
 export function inputResampling(g: MarigoldGeometry): { rows: ResampleMatrix; cols: ResampleMatrix } {
-  return {
-    rows: replicatePadEnd(antialiasBilinearMatrix(g.input[0], g.resized[0]), g.padding[0]),
-    cols: replicatePadEnd(antialiasBilinearMatrix(g.input[1], g.resized[1]), g.padding[1]),
-  };
+  const axis = (k: 0 | 1) =>
+    replicatePadEnd(
+      reflectPadBoth(antialiasBilinearMatrix(g.input[k], g.resized[k]), g.margin),
+      g.padding[k],
+    );
+  return { rows: axis(0), cols: axis(1) };
 }
 
-/** The two one-axis matrices of the output path: drop the padding, bilinear (no antialias) back to the input. */
+/**
+ * The two one-axis matrices of the output path: drop the margin and the padding, bilinear (no antialias)
+ * back to the input.
+ */
 export function outputResampling(g: MarigoldGeometry): { rows: ResampleMatrix; cols: ResampleMatrix } {
-  return {
-    rows: cropInputEnd(bilinearMatrix(g.resized[0], g.input[0]), g.padded[0]),
-    cols: cropInputEnd(bilinearMatrix(g.resized[1], g.input[1]), g.padded[1]),
-  };
+  const axis = (k: 0 | 1) => cropInputEnd(bilinearMatrix(g.resized[k], g.input[k]), g.padded[k], g.margin);
+  return { rows: axis(0), cols: axis(1) };
 }
 
 /**

@@ -76,11 +76,41 @@ export function replicatePadEnd(m: ResampleMatrix, pad: number): ResampleMatrix 
   return { outSize: m.outSize + pad, inSize: m.inSize, data };
 }
 
-/** A matrix that reads only the first `valid` of `inSize` inputs (cropping the end, e.g. un-padding). */
-export function cropInputEnd(m: ResampleMatrix, inSize: number): ResampleMatrix {
-  check(inSize >= m.inSize, () => `cannot widen ${m.inSize} inputs to ${inSize}`, { key: 'cropInputEnd' });
+/**
+ * `pad` extra outputs at each end that mirror the outputs next to the edge, the edge itself not repeated
+ * (numpy / torch `reflect`: before the start come outputs 1, 2, .., pad; after the end n-2, n-3, ..).
+ * `pad` must be below `outSize`.
+ */
+export function reflectPadBoth(m: ResampleMatrix, pad: number): ResampleMatrix {
+  check(
+    Number.isInteger(pad) && pad >= 0 && (pad === 0 || pad < m.outSize),
+    () => `reflect padding must be an integer in [0, ${m.outSize - 1}] for ${m.outSize} samples, got ${pad}`,
+    { key: 'reflectPadBoth' },
+  );
+  const n = m.outSize;
+  const data = new Float32Array((n + 2 * pad) * m.inSize);
+  for (let o = 0; o < n + 2 * pad; o++) {
+    const i = o - pad;
+    const src = i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i;
+    data.set(m.data.subarray(src * m.inSize, (src + 1) * m.inSize), o * m.inSize);
+  }
+  return { outSize: n + 2 * pad, inSize: m.inSize, data };
+}
+
+/**
+ * A matrix that reads `m`'s inputs at positions `offset .. offset + m.inSize - 1` of `inSize` inputs
+ * (cropping the rest, e.g. un-padding: `offset` is the padding at the start).
+ */
+export function cropInputEnd(m: ResampleMatrix, inSize: number, offset = 0): ResampleMatrix {
+  check(
+    Number.isInteger(offset) && offset >= 0 && inSize >= m.inSize + offset,
+    () => `cannot place ${m.inSize} inputs at offset ${offset} of ${inSize}`,
+    { key: 'cropInputEnd' },
+  );
   const data = new Float32Array(m.outSize * inSize);
-  for (let i = 0; i < m.outSize; i++) data.set(m.data.subarray(i * m.inSize, (i + 1) * m.inSize), i * inSize);
+  for (let i = 0; i < m.outSize; i++) {
+    data.set(m.data.subarray(i * m.inSize, (i + 1) * m.inSize), i * inSize + offset);
+  }
   return { outSize: m.outSize, inSize, data };
 }
 

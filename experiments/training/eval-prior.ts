@@ -20,13 +20,17 @@ import { formatMeanAndError, meanAndError, type MeanAndError } from '../../core/
 import { cropToMultiple, vaeRoundTrip } from './eval/vae-ceiling.ts';
 import { colourProbe, type ColourProbe } from './eval/colour-probe.ts';
 import { tfjsOps } from '../../diffusion/ops/tfjs-ops.ts';
-import { heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene } from './eval/eval-scenes.ts';
+import { PROCEDURAL_SPLITS, heldOutProcedural, loadMiddlebury, middleburyScenes, type EvalScene, type ProceduralSplit } from './eval/eval-scenes.ts';
 import { vaeScaleFactor } from '../../diffusion/marigold/pipeline-steps.ts';
 import { readTrainingSummary, writeModelCard } from './model-card.ts';
 
 export interface EvalOptions {
   /** Held-out procedural scenes. @default 64 */
   procedural?: number;
+  /** Which held-out procedural seeds (`eval-scenes.ts`). @default 'test' */
+  split?: ProceduralSplit;
+  /** Reflected margin of the prior in processing pixels (`marigoldGeometry`). @default the prior's */
+  margin?: number;
   /** Procedural scene size [width, height]. @default 4:3 at the processing resolution */
   proceduralSize?: [number, number];
   /** Middlebury scene names. @default all five */
@@ -80,6 +84,8 @@ export interface SetSummary {
 export interface EvalReport {
   model: string;
   resolution: number;
+  margin: number;
+  split: ProceduralSplit;
   steps: number;
   noiseSeed: number;
   ensemble: number;
@@ -139,6 +145,7 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
   const prior = await MarigoldPrior.load(model, {
     ...(options.resolution ? { processingResolution: options.resolution } : {}),
     ...(options.steps ? { steps: options.steps } : {}),
+    ...(options.margin !== undefined ? { margin: options.margin } : {}),
   });
   let vae: AutoencoderKL | undefined;
   try {
@@ -152,11 +159,12 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     const resolution = prior.processingResolution;
     const steps = options.steps ?? prior.steps;
     const noiseSeed = options.noiseSeed ?? 0;
+    const split = options.split ?? 'test';
     const [pw, ph] = options.proceduralSize ?? [resolution, Math.round((resolution * 3) / 4)];
     const procedural: SceneResult[] = [];
     const images: Record<'procedural' | 'middlebury', EvalScene[]> = { procedural: [], middlebury: [] };
     for (let k = 0; k < (options.procedural ?? 64); k++) {
-      const scene = heldOutProcedural(k, pw, ph);
+      const scene = heldOutProcedural(k, pw, ph, undefined, split);
       if (options.colourProbe) images.procedural.push(scene);
       procedural.push(score(scene, steps, noiseSeed));
     }
@@ -171,6 +179,8 @@ export async function evaluatePrior(model: string, options: EvalOptions = {}): P
     const report: EvalReport = {
       model: resolve(model),
       resolution,
+      margin: prior.margin,
+      split,
       steps,
       noiseSeed,
       ensemble,
@@ -214,6 +224,8 @@ async function main(): Promise<void> {
     .scriptName('eval-prior')
     .option('model', { type: 'string', default: 'models/aperture-depth-tiny' })
     .option('procedural', { type: 'number', default: 64, describe: 'held-out procedural scenes' })
+    .option('split', { choices: PROCEDURAL_SPLITS, default: 'test' as ProceduralSplit, describe: "which held-out procedural seeds: 'test' (the tables) or 'validation' (for choosing settings)" })
+    .option('margin', { type: 'number', describe: "reflected margin in processing pixels [default: the model's]" })
     .option('resolution', { type: 'number', describe: 'processing resolution (long side) [default: the model]' })
     .option('steps', { type: 'number', describe: 'denoising steps [default: the model]' })
     .option('noise-seed', { type: 'number', default: 0 })
@@ -230,6 +242,8 @@ async function main(): Promise<void> {
   await initEngine(parseBackend(argv.backend));
   const report = await evaluatePrior(argv.model, {
     procedural: argv.procedural,
+    split: argv.split,
+    ...(argv.margin !== undefined ? { margin: argv.margin } : {}),
     resolution: argv.resolution,
     steps: argv.steps,
     noiseSeed: argv['noise-seed'],

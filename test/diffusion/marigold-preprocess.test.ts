@@ -6,7 +6,13 @@ import {
   preprocessImage,
   restoreInputResolution,
 } from '../../diffusion/marigold/preprocess.ts';
-import { antialiasBilinearMatrix, bilinearMatrix, resampleNHWC } from '../../diffusion/marigold/resample.ts';
+import {
+  antialiasBilinearMatrix,
+  bilinearMatrix,
+  cropInputEnd,
+  reflectPadBoth,
+  resampleNHWC,
+} from '../../diffusion/marigold/resample.ts';
 import { leakedTensors, setupEngine } from '../helpers/engine.ts';
 import { fixture, maxAbsDiff } from '../helpers/npy-fixture.ts';
 
@@ -116,4 +122,49 @@ test('resampling is differentiable (matches the transposed matrices) and leaks n
     message: /6x5/,
   });
   tf.dispose([x, w, grad]);
+});
+
+test('margin: reflect-padded on every side before the end padding, cropped off again on the way back', async (t) => {
+  // 64x48 at 40 with a 3 px margin: 40x30 + 6 = 46x36, end-padded to 48x40 (multiples of 8).
+  const g = marigoldGeometry(64, 48, 40, 8, 3);
+  t.deepEqual([g.resized, g.margin, g.padding, g.padded, g.latent], [[40, 30], 3, [2, 4], [48, 40], [6, 5]]);
+  t.deepEqual(marigoldGeometry(64, 48, 40, 8).margin, 0);
+  const rgb = tf.randomUniform([64, 48, 3], 0, 1, 'float32', 7);
+  const plain = preprocessImage(rgb, marigoldGeometry(64, 48, 40, 8));
+  const framed = preprocessImage(rgb, g);
+  const p = (await plain.array()) as number[][][][];
+  const f = (await framed.array()) as number[][][][];
+  // inside: the plain image; the margin mirrors rows / columns 1..3 (the edge itself not repeated)
+  const px = (a: number[][][][], y: number, x: number) => a[0]![y]![x]![1]!;
+  t.is(px(f, 3 + 10, 3 + 20), px(p, 10, 20));
+  t.is(px(f, 0, 3 + 5), px(p, 3, 5)); // top margin row 0 = image row 3
+  t.is(px(f, 3 + 39 + 2, 3 + 5), px(p, 37, 5)); // bottom margin: row 39 + 2 mirrors row 37
+  t.is(px(f, 3 + 7, 0), px(p, 7, 3)); // left margin
+  t.is(px(f, 3 + 7, 3 + 29 + 1), px(p, 7, 28)); // right margin
+  t.is(px(f, 47, 39), px(f, 45, 35)); // end padding replicates the last framed row / column
+  // a prediction that is the framed image's green channel comes back as the plain one's
+  const back = restoreInputResolution(tf.slice(framed, [0, 0, 0, 1], [1, 48, 40, 1]), g);
+  const ref = restoreInputResolution(
+    tf.slice(plain, [0, 0, 0, 1], [1, 40, 32, 1]),
+    marigoldGeometry(64, 48, 40, 8),
+  );
+  t.true(maxAbsDiff(await back.data(), await ref.data()) < 1e-6);
+  t.throws(() => marigoldGeometry(64, 48, 40, 8, 30), {
+    instanceOf: ApertureDepthError,
+    message: /margin.*short side \(30 px\), got 30/s,
+  });
+  t.throws(() => marigoldGeometry(64, 48, 40, 8, 1.5), { message: /margin/ });
+  tf.dispose([rgb, plain, framed, back, ref]);
+});
+
+test('reflectPadBoth and cropInputEnd with an offset: the rows they move, and their errors', (t) => {
+  const id = bilinearMatrix(4, 4); // the identity
+  const r = reflectPadBoth(id, 2);
+  const rows = Array.from({ length: 8 }, (_, o) => Array.from(r.data.subarray(o * 4, o * 4 + 4)).indexOf(1));
+  t.deepEqual(rows, [2, 1, 0, 1, 2, 3, 2, 1]);
+  t.is(reflectPadBoth(id, 0).outSize, 4);
+  t.throws(() => reflectPadBoth(id, 4), { message: /\[0, 3\] for 4 samples, got 4/ });
+  const c = cropInputEnd(id, 7, 2);
+  t.deepEqual(Array.from(c.data.subarray(7, 14)), [0, 0, 0, 1, 0, 0, 0]); // row 1 reads input 1 + 2
+  t.throws(() => cropInputEnd(id, 5, 2), { message: /4 inputs at offset 2 of 5/ });
 });

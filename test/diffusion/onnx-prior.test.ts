@@ -37,7 +37,7 @@ interface Pair {
 }
 
 async function priors(
-  options: { steps: number; scheduler?: SchedulerKind },
+  options: { steps: number; scheduler?: SchedulerKind; margin?: number },
   processingResolution: number,
   engine: { checkpointBytes?: number; keepActivationBytes?: number } = {},
 ): Promise<Pair> {
@@ -113,10 +113,12 @@ for (const c of [
   { label: 'DDIM 2 steps (chained UNet VJPs)', options: { steps: 2 }, pr: 64 },
   { label: 'LCM 2 steps (fresh noise between steps)', options: { steps: 2, scheduler: 'lcm' as const }, pr: 64 },
   { label: 'DDIM 1 step at 40 px (padding, odd latent 5x4)', options: { steps: 1 }, pr: 40 },
+  { label: 'DDIM 1 step at 40 px with a 3 px reflected margin (latent 6x5)', options: { steps: 1, margin: 3 }, pr: 40 },
 ]) {
   test.serial(`${c.label}: depth and latent gradient equal the tfjs engine`, async (t) => {
     const p = await priors(c.options, c.pr, c.engine);
     try {
+      if (c.options.margin) t.deepEqual([p.tfjs.latentShape, p.onnx.latentShape], [[1, 4, 6, 5], [1, 4, 6, 5]]);
       const z = p.tfjs.sampleLatent(3);
       const w = tf.randomNormal([64, 48], 0, 1, 'float32', 5) as tf.Tensor2D;
       const r = await bothEngines(p, z, w, 2);
@@ -348,4 +350,28 @@ test.serial('profileDir: the prior profiles its encoder, UNet and decoder sessio
   await onnx.dispose();
   const networks = new Set(readdirSync(dir).map((f) => f.replace(/-(forward|saved-forward|vjp|saved-backward)-\d+_.*$/, '')));
   t.deepEqual([...networks].sort(), ['unet', 'vae-decoder', 'vae-encoder']);
+});
+
+test.serial('margin: a load option and an encodeImage override; it changes the prediction, not its size', async (t) => {
+  const framed = await MarigoldPrior.load(CKPT, { steps: 1, margin: 3 });
+  const plain = await MarigoldPrior.load(CKPT, { steps: 1 });
+  try {
+    t.is(framed.margin, 3);
+    framed.encodeImage(image, { processingResolution: 40 });
+    plain.encodeImage(image, { processingResolution: 40 });
+    t.deepEqual([framed.latentShape, plain.latentShape], [[1, 4, 6, 5], [1, 4, 5, 4]]);
+    const a = framed.predictDepth(framed.sampleLatent(3));
+    const b = plain.predictDepth(plain.sampleLatent(3));
+    t.deepEqual(a.shape, [64, 48]);
+    const diff = relL2(a.dataSync(), b.dataSync());
+    t.log(`margin 3 vs 0: relative L2 difference of the depth ${diff.toExponential(2)}`);
+    t.true(diff > 1e-3 && diff < 0.5, `${diff}`);
+    framed.encodeImage(image, { processingResolution: 40, margin: 0 });
+    t.deepEqual(framed.latentShape, [1, 4, 5, 4]);
+    tf.dispose([a, b]);
+    await t.throwsAsync(() => MarigoldPrior.load(CKPT, { margin: -1 }), { message: /margin.*got -1/ });
+  } finally {
+    framed.dispose();
+    plain.dispose();
+  }
 });

@@ -42,6 +42,8 @@ test('the evaluation section carries the paired difference with its standard err
     const report: EvalReport = {
       model: dir,
       resolution: 96,
+      margin: 0,
+      split: 'test',
       steps: 1,
       noiseSeed: 0,
       ensemble: 1,

@@ -10,7 +10,7 @@ import {
   seedSplit,
   trainingSeeds,
 } from '../../experiments/training/procedural-scenes.ts';
-import { heldOutProcedural } from '../../experiments/training/eval/eval-scenes.ts';
+import { VALIDATION_SPLIT_OFFSET, heldOutProcedural } from '../../experiments/training/eval/eval-scenes.ts';
 import { PlanePrimitive, SpherePrimitive, BoxPrimitive, CylinderPrimitive, type Vec3 } from '../../experiments/training/scene/primitives.ts';
 import { makeCamera, renderScene, type SceneObject } from '../../experiments/training/scene/raycast.ts';
 import { makeTexture, TEXTURE_KINDS } from '../../experiments/training/scene/textures.ts';
@@ -66,6 +66,12 @@ test('train/test split by seed range', (t) => {
   t.is(VALIDATION_SEED_START, TEST_SEED_START + EVAL_SEED_COUNT);
   t.throws(() => heldOutProcedural(EVAL_SEED_COUNT, 8, 8, []), { message: /\[0, 500000\), got 500000/ });
   t.is(heldOutProcedural(EVAL_SEED_COUNT - 1, 8, 8, []).name.split('-')[0], `procedural/${VALIDATION_SEED_START - 1}`);
+  // eval-prior --split validation: past the training log's monitoring scenes (train-prior --val-scenes, 8).
+  const v0 = heldOutProcedural(0, 8, 8, [], 'validation');
+  t.is(v0.name.split('-')[0], `procedural/${VALIDATION_SEED_START + VALIDATION_SPLIT_OFFSET}`);
+  t.true(VALIDATION_SPLIT_OFFSET >= 8);
+  t.notDeepEqual(v0.rgb, heldOutProcedural(0, 8, 8, []).rgb);
+  t.throws(() => heldOutProcedural(0, 8, 8, [], 'train' as 'test'), { message: /split.*test, validation, got train/ });
   t.throws(() => seedSplit(-1), { instanceOf: ApertureDepthError });
   t.throws(() => seedSplit(1.5), { instanceOf: ApertureDepthError });
 });

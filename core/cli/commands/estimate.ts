@@ -117,6 +117,7 @@ const command: CommandModule<object, EstimateArgs> = {
         model: argv.model ?? fileConfig?.prior.model,
         engine,
         processingResolution: fileConfig?.prior.processingResolution,
+        margin: fileConfig?.prior.margin,
         ...size,
         workingMaxSide,
       });

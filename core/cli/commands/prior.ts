@@ -14,6 +14,7 @@ interface PriorArgs {
   steps?: number;
   scheduler?: string;
   'processing-resolution'?: number;
+  margin?: number;
   seed?: number;
   ensemble?: number;
   reduction?: string;
@@ -54,6 +55,12 @@ const command: CommandModule<object, PriorArgs> = {
         type: 'number',
         describe: "long side during processing; 0 = input size (default: the checkpoint's, else 768)",
       })
+      .option('margin', {
+        type: 'number',
+        describe:
+          'reflected margin in processing pixels around the resized image, cropped off the prediction (for ' +
+          'decoders with border artifacts; default 0)',
+      })
       .option('seed', {
         type: 'number',
         describe: 'seed of the noise latent and of LCM step noise (default 0)',
@@ -76,7 +83,7 @@ const command: CommandModule<object, PriorArgs> = {
   handler: async (argv) => {
     const engine = argv.engine !== undefined ? parseNetworkEngine(argv.engine, '--engine') : undefined;
     await initEngine(parseBackend(argv.backend ?? 'wasm'));
-    for (const key of ['steps', 'seed', 'processing-resolution'] as const) {
+    for (const key of ['steps', 'seed', 'processing-resolution', 'margin'] as const) {
       const v = argv[key];
       check(v === undefined || (Number.isInteger(v) && v >= 0), () => `expected an integer >= 0, got ${v}`, {
         key: `--${key}`,
@@ -91,6 +98,7 @@ const command: CommandModule<object, PriorArgs> = {
       steps: argv.steps,
       scheduler: argv.scheduler as 'ddim' | 'lcm' | undefined,
       processingResolution: argv['processing-resolution'],
+      margin: argv.margin,
       seed: argv.seed,
       ensemble: argv.ensemble,
       reduction: argv.reduction as 'median' | 'mean' | undefined,

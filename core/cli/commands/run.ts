@@ -116,6 +116,7 @@ const command: CommandModule<object, RunArgs> = {
           model: v.prior.model,
           engine: v.prior.engine,
           processingResolution: v.prior.processing_resolution,
+          margin: v.prior.margin,
         });
         if (load && (!largest || predictRetainPeakBytes(load) > predictRetainPeakBytes(largest)))
           largest = load;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { check } from '../../../core/errors.ts';
 import { readImage, toFloat } from '../../../core/io/image.ts';
 import { rgbOf } from '../../../core/io/raster.ts';
-import { EVAL_SEED_COUNT, TEST_SEED_START, generateScene } from '../procedural-scenes.ts';
+import { EVAL_SEED_COUNT, TEST_SEED_START, VALIDATION_SEED_START, generateScene } from '../procedural-scenes.ts';
 import { loadTextureImages } from '../scene/texture-images.ts';
 import type { TextureImage } from '../scene/textures.ts';
 
@@ -89,13 +89,30 @@ export function loadMiddlebury(name: string, longSide: number, dir = MIDDLEBURY_
 
 let defaultTextures: TextureImage[] | undefined;
 
+/** Held-out procedural sets: `test` (what the tables report) and `validation` (where settings are chosen). */
+export type ProceduralSplit = 'test' | 'validation';
+export const PROCEDURAL_SPLITS: readonly ProceduralSplit[] = ['test', 'validation'];
 /**
- * Held-out procedural scene `k` (seed TEST_SEED_START + k) at `width` x `height`, drawn from the same
- * generator as the training scenes (natural texture patches included unless `textureImages` says otherwise).
+ * The validation split starts this far past VALIDATION_SEED_START: the seeds before it are the training
+ * log's monitoring scenes (train-prior `--val-scenes`, 8 by default), which a choice should not reuse.
  */
-export function heldOutProcedural(k: number, width: number, height: number, textureImages?: readonly TextureImage[]): EvalScene {
+export const VALIDATION_SPLIT_OFFSET = 16;
+
+/**
+ * Held-out procedural scene `k` at `width` x `height`, drawn from the same generator as the training scenes
+ * (natural texture patches included unless `textureImages` says otherwise): seed TEST_SEED_START + k for the
+ * `test` split, VALIDATION_SEED_START + VALIDATION_SPLIT_OFFSET + k for `validation`.
+ */
+export function heldOutProcedural(
+  k: number,
+  width: number,
+  height: number,
+  textureImages?: readonly TextureImage[],
+  split: ProceduralSplit = 'test',
+): EvalScene {
   check(Number.isInteger(k) && k >= 0 && k < EVAL_SEED_COUNT, () => `held-out scene index must be an integer in [0, ${EVAL_SEED_COUNT}), got ${k}`, { key: 'procedural' });
-  const seed = TEST_SEED_START + k;
+  check(PROCEDURAL_SPLITS.includes(split), () => `expected one of ${PROCEDURAL_SPLITS.join(', ')}, got ${String(split)}`, { key: 'split' });
+  const seed = split === 'test' ? TEST_SEED_START + k : VALIDATION_SEED_START + VALIDATION_SPLIT_OFFSET + k;
   const s = generateScene(seed, { width, height, textureImages: textureImages ?? (defaultTextures ??= loadTextureImages()) });
   return { name: `procedural/${seed}-${s.kind}`, width, height, rgb: s.rgb, depthM: s.depth };
 }

@@ -41,7 +41,7 @@ test('every optimizer key reaches the library; unset keys keep variant defaults'
   const { config, variants } = parseConfigObject({
     seed: 9,
     data: { name: 'pairs', root: '/x' },
-    prior: { model: 'sd2-tiny', steps: 2, processing_resolution: 64 },
+    prior: { model: 'sd2-tiny', steps: 2, processing_resolution: 64, margin: 2 },
     limits: { working_max_side: 96 },
     optimizer: {
       iterations: 50,
@@ -67,7 +67,7 @@ test('every optimizer key reaches the library; unset keys keep variant defaults'
   });
   const po = toEstimateOptions(config, variants[0]!);
   t.is(po.model, 'sd2-tiny');
-  t.deepEqual(po.prior, { steps: 2, processingResolution: 64 });
+  t.deepEqual(po.prior, { steps: 2, processingResolution: 64, margin: 2 });
   t.is(po.checkpointEvery, 5);
   t.is(po.workingMaxSide, 96);
   const pixel = resolveOptimizerConfig({ ...po.optimizer, variant: po.variant, seed: po.seed });

@@ -47,7 +47,7 @@ test('engine choice: auto takes onnx when onnxruntime-node loads, else tfjs; an 
   t.is((await resolveNetworkEngine(undefined)).engine, 'onnx');
 });
 
-test('the config key prior.engine reaches estimate (--config) and run (priorOptions)', (t) => {
+test('the config keys prior.engine and prior.margin reach estimate (--config) and run (priorOptions)', (t) => {
   const cfg = join(tmp.dir, 'engine.yaml');
   writeFileSync(cfg, 'prior:\n  engine: tfjs\n  steps: 1\n');
   t.is(readEstimateConfig(cfg).prior.engine, 'tfjs');
@@ -55,6 +55,12 @@ test('the config key prior.engine reaches estimate (--config) and run (priorOpti
   t.throws(() => readEstimateConfig(cfg), { message: /prior\.engine.*auto, tfjs, onnx/ });
   t.is(priorOptions({ engine: 'onnx' }).engine, 'onnx');
   t.false('engine' in priorOptions({}));
+  // prior.margin reaches both the same way
+  writeFileSync(cfg, 'prior:\n  margin: 3\n');
+  t.is(readEstimateConfig(cfg).prior.margin, 3);
+  t.is(priorOptions({ margin: 3 }).prior?.margin, 3);
+  writeFileSync(cfg, 'prior:\n  margin: three\n');
+  t.throws(() => readEstimateConfig(cfg), { message: /prior\.margin/ });
 });
 
 test.serial('estimate --engine onnx: the same loss history as --engine tfjs (3 iterations); run.json records the engine', async (t) => {

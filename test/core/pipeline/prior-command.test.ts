@@ -279,3 +279,36 @@ test.serial('prior: the default engine is auto (onnx here, where onnxruntime-nod
   t.regex(log, /\(engine onnx, /);
   t.deepEqual(readNpy(join(tmp.dir, 'auto.npy')).shape, [16, 24]);
 });
+
+test.serial(
+  'prior --margin: the reflected margin widens the latent, keeps the output size; a bad value names --margin',
+  async (t) => {
+    const args = (out: string, margin: string) => [
+      'prior',
+      '--model',
+      SD2_TINY,
+      '--image',
+      image,
+      '--out',
+      out,
+      '--processing-resolution',
+      '0',
+      '--engine',
+      'tfjs',
+      '--margin',
+      margin,
+    ];
+    const plainOut = join(tmp.dir, 'margin0.npy');
+    const framedOut = join(tmp.dir, 'margin2.npy');
+    t.regex(await quiet(args(plainOut, '0')), /latent \[1, 4, 8, 6\]/);
+    // 64x48 + 2 x 2 = 68x52, end-padded to 72x56 (sd2-tiny's VAE downsamples 8x)
+    t.regex(await quiet(args(framedOut, '2')), /depth \[64, 48\].*latent \[1, 4, 9, 7\]/);
+    const diff = relL2(depthOf(framedOut), depthOf(plainOut));
+    t.true(diff > 1e-4, `the margin changes the prediction (${diff})`);
+    const err = await t.throwsAsync(quiet(args(join(tmp.dir, 'x.npy'), '-1')), {
+      instanceOf: ApertureDepthError,
+    });
+    t.is(err!.key, '--margin');
+    t.regex(err!.message, /expected an integer >= 0, got -1/);
+  },
+);

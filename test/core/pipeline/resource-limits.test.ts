@@ -92,6 +92,10 @@ test('the memory model: grows with the working size, the prior counts its weight
     Object.values(full.parts).reduce((a, b) => a + b, 0),
   );
   t.deepEqual(full.processing, { width: 64, height: 48 });
+  // prior.margin: the prior processes the resized image with its reflected border
+  const framed = estimateRunBytes({ ...base, prior: { ...prior, margin: 4 } });
+  t.deepEqual(framed.processing, { width: 72, height: 56 });
+  t.true(framed.parts.activations > full.parts.activations);
   // Processing resolution 0 follows the working size: the prior's share grows with it.
   const zero = (s: number) =>
     estimateRunBytes({ ...base, workingMaxSide: s, prior: { ...prior, processingResolution: 0 } }).parts
