@@ -8,7 +8,8 @@
 # They used the embedded model of sessions 3-14; `git checkout dc7978f -- models/aperture-depth-tiny` restores it
 # (the shipped one since session 15 is the 7000-step tiny-gn model; experiments/RESULTS.md).
 # Since session 16 the search on both sides also tries depths behind F at fractions of the blur at infinity when
-# fewer than two pixel levels fit there: of these records that changes f/16 (its rerun row in RESULTS.md).
+# fewer than two pixel levels fit there: of these records that changes f/16 and f/11 (their rerun rows in
+# RESULTS.md, sessions 16 and 17).
 # `--current` runs the same ablations with the configs as they are (the shipped prior, its own rate, the search
 # behind the focus plane) into runs/ablation-current-* (recorded in RESULTS.md, session 15).
 #   bash experiments/scripts/run-ablations.sh [--current]   # from the repository root; writes runs/ablation-*
