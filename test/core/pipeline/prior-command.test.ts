@@ -49,26 +49,26 @@ const quiet = (args: string[]): Promise<string> => runCli(args);
 
 const depthOf = (path: string) => readNpy(path).data as Float32Array;
 
+/** `prior` on sd2-tiny at the input size (64x48), the fixture image to `out`, then `extra`. */
+const priorAtInputSize = (out: string, extra: string[]): Promise<string> =>
+  quiet([
+    'prior',
+    '--model',
+    SD2_TINY,
+    '--image',
+    image,
+    '--out',
+    out,
+    '--processing-resolution',
+    '0',
+    ...extra,
+  ]);
+
 test.serial(
   'prior --engine onnx gives the depth of --engine tfjs on sd2-tiny, from --seed and from --latents',
   async (t) => {
     const cli = (engine: string, out: string, extra: string[] = []) =>
-      quiet([
-        'prior',
-        '--model',
-        SD2_TINY,
-        '--image',
-        image,
-        '--out',
-        out,
-        '--steps',
-        '2',
-        '--processing-resolution',
-        '0',
-        '--engine',
-        engine,
-        ...extra,
-      ]);
+      priorAtInputSize(out, ['--steps', '2', '--engine', engine, ...extra]);
     // seeded latent
     const seeded = (engine: string) => join(tmp.dir, `seed3-${engine}.npy`);
     const logTfjs = await cli('tfjs', seeded('tfjs'), ['--seed', '3']);
@@ -283,29 +283,16 @@ test.serial('prior: the default engine is auto (onnx here, where onnxruntime-nod
 test.serial(
   'prior --margin: the reflected margin widens the latent, keeps the output size; a bad value names --margin',
   async (t) => {
-    const args = (out: string, margin: string) => [
-      'prior',
-      '--model',
-      SD2_TINY,
-      '--image',
-      image,
-      '--out',
-      out,
-      '--processing-resolution',
-      '0',
-      '--engine',
-      'tfjs',
-      '--margin',
-      margin,
-    ];
+    const cli = (out: string, margin: string) =>
+      priorAtInputSize(out, ['--engine', 'tfjs', '--margin', margin]);
     const plainOut = join(tmp.dir, 'margin0.npy');
     const framedOut = join(tmp.dir, 'margin2.npy');
-    t.regex(await quiet(args(plainOut, '0')), /latent \[1, 4, 8, 6\]/);
+    t.regex(await cli(plainOut, '0'), /latent \[1, 4, 8, 6\]/);
     // 64x48 + 2 x 2 = 68x52, end-padded to 72x56 (sd2-tiny's VAE downsamples 8x)
-    t.regex(await quiet(args(framedOut, '2')), /depth \[64, 48\].*latent \[1, 4, 9, 7\]/);
+    t.regex(await cli(framedOut, '2'), /depth \[64, 48\].*latent \[1, 4, 9, 7\]/);
     const diff = relL2(depthOf(framedOut), depthOf(plainOut));
     t.true(diff > 1e-4, `the margin changes the prediction (${diff})`);
-    const err = await t.throwsAsync(quiet(args(join(tmp.dir, 'x.npy'), '-1')), {
+    const err = await t.throwsAsync(cli(join(tmp.dir, 'x.npy'), '-1'), {
       instanceOf: ApertureDepthError,
     });
     t.is(err!.key, '--margin');
