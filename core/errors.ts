@@ -13,6 +13,8 @@ export interface ErrorContext {
 export class ApertureDepthError extends Error {
   readonly file?: string;
   readonly key?: string;
+  /** The message without the file and key in front. */
+  readonly detail: string;
 
   constructor(message: string, context: ErrorContext = {}) {
     const where = [context.file ? `${context.file}` : '', context.key ? `${context.key}` : '']
@@ -22,10 +24,32 @@ export class ApertureDepthError extends Error {
     this.name = 'ApertureDepthError';
     this.file = context.file;
     this.key = context.key;
+    this.detail = message;
   }
 }
 
 /** Throws an `ApertureDepthError` unless `cond` holds; the message is built lazily. */
 export function check(cond: unknown, message: () => string, context: ErrorContext = {}): asserts cond {
   if (!cond) throw new ApertureDepthError(message(), context);
+}
+
+/**
+ * Runs `fn` (sync or async); an `ApertureDepthError` keyed `from` (a library's parameter name) comes out keyed
+ * `to` (what the user wrote: a flag or config key), with the same file and message.
+ *
+ * @example await renamingKey('margin', 'prior.margin', () => prior.encodeImage(rgb))
+ */
+export function renamingKey<T>(from: string, to: string, fn: () => T): T {
+  const rename = (e: unknown): never => {
+    if (e instanceof ApertureDepthError && e.key === from) {
+      throw new ApertureDepthError(e.detail, { file: e.file, key: to, cause: e });
+    }
+    throw e;
+  };
+  try {
+    const out = fn();
+    return (out instanceof Promise ? out.catch(rename) : out) as T;
+  } catch (e) {
+    return rename(e);
+  }
 }

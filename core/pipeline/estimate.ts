@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ApertureDepthError, check } from '../errors.ts';
+import { ApertureDepthError, check, renamingKey } from '../errors.ts';
 import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.ts';
 import { imageSize } from '../io/image-size.ts';
 import { writeHdf5 } from '../io/hdf5.ts';
@@ -351,10 +351,12 @@ export async function estimate(options: EstimateOptions): Promise<EstimateResult
     const srgb = tf.tidy(() => linearToSrgb(tf.clipByValue(aif, 0, 1)) as tf.Tensor3D); // [h, w, 3]
     try {
       const adapterOptions = { processingResolution: options.prior?.processingResolution };
-      prior =
-        model instanceof MarigoldPrior
-          ? MarigoldDepthPrior.create(model, srgb, adapterOptions)
-          : await MarigoldDepthPrior.createAsync(model, srgb, adapterOptions);
+      const m = model;
+      prior = await renamingKey('margin', 'prior.margin', () =>
+        m instanceof MarigoldPrior
+          ? MarigoldDepthPrior.create(m, srgb, adapterOptions)
+          : MarigoldDepthPrior.createAsync(m, srgb, adapterOptions),
+      );
     } finally {
       srgb.dispose();
     }

@@ -127,6 +127,24 @@ export function priorPassBytes(p: PriorFootprint, pw: number, ph: number): { une
   return { unet: F32 * unet, decoder: F32 * decoderActivations(p.vae, ph, pw) };
 }
 
+/**
+ * The size the prior processes for a `width x height` working image: the long side resized to `resolution`
+ * (0: kept), floored like `marigoldGeometry`, plus `margin` reflected pixels on every side.
+ */
+export function processingSize(
+  width: number,
+  height: number,
+  resolution: number,
+  margin = 0,
+): { width: number; height: number } {
+  const long = Math.max(width, height);
+  const res = resolution > 0 ? resolution : long;
+  return {
+    width: Math.max(1, Math.floor((width * res) / long)) + 2 * margin,
+    height: Math.max(1, Math.floor((height * res) / long)) + 2 * margin,
+  };
+}
+
 /** The bytes of one run under the model above (see the file comment). */
 export function estimateRunBytes(size: RunSize): RunBytes {
   const { width: W, height: H } = size;
@@ -144,11 +162,12 @@ export function estimateRunBytes(size: RunSize): RunBytes {
   const p = size.prior;
   if (p && size.variant !== 'pixel') {
     weights = F32 * p.weightElements;
-    const long = Math.max(working.width, working.height);
-    const res = p.processingResolution > 0 ? p.processingResolution : long;
-    const framing = 2 * (p.margin ?? 0);
-    const ph = Math.max(1, Math.floor((working.height * res) / long)) + framing;
-    const pw = Math.max(1, Math.floor((working.width * res) / long)) + framing;
+    const { width: pw, height: ph } = processingSize(
+      working.width,
+      working.height,
+      p.processingResolution,
+      p.margin,
+    );
     processing = { width: pw, height: ph };
     const lh = Math.ceil(ph / p.vaeScaleFactor);
     const lw = Math.ceil(pw / p.vaeScaleFactor);

@@ -3,7 +3,13 @@ import type { NativeMemoryLoad } from '../engine/native-memory.ts';
 import { openModelFolder } from '../../diffusion/checkpoint/model-folder.ts';
 import { resolveModel } from '../../diffusion/checkpoint/registry.ts';
 import { defaultModelPath, requestedModel } from './default-model.ts';
-import { priorFootprint, priorPassBytes, weightElementsOf, workingSize } from './memory-budget.ts';
+import {
+  priorFootprint,
+  priorPassBytes,
+  processingSize,
+  weightElementsOf,
+  workingSize,
+} from './memory-budget.ts';
 
 /** What a command knows before it runs, for `nativeMemoryLoad`. */
 export interface NativeMemoryRun {
@@ -41,20 +47,16 @@ export async function nativeMemoryLoad(run: NativeMemoryRun): Promise<NativeMemo
     if ((await resolveNetworkEngine(run.engine)).engine !== 'onnx') return undefined;
     const dir = resolveModel(model).path;
     const fp = priorFootprint(dir, { processingResolution: run.processingResolution, margin: run.margin });
-    let [w, h] = [run.width, run.height];
-    if (w !== undefined && h !== undefined) ({ width: w, height: h } = workingSize(w, h, run.workingMaxSide));
-    const res =
-      fp.processingResolution > 0
-        ? fp.processingResolution
-        : w !== undefined && h !== undefined
-          ? Math.max(w, h)
-          : undefined;
-    if (res === undefined) return undefined;
-    const long = w !== undefined && h !== undefined ? Math.max(w, h) : res;
-    const pw = w !== undefined ? Math.max(1, Math.round((w * res) / long)) : res;
-    const ph = h !== undefined ? Math.max(1, Math.round((h * res) / long)) : res;
+    const { width, height } = run;
     const framing = 2 * (run.margin ?? 0);
-    const pass = priorPassBytes(fp, pw + framing, ph + framing);
+    let size: { width: number; height: number };
+    if (width !== undefined && height !== undefined) {
+      const working = workingSize(width, height, run.workingMaxSide);
+      size = processingSize(working.width, working.height, fp.processingResolution, run.margin);
+    } else if (fp.processingResolution > 0) {
+      size = { width: fp.processingResolution + framing, height: fp.processingResolution + framing };
+    } else return undefined;
+    const pass = priorPassBytes(fp, size.width, size.height);
     return { networkWeightBytes: networkWeightBytes(dir), passBytes: pass.unet + pass.decoder };
   } catch {
     return undefined;

@@ -6,7 +6,7 @@ import {
 } from '../../diffusion/marigold/ensemble-depth.ts';
 import { MarigoldPrior, type SchedulerKind } from '../../diffusion/marigold/marigold-prior.ts';
 import type { NetworkEngineRequest, ResolvedEngine } from '../engine/network-engine.ts';
-import { ApertureDepthError, check } from '../errors.ts';
+import { ApertureDepthError, check, renamingKey } from '../errors.ts';
 import { readImage, toFloat } from '../io/image.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
 import { rgbOf } from '../io/raster.ts';
@@ -152,8 +152,7 @@ export async function runPriorCommand(options: PriorCommandOptions): Promise<Pri
   try {
     const rgb = tf.tensor3d(rgbOf(img).data, [img.height, img.width, 3]);
     tensors.push(rgb);
-    if (prior instanceof MarigoldPrior) prior.encodeImage(rgb);
-    else await prior.encodeImage(rgb);
+    await renamingKey('margin', '--margin', () => prior.encodeImage(rgb));
     const seed = options.seed ?? 0;
     const predict = async (latent: tf.Tensor4D, noiseSeed: number): Promise<Float32Array> => {
       const depthTensor =

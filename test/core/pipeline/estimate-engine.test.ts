@@ -93,6 +93,18 @@ test.serial('estimate --engine onnx: the same loss history as --engine tfjs (3 i
   t.is(b.record.iterations, 3);
 });
 
+test.serial('estimate: a prior.margin too wide for the image is refused by its config key; nothing is written', async (t) => {
+  const cfg = join(tmp.dir, 'wide-margin.yaml');
+  writeFileSync(cfg, 'optimizer:\n  iterations: 1\nprior:\n  steps: 1\n  processing_resolution: 0\n  margin: 500\n');
+  const out = join(tmp.dir, 'wide-margin');
+  const err = await t.throwsAsync(quiet(['estimate', '--pair', pair, '--out', out, '--model', SD2_TINY, '--config', cfg, '--engine', 'tfjs']), {
+    instanceOf: ApertureDepthError,
+  });
+  t.is(err!.key, 'prior.margin');
+  t.regex(err!.message, /prior\.margin: expected an integer >= 0 and below the processed image's short side \(\d+ px\), got 500/);
+  t.false(existsSync(join(out, 'run.json')));
+});
+
 test.serial('estimate and run --engine: an unknown value is refused by name, with the choices', async (t) => {
   // The same message from every command (prior's is checked in prior-command.test.ts).
   for (const args of [

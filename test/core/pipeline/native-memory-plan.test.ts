@@ -1,7 +1,8 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { onnxRuntimeStatus } from '../../../core/engine/network-engine.ts';
-import { priorFootprint, priorPassBytes } from '../../../core/pipeline/memory-budget.ts';
+import { estimateRunBytes, priorFootprint, priorPassBytes, processingSize } from '../../../core/pipeline/memory-budget.ts';
+import { marigoldGeometry } from '../../../diffusion/marigold/preprocess.ts';
 import { nativeMemoryLoad, networkWeightBytes } from '../../../core/pipeline/native-memory-plan.ts';
 import { openSafetensors } from '../../../core/io/safetensors.ts';
 
@@ -44,4 +45,21 @@ test('nativeMemoryLoad: the pass at the processing size of the input aspect; not
   t.is(await nativeMemoryLoad({ model: tiny, variant: 'pixel' }), undefined);
   t.is(await nativeMemoryLoad({ model: tiny, engine: 'tfjs' }), undefined);
   t.is(await nativeMemoryLoad({ model: join(tiny, 'no-such-folder') }), undefined);
+});
+
+test('processingSize: the size marigoldGeometry processes (floored, margin on every side); the budget and nativeMemoryLoad both use it', async (t) => {
+  // 100x30 at 96: 28.8 rows, which floors to 28 (rounding would give 29)
+  for (const [w, h, res, margin] of [[100, 30, 96, 0], [100, 30, 96, 2], [641, 479, 96, 3], [50, 70, 0, 1]] as const) {
+    const g = marigoldGeometry(h, w, res, 8, margin);
+    t.deepEqual(processingSize(w, h, res, margin), { width: g.resized[1] + 2 * margin, height: g.resized[0] + 2 * margin }, `${w}x${h} at ${res}, margin ${margin}`);
+  }
+  const fp = priorFootprint(tiny, { processingResolution: 96, margin: 2 });
+  const size = { width: 100, height: 30, renderer: 'layered', variant: 'full' as const, prior: fp };
+  t.deepEqual(estimateRunBytes(size).processing, { width: 100, height: 32 });
+  if (!(await onnxRuntimeStatus()).available) return;
+  const pass = priorPassBytes(fp, 100, 32);
+  const load = await nativeMemoryLoad({ model: tiny, engine: 'auto', processingResolution: 96, margin: 2, width: 100, height: 30 });
+  t.is(load?.passBytes, pass.unet + pass.decoder);
+  const rounded = priorPassBytes(fp, 100, 33);
+  t.not(rounded.unet + rounded.decoder, pass.unet + pass.decoder, 'a rounded size would give another figure');
 });

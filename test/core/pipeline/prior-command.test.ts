@@ -297,5 +297,9 @@ test.serial(
     });
     t.is(err!.key, '--margin');
     t.regex(err!.message, /expected an integer >= 0, got -1/);
+    // too wide for the image: found by the geometry, still named by the flag
+    const wide = await t.throwsAsync(cli(join(tmp.dir, 'y.npy'), '500'), { instanceOf: ApertureDepthError });
+    t.is(wide!.key, '--margin');
+    t.regex(wide!.message, /^--margin: expected an integer >= 0 and below the processed image's short side \(48 px\), got 500/);
   },
 );
