@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initEngine, parseBackend } from '../../core/engine/backend.ts';
+import { renamingKey } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { checkEnsembleSize, ensembleDepth } from '../../diffusion/marigold/ensemble-depth.ts';
 import { MarigoldPrior } from '../../diffusion/marigold/marigold-prior.ts';
@@ -116,7 +117,7 @@ export function predictScene(prior: MarigoldPrior, scene: EvalScene, steps: numb
   checkEnsembleSize(ensemble, '--ensemble');
   const image = tf.tensor3d(scene.rgb, [scene.height, scene.width, 3]);
   try {
-    prior.encodeImage(image);
+    renamingKey('margin', '--margin', () => prior.encodeImage(image));
     const members = Array.from({ length: ensemble }, (_, i) =>
       tf.tidy(() => prior.predictDepth(prior.sampleLatent(noiseSeed + i), steps).dataSync() as Float32Array),
     );
