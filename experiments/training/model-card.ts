@@ -3,7 +3,7 @@
  * settings and time, the loss curves, and the evaluation against the fitted plane.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { check } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { readJsonFile } from '../../core/io/json-file.ts';
@@ -34,6 +34,11 @@ export interface TrainingSummary {
   parameters: { vae: number; unet: number; textEncoder: number };
   /** Stage E (end-to-end fine-tuning through the decoder with the affine-invariant depth loss), when it ran. */
   e2e?: SizedStageSettings & { gradWeight?: number; clutter?: number };
+  /**
+   * `train-prior --e2e-from`: stage E started from this folder's exported UNet (its fingerprint), not from
+   * stage B or C; that folder's own stage E (null: it had none), its time and losses.
+   */
+  e2eFrom?: { model: string; unetSha256: string; e2e: (SizedStageSettings & { gradWeight?: number; clutter?: number }) | null; seconds: number; losses: LossPoint[] };
   seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number };
   losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[] };
 }
@@ -175,7 +180,7 @@ export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): 
   const vaeCfg = JSON.parse(readFileSync(join(dir, 'vae/config.json'), 'utf8')) as Record<string, unknown>;
   const ftSeconds = (t.seconds.ftData ?? 0) + (t.seconds.ftEncode ?? 0) + (t.seconds.finetune ?? 0);
   const e2eSeconds = (t.seconds.e2eData ?? 0) + (t.seconds.e2e ?? 0);
-  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + e2eSeconds;
+  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + (t.e2eFrom?.seconds ?? 0) + e2eSeconds;
   // A resumed run finds its scenes and latents cached and records about 0 s for them.
   const cachedData = t.seconds.data < 1 && t.seconds.encode < 1;
   const down = 2 ** ((vaeCfg.block_out_channels as number[]).length - 1);
@@ -222,7 +227,7 @@ ${
     : ''
 }${
   e2e
-    ? `- Stage E, end to end (Garcia Martin et al. 2024): the UNet from stage ${ft ? 'C' : 'B'}'s exported weights, trained through the frozen
+    ? `- Stage E, end to end (Garcia Martin et al. 2024): the UNet from ${t.e2eFrom ? `the exported weights of \`${basename(t.e2eFrom.model)}\` (\`train-prior --e2e-from\`, UNet sha256 ${t.e2eFrom.unetSha256.slice(0, 12)}; that folder's own stage E: ${t.e2eFrom.e2e ? `${t.e2eFrom.e2e.steps} steps, lr ${t.e2eFrom.e2e.lr}, ${formatDuration(t.e2eFrom.seconds)}` : 'none'})` : `stage ${ft ? 'C' : 'B'}'s exported weights`}, trained through the frozen
   decoder on the one-step inference path (standard-normal noise latent at t = 999, x0 = -v, decode, channel mean) with the
   affine-invariant L1 to the normalized depth (least-squares scale and shift per image, as the prior is scored and used)${e2e.gradWeight ? ` + ${e2e.gradWeight} x the mean absolute x / y differences of the aligned error (gradient matching)` : ''}, on
   ${e2e.width}x${e2e.height} scenes (latent ${e2e.width / down}x${e2e.height / down}). ${e2e.steps} steps, batch ${e2e.batch}, fresh Adam lr ${e2e.lr} (cosine, short warm-up). ${formatDuration(e2e.seconds)}; its data ${formatDuration(t.seconds.e2eData ?? 0)}.

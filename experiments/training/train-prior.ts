@@ -18,16 +18,18 @@
  * Each stage checkpoints (weights, Adam moments, step, RNG) every `--ckpt-every` steps in `--work`; the same
  * command continues an interrupted run.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initEngine, parseBackend, type BackendName } from '../../core/engine/backend.ts';
 import { check } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
 import { Rng } from '../../core/tensor/rng.ts';
-import { createTextEncoder, createUNet, createVae } from '../../diffusion/models/load.ts';
+import { createTextEncoder, createUNet, createVae, loadTextEncoder, loadUNet, loadVae } from '../../diffusion/models/load.ts';
 import { noiseSchedule } from '../../diffusion/schedulers/noise-schedule.ts';
 import { parseSchedulerConfig } from '../../diffusion/schedulers/scheduler-config.ts';
 import { cosineSchedule } from '../../optimizers/schedules.ts';
@@ -47,7 +49,7 @@ import { checkSizedStage, type SizedStageSettings } from './stages/sized-stage.t
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
 import { startEngine, type GradEngine } from './trainer/grad-engine.ts';
-import type { TrainingSummary } from './model-card.ts';
+import { readTrainingSummary, writeModelCard, type TrainingSummary } from './model-card.ts';
 import type { Param } from '../../diffusion/checkpoint/param.ts';
 import type { TextureImage } from './scene/textures.ts';
 import { formatDuration } from './trainer/progress.ts';
@@ -88,6 +90,11 @@ export interface TrainPriorOptions {
   finetune: FinetuneSettings;
   /** Stage E (end to end through the decoder); steps 0 = off. */
   e2e: E2EStageSettings;
+  /**
+   * `--e2e-from DIR`: stage E alone, from the VAE and UNet of a model folder this script wrote (stages A-C are
+   * skipped; their settings here are ignored and the folder's are recorded).
+   */
+  e2eFrom?: string;
   ckptEvery: number;
   logEvery: number;
   /** Held-out procedural scenes scored during stages B (at `size`) and C (at the stage's size); 0 = none. */
@@ -245,6 +252,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   for (const [flag, batch, used] of batches) {
     check(!used || batch % opts.workers === 0, () => `${flag} ${batch} does not split over ${opts.workers} workers (--workers)`, { key: flag });
   }
+  if (opts.e2eFrom !== undefined) return stageEFromFolder(opts, work, write);
   const t0 = performance.now();
 
   // 0. Training scenes (train split only: seeds 0 .. scenes-1, then the clutter seeds).
@@ -411,7 +419,6 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   textEncoder.dispose();
   if (opts.evaluate) {
     const { evaluatePrior } = await import('./eval-prior.ts');
-    const { writeModelCard } = await import('./model-card.ts');
     const evaluation = await evaluatePrior(out, { write, vaeCeiling: true });
     writeModelCard(out, summary, evaluation);
   }
@@ -556,10 +563,13 @@ async function runE2E(a: {
   vaeConfig: JsonObject;
   vaeWeights: Map<string, Float32Array>;
   scalingFactor: number;
-  unetInit: UNetReplicaInit;
+  /** The networks' configs and constructor seeds (the weights replace the seeded values). */
+  unetInit: Pick<UNetReplicaInit, 'unetConfig' | 'textEncoderConfig' | 'seed' | 'textSeed'>;
   startWeights: Map<string, Float32Array>;
   nets: OneStepNets;
   write: (line: string) => void;
+  /** `--e2e-from`: the folder the start weights come from and its weights' fingerprint (else stages A-C's). */
+  from?: { model: string; sha256: string };
 }): Promise<E2ERun> {
   const { opts, work, write } = a;
   const e2e = opts.e2e;
@@ -588,7 +598,8 @@ async function runE2E(a: {
   const engine = await startEngine(opts.workers, init, e2e.lr, opts.emaDecay);
   const h = e2e.height / a.down;
   const w = e2e.width / a.down;
-  write(`[unet-e2e] from stage ${opts.finetune.steps > 0 ? 'C' : 'B'}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${seeds.length} scenes, ${opts.workers} worker(s)`);
+  const startLabel = a.from ? a.from.model : `stage ${opts.finetune.steps > 0 ? 'C' : 'B'}`;
+  write(`[unet-e2e] from ${startLabel}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${seeds.length} scenes, ${opts.workers} worker(s)`);
   const valSet = validationSet(opts.valScenes, e2e.width, e2e.height, a.textureImages, [h, w, 4]);
   const dir = join(work, 'unet-e2e');
   if (valSet.scenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
@@ -604,7 +615,9 @@ async function runE2E(a: {
     engine: engine.engine,
     seed: opts.seed * 1000 + 44,
     // Everything that fixes the start weights (stages A-C) and this stage's own settings.
-    settings: { stage: 'unet-e2e', seed: opts.seed, preset: opts.preset, scalingFactor: a.scalingFactor, unet: opts.unet, ema: opts.emaDecay, finetune: opts.finetune.steps > 0 ? opts.finetune : null, dataKey, e2e },
+    settings: a.from
+      ? { stage: 'unet-e2e', seed: opts.seed, from: a.from, ema: opts.emaDecay, dataKey, e2e }
+      : { stage: 'unet-e2e', seed: opts.seed, preset: opts.preset, scalingFactor: a.scalingFactor, unet: opts.unet, ema: opts.emaDecay, finetune: opts.finetune.steps > 0 ? opts.finetune : null, dataKey, e2e },
     schedule: cosineSchedule(0.05, Math.min(50, Math.floor(e2e.steps / 20))),
     draw: (rng) => drawE2EItems(rng, seeds.length, h * w * 4, e2e.batch),
     onLog: validationHook(valSet, a.nets, engine.engine, opts.logEvery, e2e.steps),
@@ -615,6 +628,108 @@ async function runE2E(a: {
   await engine.engine.close();
   engine.local?.dispose();
   return { losses: run.losses, seconds: run.seconds, dataSeconds, completed: run.completed, weights: snap.ema ?? snap.weights };
+}
+
+/**
+ * `--e2e-from DIR`: stage E alone, from a model folder this script wrote. Its training.json gives the preset,
+ * the scaling factor and the seed of the (seeded, frozen) text encoder; its VAE and UNet weights are the start.
+ * Exports DIR's VAE and text encoder with the new UNet, and a training.json that keeps DIR's stages A-C and
+ * records DIR's own stage E under `e2eFrom`. Resumable like every stage (work folder `unet-e2e`).
+ */
+async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (line: string) => void): Promise<TrainPriorResult> {
+  const from = resolve(opts.e2eFrom!);
+  check(opts.e2e.steps > 0, () => `--e2e-from runs stage E alone: give --e2e-steps > 0, got ${opts.e2e.steps}`, { key: '--e2e-steps' });
+  const summaryFile = join(from, 'training.json');
+  check(existsSync(summaryFile), () => 'no training.json here: --e2e-from takes a model folder that train-prior wrote', { file: summaryFile, key: '--e2e-from' });
+  const source = readTrainingSummary(from);
+  const spec = PRESETS[source.preset as PresetName];
+  check(spec, () => `unknown preset "${source.preset}"; expected ${Object.keys(PRESETS).join(', ')}`, { file: summaryFile, key: 'preset' });
+  const configs = priorConfigs(spec, source.scalingFactor);
+  for (const [part, rel] of [['unet', 'unet/config.json'], ['vae', 'vae/config.json']] as const) {
+    const file = join(from, rel);
+    const disk = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown) : undefined;
+    check(isDeepStrictEqual(disk, configs[part]), () => `not the ${part} config of preset ${source.preset} (scaling factor ${source.scalingFactor}) that its training.json names: --e2e-from takes a folder train-prior wrote`, { file, key: '--e2e-from' });
+  }
+  const down = 2 ** (spec.vaeChannels.length - 1);
+  checkSizedStage(opts.e2e, 'e2e', down, CLUTTER_SEED_START);
+  const textureImages = opts.naturalTextures ? loadTextureImages() : [];
+  const vaeWeights = await folderWeights(join(from, 'vae'), 'vae');
+  const unetWeights = await folderWeights(join(from, 'unet'), 'unet');
+  const unetFile = join(from, 'unet', 'diffusion_pytorch_model.safetensors');
+  const sha256 = createHash('sha256').update(readFileSync(unetFile)).digest('hex');
+  // The folder's text encoder is train-prior's seeded one (seed * 7 + 3); checked, since the replicas rebuild it.
+  const textSeed = source.seed * 7 + 3;
+  const textEncoder = createTextEncoder(configs.textEncoder, textSeed, { bind: null });
+  const diskText = await loadTextEncoder(join(from, 'text_encoder'), { bind: null });
+  for (const p of diskText.parameters()) {
+    const mine = textEncoder.parameters().find((q) => q.name === p.name);
+    const same = mine !== undefined && mine.hostData().every((v, i) => v === p.hostData()[i]);
+    check(same, () => `text encoder weight "${p.name}" is not train-prior's (seed ${source.seed} x 7 + 3)`, { file: join(from, 'text_encoder'), key: '--e2e-from' });
+  }
+  diskText.dispose();
+  const vae = withWeights(createVae(configs.vae, 0, { trainable: true }), vaeWeights);
+  const unet = createUNet(configs.unet, 0, { trainable: true });
+  const context = emptyPromptContext(configs.textEncoder, textSeed);
+  const schedule = noiseSchedule(parseSchedulerConfig(configs.scheduler, '<scheduler config>'));
+  const nets: OneStepNets = { vae, unet, scalingFactor: source.scalingFactor, context, alphaBarT: schedule.alphasCumprod[999]! };
+  const unetInit = { unetConfig: configs.unet, textEncoderConfig: configs.textEncoder, seed: 0, textSeed };
+  write(`[e2e-from] ${from}: preset ${source.preset}, scaling_factor ${source.scalingFactor.toFixed(5)}, unet sha256 ${sha256.slice(0, 12)}`);
+  const run = await runE2E({ opts, work, down, textureImages, vaeConfig: configs.vae, vaeWeights, scalingFactor: source.scalingFactor, unetInit, startWeights: unetWeights, nets, write, from: { model: from, sha256 } });
+  const result = {
+    vaeLosses: [],
+    unetLosses: [],
+    vaeSeconds: 0,
+    unetSeconds: 0,
+    dataSeconds: 0,
+    e2eLosses: run.losses,
+    e2eSeconds: run.seconds,
+    vae: vaeWeights,
+    unet: run.weights,
+  };
+  if (!run.completed) {
+    context.dispose();
+    textEncoder.dispose();
+    vae.dispose();
+    unet.dispose();
+    return partialResult(opts, result);
+  }
+  const out = resolve(opts.out);
+  exportPriorFolder(out, configs, {
+    unet: { params: unet.parameters(), values: run.weights },
+    vae: { params: vae.parameters(), values: vaeWeights },
+    textEncoder: { params: textEncoder.parameters() },
+  });
+  const summary: TrainingSummary = {
+    ...source,
+    workers: opts.workers,
+    emaDecay: opts.emaDecay,
+    e2e: opts.e2e,
+    e2eFrom: { model: from, unetSha256: sha256, e2e: source.e2e ?? null, seconds: (source.seconds.e2eData ?? 0) + (source.seconds.e2e ?? 0), losses: source.losses.e2e ?? [] },
+    seconds: { ...source.seconds, e2eData: run.dataSeconds, e2e: run.seconds },
+    losses: { ...source.losses, e2e: run.losses },
+  };
+  writeFileAtomic(join(out, 'training.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  write(`[export] ${out} (stage E ${formatDuration(run.seconds)} from ${from})`);
+  context.dispose();
+  textEncoder.dispose();
+  vae.dispose();
+  unet.dispose();
+  if (opts.evaluate) {
+    const { evaluatePrior } = await import('./eval-prior.ts');
+    const evaluation = await evaluatePrior(out, { write, vaeCeiling: true });
+    writeModelCard(out, summary, evaluation);
+  }
+  return { out, scalingFactor: source.scalingFactor, ...result, ftLosses: [], ftSeconds: 0, completed: true, weights: { vae: vaeWeights, unet: run.weights } };
+}
+
+/** The float32 weights of a model folder's `vae` or `unet`, by name (project layout). */
+async function folderWeights(dir: string, part: 'vae' | 'unet'): Promise<Map<string, Float32Array>> {
+  const model = part === 'vae' ? await loadVae(dir, { bind: null }) : await loadUNet(dir, { bind: null });
+  try {
+    return new Map(model.parameters().map((p) => [p.name, p.hostData().slice()]));
+  } finally {
+    model.dispose();
+  }
 }
 
 /** Renders training `seeds` at `width` x `height` (on the worker threads when there are several). */
@@ -743,6 +858,7 @@ async function main(): Promise<void> {
     .option('clutter-scenes', { type: 'number', default: d.clutterScenes ?? 0, describe: 'clutter scenes added to the training scenes (stages A and B; seeds from 500000 on)' })
     .option('e2e-clutter-scenes', { type: 'number', default: d.e2e.clutter ?? 0, describe: 'stage E: clutter scenes added to its scenes' })
     .option('e2e-grad-weight', { type: 'number', default: d.e2e.gradWeight, describe: 'stage E: weight of the L1 on the x/y differences of the aligned depth error (0 = off)' })
+    .option('e2e-from', { type: 'string', describe: 'stage E alone, from the VAE and UNet of a model folder train-prior wrote (e.g. to lengthen its stage E); stages A-C are skipped' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
     .option('val-scenes', { type: 'number', default: d.valScenes })
@@ -793,6 +909,7 @@ async function main(): Promise<void> {
       clutter: argv['e2e-clutter-scenes'],
       gradWeight: argv['e2e-grad-weight'],
     },
+    ...(argv['e2e-from'] !== undefined ? { e2eFrom: argv['e2e-from'] } : {}),
     ckptEvery: argv['ckpt-every'],
     logEvery: argv['log-every'],
     valScenes: argv['val-scenes'],

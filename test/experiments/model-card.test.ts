@@ -76,6 +76,13 @@ test('the evaluation section carries the paired difference with its standard err
     t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /as the prior is scored and used\), on\n  96x72 scenes/);
     writeModelCard(dir, { ...training, e2e: { ...e2e, gradWeight: 1 }, losses }, report);
     t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /used\) \+ 1 x the mean absolute x \/ y differences of the aligned error \(gradient matching\), on\n/);
+    // --e2e-from: where stage E started, the source's own stage E, and its time in the total.
+    t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /the UNet from stage B's exported weights, trained/);
+    const e2eFrom = { model: '/x/source-model', unetSha256: 'ab'.repeat(32), e2e: { ...e2e, steps: 200 }, seconds: 60, losses: [] };
+    writeModelCard(dir, { ...training, e2e, e2eFrom, losses }, report);
+    const fromCard = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    t.regex(fromCard, /the UNet from the exported weights of `source-model` \(`train-prior --e2e-from`, UNet sha256 abababababab; that folder's own stage E: 200 steps, lr 0\.0001, 1m00s\), trained/);
+    t.regex(fromCard, /total 1m04s on the machine/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupEngine } from '../helpers/engine.ts';
@@ -395,5 +395,61 @@ test.serial('stage A with --chroma-weight: a negative weight fails before any wo
     t.is(summary.vae.chromaWeight, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.serial('--e2e-from: stage E alone from an exported folder (its UNet, VAE and text encoder), resumable; bad folders fail first', async (t) => {
+  const src = mkdtempSync(join(tmpdir(), 'train-prior-from-src-'));
+  const dst = mkdtempSync(join(tmpdir(), 'train-prior-from-dst-'));
+  try {
+    const source = await trainPrior(e2eOptions(src));
+    t.true(source.completed);
+    const from = (overrides: Partial<TrainPriorOptions> = {}) =>
+      e2eOptions(dst, { e2eFrom: source.out, e2e: { steps: 4, batch: 3, lr: 3e-3, width: 20, height: 12, scenes: 7, gradWeight: 1 }, ...overrides });
+    const fileBytes = (dir: string, rel: string) => readFileSync(join(dir, rel));
+
+    // Refused before any work: no stage E, no training.json, a folder of another preset.
+    await t.throwsAsync(trainPrior(from({ e2e: { ...from().e2e, steps: 0 } })), { message: /--e2e-steps: --e2e-from runs stage E alone: give --e2e-steps > 0, got 0/ });
+    await t.throwsAsync(trainPrior(from({ e2eFrom: src })), { message: /training\.json: --e2e-from: no training\.json here/ });
+    const other = join(dst, 'other-preset');
+    cpSync(source.out, other, { recursive: true });
+    const unetCfg = JSON.parse(readFileSync(join(other, 'unet/config.json'), 'utf8')) as { block_out_channels: number[] };
+    writeFileSync(join(other, 'unet/config.json'), JSON.stringify({ ...unetCfg, block_out_channels: unetCfg.block_out_channels.map((c) => 2 * c) }));
+    await t.throwsAsync(trainPrior(from({ e2eFrom: other })), { message: /unet[/\\]config\.json: --e2e-from: not the unet config of preset micro/ });
+    t.false(existsSync(join(dst, 'work')) || existsSync(join(dst, 'model')));
+
+    // A vanishing learning rate exports the source's UNet bit for bit: the start weights are the folder's.
+    const still = await trainPrior(from({ e2e: { ...from().e2e, lr: 1e-30 }, out: join(dst, 'still'), work: join(dst, 'work-still') }));
+    t.true(still.completed);
+    t.deepEqual(fileBytes(still.out, 'unet/diffusion_pytorch_model.safetensors'), fileBytes(source.out, 'unet/diffusion_pytorch_model.safetensors'));
+
+    // A real run: new UNet; the VAE and text encoder files are the source's; training.json keeps the source's stages.
+    const s1 = await trainPrior(from({ stopAfter: 2 }));
+    t.false(s1.completed);
+    const run = await trainPrior(from());
+    t.true(run.completed);
+    t.deepEqual(
+      run.e2eLosses.map((l) => l.step),
+      [2, 4],
+    );
+    for (const rel of ['vae/diffusion_pytorch_model.safetensors', 'text_encoder/model.safetensors', 'unet/config.json', 'vae/config.json', 'model_index.json']) {
+      t.deepEqual(fileBytes(run.out, rel), fileBytes(source.out, rel), rel);
+    }
+    t.notDeepEqual(fileBytes(run.out, 'unet/diffusion_pytorch_model.safetensors'), fileBytes(source.out, 'unet/diffusion_pytorch_model.safetensors'));
+    const before = JSON.parse(readFileSync(join(source.out, 'training.json'), 'utf8')) as TrainingSummary;
+    const after = JSON.parse(readFileSync(join(run.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.deepEqual(after.losses.vae, before.losses.vae);
+    t.deepEqual(after.losses.unet, before.losses.unet);
+    t.is(after.e2e?.gradWeight, 1);
+    t.is(after.e2eFrom?.model, source.out);
+    t.deepEqual(after.e2eFrom?.e2e, before.e2e);
+    t.deepEqual(after.e2eFrom?.losses, before.losses.e2e);
+    t.regex(after.e2eFrom?.unetSha256 ?? '', /^[0-9a-f]{64}$/);
+    // The interrupted session resumed to the same result as an uninterrupted one.
+    const fresh = await trainPrior(from({ out: join(dst, 'fresh'), work: join(dst, 'work-fresh') }));
+    sameWeights(t, run.weights, fresh.weights);
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+    rmSync(dst, { recursive: true, force: true });
   }
 });
