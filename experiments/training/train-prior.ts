@@ -639,6 +639,7 @@ async function runE2E(a: {
 async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (line: string) => void): Promise<TrainPriorResult> {
   const from = resolve(opts.e2eFrom!);
   check(opts.e2e.steps > 0, () => `--e2e-from runs stage E alone: give --e2e-steps > 0, got ${opts.e2e.steps}`, { key: '--e2e-steps' });
+  check(resolve(opts.out) !== from, () => `--out is the --e2e-from folder (${from}): write the new model elsewhere`, { key: '--out' });
   const summaryFile = join(from, 'training.json');
   check(existsSync(summaryFile), () => 'no training.json here: --e2e-from takes a model folder that train-prior wrote', { file: summaryFile, key: '--e2e-from' });
   const source = readTrainingSummary(from);

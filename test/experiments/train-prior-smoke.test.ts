@@ -411,6 +411,7 @@ test.serial('--e2e-from: stage E alone from an exported folder (its UNet, VAE an
     // Refused before any work: no stage E, no training.json, a folder of another preset.
     await t.throwsAsync(trainPrior(from({ e2e: { ...from().e2e, steps: 0 } })), { message: /--e2e-steps: --e2e-from runs stage E alone: give --e2e-steps > 0, got 0/ });
     await t.throwsAsync(trainPrior(from({ e2eFrom: src })), { message: /training\.json: --e2e-from: no training\.json here/ });
+    await t.throwsAsync(trainPrior(from({ out: source.out })), { message: /--out: --out is the --e2e-from folder/ });
     const other = join(dst, 'other-preset');
     cpSync(source.out, other, { recursive: true });
     const unetCfg = JSON.parse(readFileSync(join(other, 'unet/config.json'), 'utf8')) as { block_out_channels: number[] };
