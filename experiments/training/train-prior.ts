@@ -92,7 +92,7 @@ export interface TrainPriorOptions {
   e2e: E2EStageSettings;
   /**
    * `--e2e-from DIR`: stage E alone, from the VAE and UNet of a model folder this script wrote (stages A-C are
-   * skipped; their settings here are ignored and the folder's are recorded).
+   * skipped; their settings here, and `naturalTextures`, are ignored: the folder's are used and recorded).
    */
   e2eFrom?: string;
   ckptEvery: number;
@@ -653,7 +653,9 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   }
   const down = 2 ** (spec.vaeChannels.length - 1);
   checkSizedStage(opts.e2e, 'e2e', down, CLUTTER_SEED_START);
-  const textureImages = opts.naturalTextures ? loadTextureImages() : [];
+  // Stage E's scenes use the source's textures (the summary records the source's data settings).
+  const eOpts: TrainPriorOptions = { ...opts, naturalTextures: source.naturalTextures };
+  const textureImages = eOpts.naturalTextures ? loadTextureImages() : [];
   const vaeWeights = await folderWeights(join(from, 'vae'), 'vae');
   const unetWeights = await folderWeights(join(from, 'unet'), 'unet');
   const unetFile = join(from, 'unet', 'diffusion_pytorch_model.safetensors');
@@ -675,7 +677,7 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   const nets: OneStepNets = { vae, unet, scalingFactor: source.scalingFactor, context, alphaBarT: schedule.alphasCumprod[999]! };
   const unetInit = { unetConfig: configs.unet, textEncoderConfig: configs.textEncoder, seed: 0, textSeed };
   write(`[e2e-from] ${from}: preset ${source.preset}, scaling_factor ${source.scalingFactor.toFixed(5)}, unet sha256 ${sha256.slice(0, 12)}`);
-  const run = await runE2E({ opts, work, down, textureImages, vaeConfig: configs.vae, vaeWeights, scalingFactor: source.scalingFactor, unetInit, startWeights: unetWeights, nets, write, from: { model: from, sha256 } });
+  const run = await runE2E({ opts: eOpts, work, down, textureImages, vaeConfig: configs.vae, vaeWeights, scalingFactor: source.scalingFactor, unetInit, startWeights: unetWeights, nets, write, from: { model: from, sha256 } });
   const result = {
     vaeLosses: [],
     unetLosses: [],
