@@ -412,16 +412,11 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     },
     losses: { vae: vaeRun.losses, unet: unetRun.losses, ...(ftRun ? { finetune: ftRun.losses } : {}), ...(e2eRun ? { e2e: e2eRun.losses } : {}) },
   };
-  writeFileAtomic(join(out, 'training.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const ftNote = (ftRun ? `, unet-ft ${formatDuration(ftRun.seconds)}` : '') + (e2eRun ? `, unet-e2e ${formatDuration(e2eRun.seconds)}` : '');
   write(`[export] ${out} (vae ${formatDuration(vaeRun.seconds)}, unet ${formatDuration(unetRun.seconds)}${ftNote} of training)`);
   context.dispose();
   textEncoder.dispose();
-  if (opts.evaluate) {
-    const { evaluatePrior } = await import('./eval-prior.ts');
-    const evaluation = await evaluatePrior(out, { write, vaeCeiling: true });
-    writeModelCard(out, summary, evaluation);
-  }
+  await writeSummaryAndCard(out, summary, opts.evaluate, write);
   return {
     out,
     scalingFactor,
@@ -711,18 +706,21 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
     seconds: { ...source.seconds, e2eData: run.dataSeconds, e2e: run.seconds },
     losses: { ...source.losses, e2e: run.losses },
   };
-  writeFileAtomic(join(out, 'training.json'), `${JSON.stringify(summary, null, 2)}\n`);
   write(`[export] ${out} (stage E ${formatDuration(run.seconds)} from ${from})`);
   context.dispose();
   textEncoder.dispose();
   vae.dispose();
   unet.dispose();
-  if (opts.evaluate) {
-    const { evaluatePrior } = await import('./eval-prior.ts');
-    const evaluation = await evaluatePrior(out, { write, vaeCeiling: true });
-    writeModelCard(out, summary, evaluation);
-  }
+  await writeSummaryAndCard(out, summary, opts.evaluate, write);
   return { out, scalingFactor: source.scalingFactor, ...result, ftLosses: [], ftSeconds: 0, completed: true, weights: { vae: vaeWeights, unet: run.weights } };
+}
+
+/** Writes `training.json` beside an exported model; with `evaluate`, evaluates it and writes its model card. */
+async function writeSummaryAndCard(out: string, summary: TrainingSummary, evaluate: boolean, write: (line: string) => void): Promise<void> {
+  writeFileAtomic(join(out, 'training.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  if (!evaluate) return;
+  const { evaluatePrior } = await import('./eval-prior.ts');
+  writeModelCard(out, summary, await evaluatePrior(out, { write, vaeCeiling: true }));
 }
 
 /** The float32 weights of a model folder's `vae` or `unet`, by name (project layout). */
