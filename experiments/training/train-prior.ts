@@ -638,6 +638,8 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   const summaryFile = join(from, 'training.json');
   check(existsSync(summaryFile), () => 'no training.json here: --e2e-from takes a model folder that train-prior wrote', { file: summaryFile, key: '--e2e-from' });
   const source = readTrainingSummary(from);
+  check(Number.isInteger(source.seed), () => `expected the integer seed of the run that wrote it, got ${JSON.stringify(source.seed)}`, { file: summaryFile, key: 'seed' });
+  check(typeof source.naturalTextures === 'boolean', () => `expected true or false, got ${JSON.stringify(source.naturalTextures)}`, { file: summaryFile, key: 'naturalTextures' });
   const spec = PRESETS[source.preset as PresetName];
   check(spec, () => `unknown preset "${source.preset}"; expected ${Object.keys(PRESETS).join(', ')}`, { file: summaryFile, key: 'preset' });
   const configs = priorConfigs(spec, source.scalingFactor);

@@ -417,6 +417,10 @@ test.serial('--e2e-from: stage E alone from an exported folder (its UNet, VAE an
     const unetCfg = JSON.parse(readFileSync(join(other, 'unet/config.json'), 'utf8')) as { block_out_channels: number[] };
     writeFileSync(join(other, 'unet/config.json'), JSON.stringify({ ...unetCfg, block_out_channels: unetCfg.block_out_channels.map((c) => 2 * c) }));
     await t.throwsAsync(trainPrior(from({ e2eFrom: other })), { message: /unet[/\\]config\.json: --e2e-from: not the unet config of preset micro/ });
+    cpSync(source.out, join(dst, 'no-seed'), { recursive: true });
+    const summaryOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dst, 'no-seed', 'training.json'), JSON.stringify({ ...summaryOf(source.out), seed: undefined }));
+    await t.throwsAsync(trainPrior(from({ e2eFrom: join(dst, 'no-seed') })), { message: /training\.json: seed: expected the integer seed/ });
     t.false(existsSync(join(dst, 'work')) || existsSync(join(dst, 'model')));
 
     // A vanishing learning rate exports the source's UNet bit for bit: the start weights are the folder's.
