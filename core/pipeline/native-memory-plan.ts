@@ -47,15 +47,13 @@ export async function nativeMemoryLoad(run: NativeMemoryRun): Promise<NativeMemo
     if ((await resolveNetworkEngine(run.engine)).engine !== 'onnx') return undefined;
     const dir = resolveModel(model).path;
     const fp = priorFootprint(dir, { processingResolution: run.processingResolution, margin: run.margin });
-    const { width, height } = run;
-    const framing = 2 * (run.margin ?? 0);
-    let size: { width: number; height: number };
-    if (width !== undefined && height !== undefined) {
-      const working = workingSize(width, height, run.workingMaxSide);
-      size = processingSize(working.width, working.height, fp.processingResolution, run.margin);
+    let working: { width: number; height: number };
+    if (run.width !== undefined && run.height !== undefined) {
+      working = workingSize(run.width, run.height, run.workingMaxSide);
     } else if (fp.processingResolution > 0) {
-      size = { width: fp.processingResolution + framing, height: fp.processingResolution + framing };
+      working = { width: fp.processingResolution, height: fp.processingResolution };
     } else return undefined;
+    const size = processingSize(working.width, working.height, fp.processingResolution, run.margin);
     const pass = priorPassBytes(fp, size.width, size.height);
     return { networkWeightBytes: networkWeightBytes(dir), passBytes: pass.unet + pass.decoder };
   } catch {

@@ -661,12 +661,16 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   const textSeed = source.seed * 7 + 3;
   const textEncoder = createTextEncoder(configs.textEncoder, textSeed, { bind: null });
   const diskText = await loadTextEncoder(join(from, 'text_encoder'), { bind: null });
-  for (const p of diskText.parameters()) {
-    const mine = textEncoder.parameters().find((q) => q.name === p.name);
-    const same = mine !== undefined && mine.hostData().every((v, i) => v === p.hostData()[i]);
-    check(same, () => `text encoder weight "${p.name}" is not train-prior's (seed ${source.seed} x 7 + 3)`, { file: join(from, 'text_encoder'), key: '--e2e-from' });
+  try {
+    const seeded = new Map(textEncoder.parameters().map((q) => [q.name, q]));
+    for (const p of diskText.parameters()) {
+      const mine = seeded.get(p.name);
+      const same = mine !== undefined && mine.hostData().every((v, i) => v === p.hostData()[i]);
+      check(same, () => `text encoder weight "${p.name}" is not train-prior's (seed ${source.seed} x 7 + 3)`, { file: join(from, 'text_encoder'), key: '--e2e-from' });
+    }
+  } finally {
+    diskText.dispose();
   }
-  diskText.dispose();
   const vae = withWeights(createVae(configs.vae, 0, { trainable: true }), vaeWeights);
   const unet = createUNet(configs.unet, 0, { trainable: true });
   const context = emptyPromptContext(configs.textEncoder, textSeed);
@@ -674,7 +678,23 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   const nets: OneStepNets = { vae, unet, scalingFactor: source.scalingFactor, context, alphaBarT: schedule.alphasCumprod[999]! };
   const unetInit = { unetConfig: configs.unet, textEncoderConfig: configs.textEncoder, seed: 0, textSeed };
   write(`[e2e-from] ${from}: preset ${source.preset}, scaling_factor ${source.scalingFactor.toFixed(5)}, unet sha256 ${sha256.slice(0, 12)}`);
-  const run = await runE2E({ opts: eOpts, work, down, textureImages, vaeConfig: configs.vae, vaeWeights, scalingFactor: source.scalingFactor, unetInit, startWeights: unetWeights, nets, write, from: { model: from, sha256 } });
+  const out = resolve(opts.out);
+  let run: E2ERun;
+  try {
+    run = await runE2E({ opts: eOpts, work, down, textureImages, vaeConfig: configs.vae, vaeWeights, scalingFactor: source.scalingFactor, unetInit, startWeights: unetWeights, nets, write, from: { model: from, sha256 } });
+    if (run.completed) {
+      exportPriorFolder(out, configs, {
+        unet: { params: unet.parameters(), values: run.weights },
+        vae: { params: vae.parameters(), values: vaeWeights },
+        textEncoder: { params: textEncoder.parameters() },
+      });
+    }
+  } finally {
+    context.dispose();
+    textEncoder.dispose();
+    vae.dispose();
+    unet.dispose();
+  }
   const result = {
     vaeLosses: [],
     unetLosses: [],
@@ -686,19 +706,7 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
     vae: vaeWeights,
     unet: run.weights,
   };
-  if (!run.completed) {
-    context.dispose();
-    textEncoder.dispose();
-    vae.dispose();
-    unet.dispose();
-    return partialResult(opts, result);
-  }
-  const out = resolve(opts.out);
-  exportPriorFolder(out, configs, {
-    unet: { params: unet.parameters(), values: run.weights },
-    vae: { params: vae.parameters(), values: vaeWeights },
-    textEncoder: { params: textEncoder.parameters() },
-  });
+  if (!run.completed) return partialResult(opts, result);
   const summary: TrainingSummary = {
     ...source,
     workers: opts.workers,
@@ -709,10 +717,6 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
     losses: { ...source.losses, e2e: run.losses },
   };
   write(`[export] ${out} (stage E ${formatDuration(run.seconds)} from ${from})`);
-  context.dispose();
-  textEncoder.dispose();
-  vae.dispose();
-  unet.dispose();
   await writeSummaryAndCard(out, summary, opts.evaluate, write);
   return { out, scalingFactor: source.scalingFactor, ...result, ftLosses: [], ftSeconds: 0, completed: true, weights: { vae: vaeWeights, unet: run.weights } };
 }
