@@ -13,6 +13,7 @@ export {
 export * from './mappings/index.ts';
 export * from './losses/index.ts';
 export { Adam, type AdamOptions, type AdamState, type ParamGroupSpec } from './adam.ts';
+export { HostAdam } from './host-adam.ts';
 export {
   createSchedule,
   constantSchedule,

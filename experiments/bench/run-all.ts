@@ -14,6 +14,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BENCHES: ReadonlyArray<readonly [string, string, string[], Record<string, string>?]> = Object.freeze([
   ['renderers', 'renderers.ts', []],
   ['unet', 'unet.ts', []],
+  // One stage B training step of the embedded prior (gradient and update), host Adam against the tensor one.
+  ['train-step', 'train-step.ts', []],
   ['onnx-unet', 'onnx-unet.ts', []],
   // The tiny prior (tfjs vs onnx), then the real shape at 512x384 with the allocator mode auto picks there.
   ['iteration', 'iteration.ts', []],

@@ -33,15 +33,20 @@ export interface TrainingSummary {
   scalingFactor: number;
   parameters: { vae: number; unet: number; textEncoder: number };
   /** Stage E (end-to-end fine-tuning through the decoder with the affine-invariant depth loss), when it ran. */
-  e2e?: SizedStageSettings & { gradWeight?: number; clutter?: number };
+  e2e?: E2ESummary;
+  /** Stage E2 (a second stage E at its own size, from stage E's float16 export), when it ran. */
+  e2e2?: E2ESummary;
   /**
    * `train-prior --e2e-from`: stage E started from this folder's exported UNet (its fingerprint), not from
-   * stage B or C; that folder's own stage E (null: it had none), its time and losses.
+   * stage B or C; that folder's own stage E (null: it had none) and E2 (when it had one), their time and losses.
    */
-  e2eFrom?: { model: string; unetSha256: string; e2e: (SizedStageSettings & { gradWeight?: number; clutter?: number }) | null; seconds: number; losses: LossPoint[] };
-  seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number };
-  losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[] };
+  e2eFrom?: { model: string; unetSha256: string; e2e: E2ESummary | null; e2e2?: E2ESummary; seconds: number; losses: LossPoint[]; e2e2Losses?: LossPoint[] };
+  seconds: { data: number; vae: number; encode: number; unet: number; ftData?: number; ftEncode?: number; finetune?: number; e2eData?: number; e2e?: number; e2e2Data?: number; e2e2?: number };
+  losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[]; e2e2?: LossPoint[] };
 }
+
+/** The settings of stage E or E2 as recorded. */
+type E2ESummary = SizedStageSettings & { gradWeight?: number; clutter?: number };
 
 /**
  * The `training.json` that `train-prior` writes beside the weights, for rewriting a folder's card after a new
@@ -169,22 +174,29 @@ function defocusSection(dir: string): string {
 export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): void {
   const ft = t.finetune && t.losses.finetune ? { ...t.finetune, losses: t.losses.finetune, seconds: t.seconds.finetune ?? 0 } : undefined;
   const e2e = t.e2e && t.losses.e2e ? { ...t.e2e, losses: t.losses.e2e, seconds: t.seconds.e2e ?? 0 } : undefined;
+  const e2e2 = e2e && t.e2e2 && t.losses.e2e2 ? { ...t.e2e2, losses: t.losses.e2e2, seconds: t.seconds.e2e2 ?? 0 } : undefined;
   const png = renderLossCurves([
     { label: 'vae', points: t.losses.vae },
     { label: 'unet', points: t.losses.unet },
     ...(ft ? [{ label: 'unet-ft', points: ft.losses }] : []),
     ...(e2e ? [{ label: 'unet-e2e', points: e2e.losses }] : []),
+    ...(e2e2 ? [{ label: 'unet-e2e2', points: e2e2.losses }] : []),
   ]);
   writePng(join(dir, 'loss-curve.png'), { width: 640, height: 240, channels: 3, bitDepth: 8, data: png });
   const unetCfg = JSON.parse(readFileSync(join(dir, 'unet/config.json'), 'utf8')) as Record<string, unknown>;
   const vaeCfg = JSON.parse(readFileSync(join(dir, 'vae/config.json'), 'utf8')) as Record<string, unknown>;
   const ftSeconds = (t.seconds.ftData ?? 0) + (t.seconds.ftEncode ?? 0) + (t.seconds.finetune ?? 0);
-  const e2eSeconds = (t.seconds.e2eData ?? 0) + (t.seconds.e2e ?? 0);
+  const e2eSeconds = (t.seconds.e2eData ?? 0) + (t.seconds.e2e ?? 0) + (e2e2 ? (t.seconds.e2e2Data ?? 0) + e2e2.seconds : 0);
   const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + (t.e2eFrom?.seconds ?? 0) + e2eSeconds;
   // A resumed run finds its scenes and latents cached and records about 0 s for them.
   const cachedData = t.seconds.data < 1 && t.seconds.encode < 1;
   const down = 2 ** ((vaeCfg.block_out_channels as number[]).length - 1);
-  const panels = ['VAE', 'UNet stage B', ...(ft ? ['UNet stage C'] : []), ...(e2e ? ['UNet stage E'] : [])];
+  const panels = ['VAE', 'UNet stage B', ...(ft ? ['UNet stage C'] : []), ...(e2e ? ['UNet stage E'] : []), ...(e2e2 ? ['UNet stage E2'] : [])];
+  const from = t.e2eFrom;
+  const command = from
+    ? `two runs: \`npm run train-prior -- --seed ${t.seed} --out <src>\`${from.e2e2 ? '' : ' (with `--e2e2-steps 0`)'}, then \`npm run train-prior -- --e2e-from <src>${e2e ? ` --e2e-steps ${e2e.steps} --e2e-width ${e2e.width} --e2e-height ${e2e.height}` : ''} --out <dir>\``
+    : `\`npm run train-prior -- --seed ${t.seed} --out <dir>\``;
+  const fromStages = from ? [from.e2e ? `E: ${from.e2e.steps} steps at ${from.e2e.width}x${from.e2e.height}, lr ${from.e2e.lr}` : '', from.e2e2 ? `E2: ${from.e2e2.steps} steps at ${from.e2e2.width}x${from.e2e2.height}` : ''].filter(Boolean) : [];
   const md = `# aperture-depth-tiny
 
 A small Marigold-style latent-diffusion depth prior, trained from scratch by this project (no external weights)
@@ -209,11 +221,11 @@ with one flag. Relative depth (affine-invariant), far = 1.
   Voronoi patches, bricks, wood rings, dots${t.naturalTextures ? `, and texture patches cut from the colour images ${TEXTURE_IMAGE_FILES.join(', ')} of \`test/data/open3d-rgbd\` (their depth is never used)` : ''};
   Lambertian shading with directional and point lights and hard shadows, random exposure, gamma and noise. Exact
   z-depth by analytic ray casting, 0.3-15 m.
-- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1})${t.clutterScenes ? ` and ${t.clutterScenes} clutter scenes (${clutterText}; seeds ${CLUTTER_SEED_START}..${CLUTTER_SEED_START + t.clutterScenes - 1})` : ''} at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}${e2e ? `; stage E: training seeds 0..${e2e.scenes - 1}${e2e.clutter ? ` and clutter seeds ${CLUTTER_SEED_START}..${CLUTTER_SEED_START + e2e.clutter - 1}` : ''} rendered at ${e2e.width}x${e2e.height}, randomly mirrored` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
+- Training: ${t.scenes} scenes (seeds 0..${t.scenes - 1})${t.clutterScenes ? ` and ${t.clutterScenes} clutter scenes (${clutterText}; seeds ${CLUTTER_SEED_START}..${CLUTTER_SEED_START + t.clutterScenes - 1})` : ''} at ${t.size}x${t.size}, plus mirror images${ft ? `; stage C: training seeds 0..${ft.scenes - 1} rendered at ${ft.width}x${ft.height}${ft.real ? ` and ${ft.real} crops of the real RGB-D frames TUM and SUN of \`test/data/open3d-rgbd\` (depth holes filled; \`data/real-crops.ts\`)` : ''}, plus mirrors` : ''}${e2e ? `; stage E: training seeds 0..${e2e.scenes - 1}${e2e.clutter ? ` and clutter seeds ${CLUTTER_SEED_START}..${CLUTTER_SEED_START + e2e.clutter - 1}` : ''} rendered at ${e2e.width}x${e2e.height}, randomly mirrored` : ''}${e2e2 ? `; stage E2: seeds 0..${e2e2.scenes - 1} rendered at ${e2e2.width}x${e2e2.height}, randomly mirrored` : ''}. Split: training seeds are < ${TRAIN_SEED_END};
   held-out test seeds start at ${TEST_SEED_START} (the validation lines of the training log use ${VALIDATION_SEED_START} on, never the test scenes). Middlebury 2014 (\`test/data/middlebury2014-q\`) is evaluation only.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 
-## Training (seed ${t.seed}; \`npm run train-prior -- --seed ${t.seed} --out <dir>\`)
+## Training (seed ${t.seed}; ${command})
 - Stage A, VAE: ${t.vae.steps} steps, batch ${t.vae.batch} scenes (one RGB + one depth ${t.vae.crop}x${t.vae.crop} crop each), Adam lr ${t.vae.lr}
   (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL${t.vae.chromaWeight ? ` + ${t.vae.chromaWeight} L1(chroma of the RGB error pooled to the latent cells)` : ''}, on a posterior sample. ${formatDuration(t.seconds.vae)}.
 - Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
@@ -227,13 +239,19 @@ ${
     : ''
 }${
   e2e
-    ? `- Stage E, end to end (Garcia Martin et al. 2024): the UNet from ${t.e2eFrom ? `the exported weights of \`${basename(t.e2eFrom.model)}\` (\`train-prior --e2e-from\`, UNet sha256 ${t.e2eFrom.unetSha256.slice(0, 12)}; that folder's own stage E: ${t.e2eFrom.e2e ? `${t.e2eFrom.e2e.steps} steps, lr ${t.e2eFrom.e2e.lr}, ${formatDuration(t.e2eFrom.seconds)}` : 'none'})` : `stage ${ft ? 'C' : 'B'}'s exported weights`}, trained through the frozen
+    ? `- Stage E, end to end (Garcia Martin et al. 2024): the UNet from ${from ? `the exported weights of \`${basename(from.model)}\` (\`train-prior --e2e-from\`, UNet sha256 ${from.unetSha256.slice(0, 12)}; that folder's own end-to-end stages: ${fromStages.length ? `${fromStages.join('; ')}; ${formatDuration(from.seconds)}` : 'none'})` : `stage ${ft ? 'C' : 'B'}'s exported weights`}, trained through the frozen
   decoder on the one-step inference path (standard-normal noise latent at t = 999, x0 = -v, decode, channel mean) with the
   affine-invariant L1 to the normalized depth (least-squares scale and shift per image, as the prior is scored and used)${e2e.gradWeight ? ` + ${e2e.gradWeight} x the mean absolute x / y differences of the aligned error (gradient matching)` : ''}, on
   ${e2e.width}x${e2e.height} scenes (latent ${e2e.width / down}x${e2e.height / down}). ${e2e.steps} steps, batch ${e2e.batch}, fresh Adam lr ${e2e.lr} (cosine, short warm-up). ${formatDuration(e2e.seconds)}; its data ${formatDuration(t.seconds.e2eData ?? 0)}.
 `
     : ''
-}- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage${e2e ? ' (the UNet: stage E\'s)' : ft ? ' (the UNet: stage C\'s)' : ''}.
+}${
+  e2e2
+    ? `- Stage E2, a second stage E at ${e2e2.width}x${e2e2.height} (latent ${e2e2.width / down}x${e2e2.height / down}): from stage E's weights as exported (float16, the VAE too), the same loss${e2e2.gradWeight !== e2e?.gradWeight ? ` with gradient weight ${e2e2.gradWeight}` : ''}.
+  ${e2e2.steps} steps, batch ${e2e2.batch}, fresh Adam lr ${e2e2.lr} (cosine, short warm-up) and EMA. ${formatDuration(e2e2.seconds)}; its data ${formatDuration(t.seconds.e2e2Data ?? 0)}.
+`
+    : ''
+}- Exported weights: ${t.emaDecay > 0 ? `exponential moving average (decay ${t.emaDecay}, warm-up min(decay, (1 + t) / (10 + t)))` : 'the last step'} of each stage${e2e2 ? ' (the UNet: stage E2\'s)' : e2e ? ' (the UNet: stage E\'s)' : ft ? ' (the UNet: stage C\'s)' : ''}.
 - ${cachedData ? 'Data rendering and latent encoding reused from the work folder\'s cache (not timed in this run)' : `Data rendering ${formatDuration(t.seconds.data)}, latent encoding ${formatDuration(t.seconds.encode)}`}; total ${formatDuration(total)}${cachedData ? ' of timed stages' : ''} on the machine that
   trained it (tfjs wasm, ${t.workers} data-parallel worker thread(s), one core each).
 
@@ -244,7 +262,7 @@ VAE:
 ${lossTable(t.losses.vae)}
 UNet:
 ${lossTable(t.losses.unet)}
-${ft ? `UNet, stage C (${ft.width}x${ft.height}):\n${lossTable(ft.losses)}\n` : ''}${e2e ? `UNet, stage E (${e2e.width}x${e2e.height}, affine-invariant L1 of normalized depth):\n${lossTable(e2e.losses)}\n` : ''}## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
+${ft ? `UNet, stage C (${ft.width}x${ft.height}):\n${lossTable(ft.losses)}\n` : ''}${e2e ? `UNet, stage E (${e2e.width}x${e2e.height}, affine-invariant L1 of normalized depth):\n${lossTable(e2e.losses)}\n` : ''}${e2e2 ? `UNet, stage E2 (${e2e2.width}x${e2e2.height}):\n${lossTable(e2e2.losses)}\n` : ''}## Evaluation (\`npx tsx experiments/training/eval-prior.ts --model <dir>\`)
 Plain monocular prior, ${e.steps} step(s), noise seed ${e.noiseSeed}${e.ensemble > 1 ? ` (median ensemble of ${e.ensemble} seeds from it)` : ''}, processing resolution ${e.resolution}: least-squares scale and
 shift of the prediction to the ground truth (Marigold's protocol) against the oracle plane a x + b y + c fitted
 to the same ground truth; both clipped to the image's ground-truth range; abs_rel and d1 over valid pixels.

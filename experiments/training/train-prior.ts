@@ -11,8 +11,10 @@
  * 4. stage C (`--ft-steps N`, off by default): fine-tune stage B's UNet at the processing resolution and aspect ratio
  *    (`--ft-width` x `--ft-height`, default 96x72: what inference sees on 4:3 images) on scenes rendered at
  *    that size and encoded with the same frozen VAE; `--ft-steps 0` skips it and exports stage B
- * 5. stage E (`--e2e-steps N`, off by default): end-to-end fine-tuning of the UNet through the frozen decoder with the affine-invariant
- *    depth loss on the one-step inference path (`stages/e2e-stage.ts`), at `--e2e-width` x `--e2e-height`
+ * 5. stage E (`--e2e-steps N`, default 200): end-to-end fine-tuning of the UNet through the frozen decoder with the affine-invariant
+ *    depth loss on the one-step inference path (`stages/e2e-stage.ts`), at `--e2e-width` x `--e2e-height` (96x72)
+ *    5b. stage E2 (`--e2e2-steps N`, default 400): a second stage E at `--e2e2-width` x `--e2e2-height` (128x96), from
+ *    stage E's weights as exported (float16), so that it equals `--e2e-from` on stage E's folder bit for bit
  * 6. export the folder, evaluate it (held-out procedural + Middlebury vs a fitted plane), write MODEL_CARD.md
  *
  * Each stage checkpoints (weights, Adam moments, step, RNG) every `--ckpt-every` steps in `--work`; the same
@@ -28,6 +30,8 @@ import { hideBin } from 'yargs/helpers';
 import { initEngine, parseBackend, type BackendName } from '../../core/engine/backend.ts';
 import { check } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/io/atomic.ts';
+import { float16ToNumber } from '../../core/io/ndarray.ts';
+import { floatToHalf } from '../../core/io/safetensors.ts';
 import { Rng } from '../../core/tensor/rng.ts';
 import { createTextEncoder, createUNet, createVae, loadTextEncoder, loadUNet, loadVae } from '../../diffusion/models/load.ts';
 import { noiseSchedule } from '../../diffusion/schedulers/noise-schedule.ts';
@@ -63,7 +67,15 @@ export const PRESETS = Object.freeze({ tiny: TINY, 'tiny-gn': TINY_GN, small: SM
  * the focus plane the scene lies, the defocus optimization keeps its gain).
  */
 export const E2E_STEPS = 200;
+/**
+ * Stage E2's default length (`--e2e2-steps`): a second stage E at 128x96 from stage E's exported (float16)
+ * weights, the shipped recipe since session 19 (training README, "Stage E length": the first model past the
+ * plane on all four monocular numbers; its defocus tables keep the full variant's gain).
+ */
+export const E2E2_STEPS = 400;
 export type PresetName = keyof typeof PRESETS;
+/** The two end-to-end stages: E (`--e2e-*`) and E2 (`--e2e2-*`). */
+type E2EPhase = 'e2e' | 'e2e2';
 
 /** Stage C: fine-tuning stage B's UNet at the processing resolution and aspect ratio. */
 export interface FinetuneSettings extends SizedStageSettings {
@@ -90,6 +102,11 @@ export interface TrainPriorOptions {
   finetune: FinetuneSettings;
   /** Stage E (end to end through the decoder); steps 0 = off. */
   e2e: E2EStageSettings;
+  /**
+   * Stage E2 (`--e2e2-*`): a second stage E, at its own size, from stage E's weights as exported (rounded to
+   * float16, the VAE too), with a fresh Adam state and EMA; steps 0 = off. Needs stage E. Not used by `--e2e-from`.
+   */
+  e2e2: E2EStageSettings;
   /**
    * `--e2e-from DIR`: stage E alone, from the VAE and UNet of a model folder this script wrote (stages A-C are
    * skipped; their settings here, and `naturalTextures`, are ignored: the folder's are used and recorded).
@@ -122,6 +139,7 @@ export const DEFAULTS: Omit<TrainPriorOptions, 'out'> = Object.freeze({
   // Stage C is off by default: it helps the monocular metrics but hurt the defocus optimization (README).
   finetune: { steps: 0, batch: 16, lr: 3e-4, width: 96, height: 72, scenes: 3000 },
   e2e: { steps: E2E_STEPS, batch: 8, lr: 1e-4, width: 96, height: 72, scenes: 3000, gradWeight: 1 },
+  e2e2: { steps: E2E2_STEPS, batch: 8, lr: 1e-4, width: 128, height: 96, scenes: 3000, gradWeight: 1 },
   ckptEvery: 100,
   logEvery: 25,
   valScenes: 8,
@@ -141,6 +159,9 @@ export interface TrainPriorResult {
   /** Stage E (empty / 0 when it did not run). */
   e2eLosses: LossPoint[];
   e2eSeconds: number;
+  /** Stage E2 (empty / 0 when it did not run). */
+  e2e2Losses: LossPoint[];
+  e2e2Seconds: number;
   vaeSeconds: number;
   unetSeconds: number;
   ftSeconds: number;
@@ -215,6 +236,21 @@ function validate(nets: OneStepNets, set: ValidationSet): string {
   return `val abs_rel ${(pa / n).toFixed(3)} d1 ${(pd / n).toFixed(3)} (plane ${(qa / n).toFixed(3)} / ${(qd / n).toFixed(3)})`;
 }
 
+/** The `--<phase>-*` settings of stage E or E2 (when it runs), checked before any training. */
+function checkE2ESettings(s: E2EStageSettings, phase: E2EPhase, down: number): void {
+  check(Number.isInteger(s.steps) && s.steps >= 0, () => `--${phase}-steps must be a non-negative integer, got ${s.steps}`, { key: `--${phase}-steps` });
+  if (s.steps === 0) return;
+  checkSizedStage(s, phase, down, CLUTTER_SEED_START);
+  trainingSeeds(s.scenes, s.clutter ?? 0, { count: `--${phase}-scenes`, clutter: `--${phase}-clutter-scenes` });
+  check(s.lr > 0, () => `--${phase}-lr must be positive, got ${s.lr}`, { key: `--${phase}-lr` });
+  check(Number.isFinite(s.gradWeight) && s.gradWeight >= 0, () => `--${phase}-grad-weight must be a number >= 0, got ${s.gradWeight}`, { key: `--${phase}-grad-weight` });
+}
+
+/** Copies of `weights` rounded to float16 and back: the values an exported folder holds (the `F16` writer's rounding). */
+function roundedToFloat16(weights: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+  return new Map([...weights].map(([name, w]) => [name, w.map((v) => float16ToNumber(floatToHalf(v)))]));
+}
+
 export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorResult> {
   const write = opts.write ?? ((l: string) => process.stderr.write(`${l}\n`));
   await initEngine(opts.backend);
@@ -235,19 +271,18 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const clutter = opts.clutterScenes ?? 0;
   const seeds = trainingSeeds(opts.scenes, clutter, { count: '--scenes', clutter: '--clutter-scenes' });
   const e2e = opts.e2e;
-  check(Number.isInteger(e2e.steps) && e2e.steps >= 0, () => `--e2e-steps must be a non-negative integer, got ${e2e.steps}`, { key: '--e2e-steps' });
-  if (e2e.steps > 0) {
-    checkSizedStage(e2e, 'e2e', down, CLUTTER_SEED_START);
-    trainingSeeds(e2e.scenes, e2e.clutter ?? 0, { count: '--e2e-scenes', clutter: '--e2e-clutter-scenes' });
-    check(e2e.lr > 0, () => `--e2e-lr must be positive, got ${e2e.lr}`, { key: '--e2e-lr' });
-    check(Number.isFinite(e2e.gradWeight) && e2e.gradWeight >= 0, () => `--e2e-grad-weight must be a number >= 0, got ${e2e.gradWeight}`, { key: '--e2e-grad-weight' });
-  }
+  checkE2ESettings(e2e, 'e2e', down);
+  // Stage E2 continues stage E; `--e2e-from` runs one stage E alone and leaves it out.
+  const e2e2 = opts.e2eFrom === undefined ? opts.e2e2 : { ...opts.e2e2, steps: 0 };
+  checkE2ESettings(e2e2, 'e2e2', down);
+  check(e2e2.steps === 0 || e2e.steps > 0, () => `stage E2 starts from stage E's weights: give --e2e-steps > 0 or --e2e2-steps 0`, { key: '--e2e2-steps' });
   // Each step splits its batch evenly over the workers: checked here, not when the stage reaches its first step.
   const batches: [string, number, boolean][] = [
     ['--vae-batch', opts.vae.batch, true],
     ['--unet-batch', opts.unet.batch, true],
     ['--ft-batch', ft.batch, ft.steps > 0],
     ['--e2e-batch', e2e.batch, e2e.steps > 0],
+    ['--e2e2-batch', e2e2.batch, e2e2.steps > 0],
   ];
   for (const [flag, batch, used] of batches) {
     check(!used || batch % opts.workers === 0, () => `${flag} ${batch} does not split over ${opts.workers} workers (--workers)`, { key: flag });
@@ -377,7 +412,30 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
       return partialResult(opts, { ...stagesAB, ftLosses: ftRun?.losses, ftSeconds: ftRun?.seconds, e2eLosses: e2eRun.losses, e2eSeconds: e2eRun.seconds, vae: vaeWeights, unet: e2eRun.weights });
     }
   }
-  const finalUNet = e2eRun?.weights ?? ftRun?.weights ?? unetWeights;
+  // 5b. Stage E2: a second stage E at its own size, from stage E's weights as exported (float16 on disk).
+  let e2e2Run: E2ERun | undefined;
+  if (e2eRun && e2e2.steps > 0) {
+    e2e2Run = await runE2E({
+      opts,
+      phase: 'e2e2',
+      work,
+      down,
+      textureImages,
+      vaeConfig: configs0.vae,
+      vaeWeights: roundedToFloat16(vaeWeights),
+      scalingFactor,
+      unetInit,
+      startWeights: roundedToFloat16(e2eRun.weights),
+      nets,
+      write,
+    });
+    if (!e2e2Run.completed) {
+      context.dispose();
+      const done = { ftLosses: ftRun?.losses, ftSeconds: ftRun?.seconds, e2eLosses: e2eRun.losses, e2eSeconds: e2eRun.seconds };
+      return partialResult(opts, { ...stagesAB, ...done, e2e2Losses: e2e2Run.losses, e2e2Seconds: e2e2Run.seconds, vae: vaeWeights, unet: e2e2Run.weights });
+    }
+  }
+  const finalUNet = e2e2Run?.weights ?? e2eRun?.weights ?? ftRun?.weights ?? unetWeights;
 
   // 6. Export.
   const out = resolve(opts.out);
@@ -400,6 +458,7 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     unet: opts.unet,
     ...(ftRun ? { finetune: ft } : {}),
     ...(e2eRun ? { e2e } : {}),
+    ...(e2e2Run ? { e2e2 } : {}),
     scalingFactor,
     parameters: { vae: vae.parameterCount(), unet: mainUNet.parameterCount(), textEncoder: textEncoder.parameterCount() },
     seconds: {
@@ -409,10 +468,20 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
       unet: unetRun.seconds,
       ...(ftRun ? { ftData: ftRun.dataSeconds, ftEncode: ftRun.encodeSeconds, finetune: ftRun.seconds } : {}),
       ...(e2eRun ? { e2eData: e2eRun.dataSeconds, e2e: e2eRun.seconds } : {}),
+      ...(e2e2Run ? { e2e2Data: e2e2Run.dataSeconds, e2e2: e2e2Run.seconds } : {}),
     },
-    losses: { vae: vaeRun.losses, unet: unetRun.losses, ...(ftRun ? { finetune: ftRun.losses } : {}), ...(e2eRun ? { e2e: e2eRun.losses } : {}) },
+    losses: {
+      vae: vaeRun.losses,
+      unet: unetRun.losses,
+      ...(ftRun ? { finetune: ftRun.losses } : {}),
+      ...(e2eRun ? { e2e: e2eRun.losses } : {}),
+      ...(e2e2Run ? { e2e2: e2e2Run.losses } : {}),
+    },
   };
-  const ftNote = (ftRun ? `, unet-ft ${formatDuration(ftRun.seconds)}` : '') + (e2eRun ? `, unet-e2e ${formatDuration(e2eRun.seconds)}` : '');
+  const ftNote =
+    (ftRun ? `, unet-ft ${formatDuration(ftRun.seconds)}` : '') +
+    (e2eRun ? `, unet-e2e ${formatDuration(e2eRun.seconds)}` : '') +
+    (e2e2Run ? `, unet-e2e2 ${formatDuration(e2e2Run.seconds)}` : '');
   write(`[export] ${out} (vae ${formatDuration(vaeRun.seconds)}, unet ${formatDuration(unetRun.seconds)}${ftNote} of training)`);
   context.dispose();
   textEncoder.dispose();
@@ -425,6 +494,8 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
     ftSeconds: ftRun?.seconds ?? 0,
     e2eLosses: e2eRun?.losses ?? [],
     e2eSeconds: e2eRun?.seconds ?? 0,
+    e2e2Losses: e2e2Run?.losses ?? [],
+    e2e2Seconds: e2e2Run?.seconds ?? 0,
     completed: true,
     weights: { vae: vaeWeights, unet: finalUNet },
   };
@@ -552,6 +623,8 @@ interface E2ERun {
  */
 async function runE2E(a: {
   opts: TrainPriorOptions;
+  /** Which stage: E (`--e2e-*`, folder `unet-e2e`, cache `e2e-scenes`) or E2 (`--e2e2-*`, `unet-e2e2`, `e2e2-scenes`). @default 'e2e' */
+  phase?: E2EPhase;
   work: string;
   down: number;
   textureImages: readonly TextureImage[];
@@ -567,14 +640,16 @@ async function runE2E(a: {
   from?: { model: string; sha256: string };
 }): Promise<E2ERun> {
   const { opts, work, write } = a;
-  const e2e = opts.e2e;
+  const phase = a.phase ?? 'e2e';
+  const e2e = opts[phase];
   const t0 = performance.now();
   const clutter = e2e.clutter ?? 0;
   const seeds = trainingSeeds(e2e.scenes, clutter);
   const dataKey = { v: GENERATOR_VERSION, scenes: e2e.scenes, ...(clutter ? { clutter } : {}), width: e2e.width, height: e2e.height, naturalTextures: opts.naturalTextures };
-  await cachedArrays(work, 'e2e-scenes', dataKey, () => renderScenes(seeds, e2e.width, e2e.height, opts, a.textureImages, write, 'e2e-data'));
+  const cache = `${phase}-scenes`;
+  await cachedArrays(work, cache, dataKey, () => renderScenes(seeds, e2e.width, e2e.height, opts, a.textureImages, write, `${phase}-data`));
   const dataSeconds = (performance.now() - t0) / 1000;
-  write(`[e2e-data] ${e2e.scenes} scenes${clutter ? ` + ${clutter} clutter scenes` : ''} ${e2e.width}x${e2e.height} ready (${formatDuration(dataSeconds)})`);
+  write(`[${phase}-data] ${e2e.scenes} scenes${clutter ? ` + ${clutter} clutter scenes` : ''} ${e2e.width}x${e2e.height} ready (${formatDuration(dataSeconds)})`);
   const init: E2EReplicaInit = {
     stage: 'e2e',
     unetConfig: a.unetInit.unetConfig,
@@ -588,31 +663,37 @@ async function runE2E(a: {
     scalingFactor: a.scalingFactor,
     settings: e2e,
     work,
+    cache,
     dataKey,
   };
   const engine = await startEngine(opts.workers, init, e2e.lr, opts.emaDecay);
   const h = e2e.height / a.down;
   const w = e2e.width / a.down;
-  const startLabel = a.from ? a.from.model : `stage ${opts.finetune.steps > 0 ? 'C' : 'B'}`;
-  write(`[unet-e2e] from ${startLabel}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${seeds.length} scenes, ${opts.workers} worker(s)`);
+  const name = `unet-${phase}`;
+  const startLabel = a.from ? a.from.model : phase === 'e2e2' ? 'stage E (float16)' : `stage ${opts.finetune.steps > 0 ? 'C' : 'B'}`;
+  write(`[${name}] from ${startLabel}'s weights, ${e2e.width}x${e2e.height} (latent ${w}x${h}), ${seeds.length} scenes, ${opts.workers} worker(s)`);
   const valSet = validationSet(opts.valScenes, e2e.width, e2e.height, a.textureImages, [h, w, 4]);
-  const dir = join(work, 'unet-e2e');
+  const dir = join(work, name);
   if (valSet.scenes.length > 0 && !existsSync(join(dir, 'latest.json'))) {
     withWeights(a.nets.unet, a.startWeights);
-    write(`[unet-e2e] start weights at ${e2e.width}x${e2e.height}: ${validate(a.nets, valSet)}`);
+    write(`[${name}] start weights at ${e2e.width}x${e2e.height}: ${validate(a.nets, valSet)}`);
   }
+  // Everything that fixes the start weights and this stage's own settings (stage E2: stages A-E's too).
+  const upstream = { stage: name, seed: opts.seed, preset: opts.preset, scalingFactor: a.scalingFactor, unet: opts.unet, ema: opts.emaDecay, finetune: opts.finetune.steps > 0 ? opts.finetune : null };
   const run = await runStage({
-    name: 'unet-e2e',
+    name,
     dir,
     totalSteps: e2e.steps,
     ckptEvery: opts.ckptEvery,
     logEvery: opts.logEvery,
     engine: engine.engine,
+    // Stage E2 draws the same stream as stage E: it then equals `--e2e-from` on stage E's export, bit for bit.
     seed: opts.seed * 1000 + 44,
-    // Everything that fixes the start weights (stages A-C) and this stage's own settings.
     settings: a.from
-      ? { stage: 'unet-e2e', seed: opts.seed, from: a.from, ema: opts.emaDecay, dataKey, e2e }
-      : { stage: 'unet-e2e', seed: opts.seed, preset: opts.preset, scalingFactor: a.scalingFactor, unet: opts.unet, ema: opts.emaDecay, finetune: opts.finetune.steps > 0 ? opts.finetune : null, dataKey, e2e },
+      ? { stage: name, seed: opts.seed, from: a.from, ema: opts.emaDecay, dataKey, e2e }
+      : phase === 'e2e2'
+        ? { ...upstream, e2e: opts.e2e, start: 'float16', dataKey, e2e2: e2e }
+        : { ...upstream, dataKey, e2e },
     schedule: cosineSchedule(0.05, Math.min(50, Math.floor(e2e.steps / 20))),
     draw: (rng) => drawE2EItems(rng, seeds.length, h * w * 4, e2e.batch),
     onLog: validationHook(valSet, a.nets, engine.engine, opts.logEvery, e2e.steps),
@@ -707,18 +788,31 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
     unet: run.weights,
   };
   if (!run.completed) return partialResult(opts, result);
+  // The source's own end-to-end stages (E, and E2 when it ran) move under `e2eFrom`; stage E is this run's.
+  const { e2e2: sourceE2E2, ...kept } = source;
+  const { e2e2Data, e2e2: e2e2Seconds, ...keptSeconds } = source.seconds;
+  const { e2e2: e2e2Losses, ...keptLosses } = source.losses;
+  const sourceSeconds = (source.seconds.e2eData ?? 0) + (source.seconds.e2e ?? 0) + (e2e2Data ?? 0) + (e2e2Seconds ?? 0);
   const summary: TrainingSummary = {
-    ...source,
+    ...kept,
     workers: opts.workers,
     emaDecay: opts.emaDecay,
     e2e: opts.e2e,
-    e2eFrom: { model: from, unetSha256: sha256, e2e: source.e2e ?? null, seconds: (source.seconds.e2eData ?? 0) + (source.seconds.e2e ?? 0), losses: source.losses.e2e ?? [] },
-    seconds: { ...source.seconds, e2eData: run.dataSeconds, e2e: run.seconds },
-    losses: { ...source.losses, e2e: run.losses },
+    e2eFrom: {
+      model: from,
+      unetSha256: sha256,
+      e2e: source.e2e ?? null,
+      ...(sourceE2E2 ? { e2e2: sourceE2E2 } : {}),
+      seconds: sourceSeconds,
+      losses: source.losses.e2e ?? [],
+      ...(e2e2Losses ? { e2e2Losses } : {}),
+    },
+    seconds: { ...keptSeconds, e2eData: run.dataSeconds, e2e: run.seconds },
+    losses: { ...keptLosses, e2e: run.losses },
   };
   write(`[export] ${out} (stage E ${formatDuration(run.seconds)} from ${from})`);
   await writeSummaryAndCard(out, summary, opts.evaluate, write);
-  return { out, scalingFactor: source.scalingFactor, ...result, ftLosses: [], ftSeconds: 0, completed: true, weights: { vae: vaeWeights, unet: run.weights } };
+  return { out, scalingFactor: source.scalingFactor, ...result, ftLosses: [], ftSeconds: 0, e2e2Losses: [], e2e2Seconds: 0, completed: true, weights: { vae: vaeWeights, unet: run.weights } };
 }
 
 /** Writes `training.json` beside an exported model; with `evaluate`, evaluates it and writes its model card. */
@@ -800,6 +894,8 @@ function partialResult(
     ftLosses?: LossPoint[];
     e2eLosses?: LossPoint[];
     e2eSeconds?: number;
+    e2e2Losses?: LossPoint[];
+    e2e2Seconds?: number;
     vaeSeconds: number;
     unetSeconds?: number;
     ftSeconds?: number;
@@ -819,6 +915,8 @@ function partialResult(
     ftSeconds: r.ftSeconds ?? 0,
     e2eLosses: r.e2eLosses ?? [],
     e2eSeconds: r.e2eSeconds ?? 0,
+    e2e2Losses: r.e2e2Losses ?? [],
+    e2e2Seconds: r.e2e2Seconds ?? 0,
     dataSeconds: r.dataSeconds,
     completed: false,
     weights: { vae: r.vae, unet: r.unet ?? new Map() },
@@ -865,6 +963,13 @@ async function main(): Promise<void> {
     .option('clutter-scenes', { type: 'number', default: d.clutterScenes ?? 0, describe: 'clutter scenes added to the training scenes (stages A and B; seeds from 500000 on)' })
     .option('e2e-clutter-scenes', { type: 'number', default: d.e2e.clutter ?? 0, describe: 'stage E: clutter scenes added to its scenes' })
     .option('e2e-grad-weight', { type: 'number', default: d.e2e.gradWeight, describe: 'stage E: weight of the L1 on the x/y differences of the aligned depth error (0 = off)' })
+    .option('e2e2-steps', { type: 'number', default: d.e2e2.steps, describe: 'stage E2 steps: a second stage E at --e2e2-width x --e2e2-height from stage E\'s float16 export (0 = off)' })
+    .option('e2e2-batch', { type: 'number', default: d.e2e2.batch })
+    .option('e2e2-lr', { type: 'number', default: d.e2e2.lr })
+    .option('e2e2-width', { type: 'number', default: d.e2e2.width, describe: 'stage E2 scene width' })
+    .option('e2e2-height', { type: 'number', default: d.e2e2.height })
+    .option('e2e2-scenes', { type: 'number', default: d.e2e2.scenes, describe: 'stage E2 training scenes (seeds 0..N-1)' })
+    .option('e2e2-grad-weight', { type: 'number', default: d.e2e2.gradWeight, describe: 'stage E2: weight of the gradient-matching L1 (0 = off)' })
     .option('e2e-from', { type: 'string', describe: 'stage E alone, from the VAE and UNet of a model folder train-prior wrote (e.g. to lengthen its stage E); stages A-C are skipped' })
     .option('ckpt-every', { type: 'number', default: d.ckptEvery })
     .option('log-every', { type: 'number', default: d.logEvery })
@@ -915,6 +1020,15 @@ async function main(): Promise<void> {
       scenes: argv['e2e-scenes'],
       clutter: argv['e2e-clutter-scenes'],
       gradWeight: argv['e2e-grad-weight'],
+    },
+    e2e2: {
+      steps: argv['e2e2-steps'],
+      batch: argv['e2e2-batch'],
+      lr: argv['e2e2-lr'],
+      width: argv['e2e2-width'],
+      height: argv['e2e2-height'],
+      scenes: argv['e2e2-scenes'],
+      gradWeight: argv['e2e2-grad-weight'],
     },
     ...(argv['e2e-from'] !== undefined ? { e2eFrom: argv['e2e-from'] } : {}),
     ckptEvery: argv['ckpt-every'],

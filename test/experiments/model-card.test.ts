@@ -81,8 +81,23 @@ test('the evaluation section carries the paired difference with its standard err
     const e2eFrom = { model: '/x/source-model', unetSha256: 'ab'.repeat(32), e2e: { ...e2e, steps: 200 }, seconds: 60, losses: [] };
     writeModelCard(dir, { ...training, e2e, e2eFrom, losses }, report);
     const fromCard = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
-    t.regex(fromCard, /the UNet from the exported weights of `source-model` \(`train-prior --e2e-from`, UNet sha256 abababababab; that folder's own stage E: 200 steps, lr 0\.0001, 1m00s\), trained/);
+    t.regex(fromCard, /the UNet from the exported weights of `source-model` \(`train-prior --e2e-from`, UNet sha256 abababababab; that folder's own end-to-end stages: E: 200 steps at 96x72, lr 0\.0001; 1m00s\), trained/);
     t.regex(fromCard, /total 1m04s on the machine/);
+    t.regex(fromCard, /## Training \(seed 0; two runs: `npm run train-prior -- --seed 0 --out <src>` \(with `--e2e2-steps 0`\), then `npm run train-prior -- --e2e-from <src> --e2e-steps 3 --e2e-width 96 --e2e-height 72 --out <dir>`\)/);
+    // Stage E2: its line, its data, its time in the total, its loss table; the exported UNet is its.
+    const e2e2 = { steps: 4, batch: 8, lr: 1e-4, width: 128, height: 96, scenes: 30, gradWeight: 1 };
+    const withE2 = { ...training, e2e: { ...e2e, gradWeight: 1 }, e2e2, seconds: { ...training.seconds, e2e: 5, e2e2Data: 20, e2e2: 100 }, losses: { ...losses, e2e2: [{ step: 4, loss: 0.125 }] } };
+    writeModelCard(dir, withE2, report);
+    const e2Card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    t.regex(e2Card, /## Training \(seed 0; `npm run train-prior -- --seed 0 --out <dir>`\)/);
+    t.regex(e2Card, /- Stage E2, a second stage E at 128x96 \(latent 32x24\): from stage E's weights as exported \(float16, the VAE too\), the same loss\.\n  4 steps, batch 8, fresh Adam lr 0\.0001 \(cosine, short warm-up\) and EMA\. 1m40s; its data 0m20s\./);
+    t.regex(e2Card, /; stage E2: seeds 0\.\.29 rendered at 128x96, randomly mirrored\. Split/);
+    t.regex(e2Card, /of each stage \(the UNet: stage E2's\)\./);
+    t.regex(e2Card, /total 2m09s on the machine/);
+    t.regex(e2Card, /UNet, stage E2 \(128x96\):\n\| step/);
+    // A source with stage E2 names both of its end-to-end stages.
+    writeModelCard(dir, { ...training, e2e, e2eFrom: { ...e2eFrom, e2e2 }, losses }, report);
+    t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /that folder's own end-to-end stages: E: 200 steps at 96x72, lr 0\.0001; E2: 4 steps at 128x96; 1m00s\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

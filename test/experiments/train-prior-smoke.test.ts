@@ -24,6 +24,7 @@ function microOptions(dir: string, overrides: Partial<TrainPriorOptions> = {}): 
     unet: { ...DEFAULTS.unet, steps: 8, batch: 4, lr: 3e-3 },
     finetune: { ...DEFAULTS.finetune, steps: 0 },
     e2e: { ...DEFAULTS.e2e, steps: 0 },
+    e2e2: { ...DEFAULTS.e2e2, steps: 0 },
     ckptEvery: 2,
     logEvery: 2,
     valScenes: 0,
@@ -457,5 +458,65 @@ test.serial('--e2e-from: stage E alone from an exported folder (its UNet, VAE an
   } finally {
     rmSync(src, { recursive: true, force: true });
     rmSync(dst, { recursive: true, force: true });
+  }
+});
+
+test.serial('stage E2: a second stage E in the same run equals --e2e-from on stage E\'s export bit for bit, resumes, and needs stage E', async (t) => {
+  const one = mkdtempSync(join(tmpdir(), 'train-prior-e2e2-one-'));
+  const two = mkdtempSync(join(tmpdir(), 'train-prior-e2e2-two-'));
+  const cut = mkdtempSync(join(tmpdir(), 'train-prior-e2e2-cut-'));
+  try {
+    const e2e2 = { steps: 4, batch: 3, lr: 3e-3, width: 24, height: 16, scenes: 7, gradWeight: 1 };
+    // Refused before any work: stage E2 without stage E, and its flags named as --e2e2-*.
+    await t.throwsAsync(trainPrior(e2eOptions(one, { e2e: { ...e2eOptions(one).e2e, steps: 0 }, e2e2 })), { message: /--e2e2-steps: stage E2 starts from stage E's weights/ });
+    await t.throwsAsync(trainPrior(e2eOptions(one, { e2e2: { ...e2e2, width: 21 } })), { message: /--e2e2-width 21 must be a positive multiple of 2/ });
+    await t.throwsAsync(trainPrior(e2eOptions(one, { e2e2: { ...e2e2, lr: -1 } })), { message: /--e2e2-lr must be positive/ });
+    await t.throwsAsync(trainPrior(e2eOptions(one, { e2e: { ...e2eOptions(one).e2e, batch: 4 }, e2e2: { ...e2e2, batch: 3 }, workers: 2 })), { message: /--e2e2-batch 3 does not split over 2 workers/ });
+    t.false(existsSync(join(one, 'work')));
+
+    // One run with stages E and E2 ...
+    const full = await trainPrior(e2eOptions(one, { e2e2 }));
+    t.true(full.completed);
+    t.deepEqual(
+      full.e2e2Losses.map((l) => l.step),
+      [2, 4],
+    );
+    // ... against two: stage E alone, then stage E again with E2's settings from its exported folder.
+    const source = await trainPrior(e2eOptions(two));
+    const from = await trainPrior(e2eOptions(two, { e2eFrom: source.out, e2e: e2e2, out: join(two, 'from'), work: join(two, 'work-from') }));
+    const bytes = (dir: string, rel: string) => readFileSync(join(dir, rel));
+    for (const rel of ['unet/diffusion_pytorch_model.safetensors', 'vae/diffusion_pytorch_model.safetensors', 'text_encoder/model.safetensors']) {
+      t.deepEqual(bytes(full.out, rel), bytes(from.out, rel), rel);
+    }
+    t.notDeepEqual(bytes(full.out, 'unet/diffusion_pytorch_model.safetensors'), bytes(source.out, 'unet/diffusion_pytorch_model.safetensors'));
+    const summary = JSON.parse(readFileSync(join(full.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.deepEqual(summary.e2e2, e2e2);
+    t.deepEqual(summary.losses.e2e2?.map((l) => l.step), [2, 4]);
+    t.true((summary.seconds.e2e2 ?? 0) > 0 && (summary.seconds.e2e2Data ?? -1) >= 0);
+    t.is(statSync(join(one, 'work', 'e2e2-scenes.depth.bin')).size, 7 * 24 * 16 * 4);
+
+    // Interrupted in stage E and again in stage E2: the same weights as the uninterrupted run.
+    t.false((await trainPrior(e2eOptions(cut, { e2e2, stopAfter: 4 }))).completed);
+    const mid = await trainPrior(e2eOptions(cut, { e2e2, stopAfter: 2 }));
+    t.false(mid.completed);
+    t.deepEqual(
+      mid.e2e2Losses.map((l) => l.step),
+      [2],
+    );
+    sameWeights(t, (await trainPrior(e2eOptions(cut, { e2e2 }))).weights, full.weights);
+
+    // --e2e-from on a folder with stage E2 records both of its end-to-end stages as the source's.
+    const again = await trainPrior(e2eOptions(two, { e2eFrom: full.out, out: join(two, 'again'), work: join(two, 'work-again') }));
+    const after = JSON.parse(readFileSync(join(again.out, 'training.json'), 'utf8')) as TrainingSummary;
+    t.false('e2e2' in after);
+    t.deepEqual(after.e2eFrom?.e2e2, e2e2);
+    t.deepEqual(after.e2eFrom?.e2e2Losses, summary.losses.e2e2);
+    t.false('e2e2' in after.seconds || 'e2e2' in after.losses);
+    const sourceSeconds = (summary.seconds.e2eData ?? 0) + (summary.seconds.e2e ?? 0) + (summary.seconds.e2e2Data ?? 0) + (summary.seconds.e2e2 ?? 0);
+    t.true(Math.abs((after.e2eFrom?.seconds ?? 0) - sourceSeconds) < 1e-9);
+  } finally {
+    rmSync(one, { recursive: true, force: true });
+    rmSync(two, { recursive: true, force: true });
+    rmSync(cut, { recursive: true, force: true });
   }
 });

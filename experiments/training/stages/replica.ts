@@ -73,8 +73,10 @@ export interface E2EReplicaInit {
   initWeights: ReadonlyMap<string, Float32Array>;
   scalingFactor: number;
   settings: E2EStageSettings;
-  /** Work folder holding the `e2e-scenes` cache, and its key. */
+  /** Work folder holding the scenes cache, and its key. */
   work: string;
+  /** Name of that cache (stage E `e2e-scenes`, stage E2 `e2e2-scenes`). @default 'e2e-scenes' */
+  cache?: string;
   dataKey: unknown;
 }
 
@@ -167,11 +169,11 @@ export function buildReplica(init: ReplicaInit, lr: number, emaDecay = 0): Repli
   };
 }
 
-/** Stage E: a trainable UNet from `initWeights`, the frozen VAE and text embedding, the `e2e-scenes` cache. */
+/** Stages E and E2: a trainable UNet from `initWeights`, the frozen VAE and text embedding, the scenes cache. */
 function buildE2EReplica(init: E2EReplicaInit, lr: number, emaDecay: number): Replica {
   const { width, height } = init.settings;
   const scenes = init.settings.scenes + (init.settings.clutter ?? 0);
-  const a = cacheOnly(init.work, 'e2e-scenes', init.dataKey);
+  const a = cacheOnly(init.work, init.cache ?? 'e2e-scenes', init.dataKey);
   const ds: SceneDataset = {
     width,
     height,

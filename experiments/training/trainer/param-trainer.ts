@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { check } from '../../../core/errors.ts';
 import type { Param } from '../../../diffusion/checkpoint/param.ts';
 import { tfjsOps } from '../../../diffusion/ops/tfjs-ops.ts';
-import { Adam, type AdamState } from '../../../optimizers/adam.ts';
+import type { AdamState } from '../../../optimizers/adam.ts';
+import { HostAdam } from '../../../optimizers/host-adam.ts';
 
 export interface ParamTrainerOptions {
   /** Base learning rate. */
@@ -52,7 +53,7 @@ export type LossFn = () => { loss: tf.Scalar; parts?: Record<string, tf.Scalar> 
 export class ParamTrainer {
   readonly params: Param[];
   private readonly vars: tf.Variable[];
-  private readonly adam: Adam;
+  private readonly adam: HostAdam;
   private readonly clipNorm: number;
   private readonly emaDecay: number;
   /** Host copies of the weight EMA, one per parameter (empty when off). */
@@ -82,7 +83,7 @@ export class ParamTrainer {
       key: 'emaDecay',
     });
     if (this.emaDecay > 0) this.ema = this.params.map((p, i) => (this.vars[i]!.dataSync() as Float32Array).slice());
-    this.adam = new Adam(
+    this.adam = new HostAdam(
       this.params.map((p) => ({ name: p.name, lr: options.lr })),
       { beta1: options.beta1, beta2: options.beta2, epsilon: options.epsilon },
     );
@@ -138,30 +139,29 @@ export class ParamTrainer {
     const gradNorm = Math.sqrt(sq);
     check(Number.isFinite(gradNorm), () => `non-finite gradient norm ${gradNorm}`, { key: 'ParamTrainer.applyGrads' });
     const scale = this.clipNorm > 0 && gradNorm > this.clipNorm ? this.clipNorm / gradNorm : 1;
-    const pMap: Record<string, tf.Tensor> = {};
-    const gMap: Record<string, tf.Tensor> = {};
+    const pMap: Record<string, Float32Array> = {};
+    const gMap: Record<string, Float32Array> = {};
+    const shapes: Record<string, readonly number[]> = {};
     let offset = 0;
     this.params.forEach((p, i) => {
-      pMap[p.name] = this.vars[i]!;
+      pMap[p.name] = (this.vars[i]!.dataSync() as Float32Array).slice();
       const g = flat.subarray(offset, offset + p.size);
       offset += p.size;
-      gMap[p.name] = tf.tensor(scale === 1 ? g : g.map((v) => v * scale), [...p.shape], 'float32');
+      gMap[p.name] = scale === 1 ? g : g.map((v) => v * scale);
+      shapes[p.name] = p.shape;
     });
-    const next = this.adam.step(pMap, gMap, lrFactor);
+    this.adam.step(pMap, gMap, lrFactor, shapes);
+    const d = Math.min(this.emaDecay, (1 + this.adam.stepCount) / (10 + this.adam.stepCount));
     this.params.forEach((p, i) => {
-      this.vars[i]!.assign(next[p.name]!);
-      next[p.name]!.dispose();
-      gMap[p.name]!.dispose();
-    });
-    if (this.emaDecay > 0) {
-      const t = this.adam.stepCount;
-      const d = Math.min(this.emaDecay, (1 + t) / (10 + t));
-      this.vars.forEach((v, i) => {
-        const w = v.dataSync() as Float32Array;
+      const w = pMap[p.name]!;
+      const next = tf.tensor(w, [...p.shape], 'float32');
+      this.vars[i]!.assign(next);
+      next.dispose();
+      if (this.emaDecay > 0) {
         const e = this.ema[i]!;
         for (let k = 0; k < e.length; k++) e[k] = d * e[k]! + (1 - d) * w[k]!;
-      });
-    }
+      }
+    });
     return gradNorm;
   }
 
@@ -208,7 +208,6 @@ export class ParamTrainer {
     }
   }
 
-  dispose(): void {
-    this.adam.dispose();
-  }
+  /** Nothing to free since the optimizer state lives on the host (kept for the replicas' dispose chain). */
+  dispose(): void {}
 }

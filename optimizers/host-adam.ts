@@ -1,0 +1,155 @@
+import { check } from '../core/errors.ts';
+import type { AdamGroupState, AdamOptions, AdamState, ParamGroupSpec } from './adam.ts';
+
+const f32 = Math.fround;
+
+/**
+ * {@link Adam}'s update on host Float32Arrays, in place, for optimizers with millions of values (network
+ * training), where the tensor version pays a dozen kernel launches and buffers per parameter and step.
+ * Every element goes through the tensor version's operations in the same order, each rounded to float32
+ * (`+ - * / sqrt` of float32 values computed in double and rounded once are the float32 results), so the two
+ * give bit-identical weights and moments, and their states ({@link AdamState}) are interchangeable.
+ *
+ * @example
+ * const adam = new HostAdam([{ name: 'w', lr: 1e-3 }]);
+ * adam.step({ w: weights }, { w: grads }); // updates `weights` in place
+ */
+export class HostAdam {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  private readonly groups: ParamGroupSpec[];
+  private moments = new Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>();
+  private t = 0;
+
+  constructor(groups: readonly ParamGroupSpec[], options: AdamOptions = {}) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    check(this.beta1 >= 0 && this.beta1 < 1, () => `beta1 must lie in [0, 1), got ${this.beta1}`, {
+      key: 'adam.beta1',
+    });
+    check(this.beta2 >= 0 && this.beta2 < 1, () => `beta2 must lie in [0, 1), got ${this.beta2}`, {
+      key: 'adam.beta2',
+    });
+    check(this.epsilon > 0, () => `epsilon must be > 0, got ${this.epsilon}`, { key: 'adam.epsilon' });
+    const names = new Set<string>();
+    for (const g of groups) {
+      check(!names.has(g.name), () => `duplicate parameter group "${g.name}"`, { key: 'adam.groups' });
+      check(g.lr >= 0 && Number.isFinite(g.lr), () => `lr must be a finite number >= 0, got ${g.lr}`, {
+        key: `lr.${g.name}`,
+      });
+      names.add(g.name);
+    }
+    this.groups = groups.map((g) => ({ ...g }));
+  }
+
+  /** Steps taken so far. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /**
+   * One Adam step for every group: `params[name]` is updated in place from `grads[name]` (same length);
+   * `shapes[name]` is recorded in the state (the tensor version's layout). `lrFactor` scales every group's rate.
+   */
+  step(
+    params: Readonly<Record<string, Float32Array>>,
+    grads: Readonly<Record<string, Float32Array>>,
+    lrFactor = 1,
+    shapes: Readonly<Record<string, readonly number[]>> = {},
+  ): void {
+    for (const group of this.groups) {
+      const p = params[group.name];
+      const g = grads[group.name];
+      check(p && g, () => `missing parameter or gradient for group "${group.name}"`, { key: 'adam.step' });
+      check(p.length === g.length, () => `gradient has ${g.length} values, parameter ${p.length}`, {
+        key: `adam.step(${group.name})`,
+      });
+    }
+    this.t += 1;
+    const t = this.t;
+    const b1 = f32(this.beta1);
+    const b2 = f32(this.beta2);
+    const ob1 = f32(1 - this.beta1);
+    const ob2 = f32(1 - this.beta2);
+    const c1 = f32(1 - this.beta1 ** t);
+    const c2 = f32(1 - this.beta2 ** t);
+    const eps = f32(this.epsilon);
+    for (const group of this.groups) {
+      const p = params[group.name]!;
+      const g = grads[group.name]!;
+      let mom = this.moments.get(group.name);
+      if (!mom) {
+        mom = {
+          m: new Float32Array(p.length),
+          v: new Float32Array(p.length),
+          shape: [...(shapes[group.name] ?? [p.length])],
+        };
+        this.moments.set(group.name, mom);
+      }
+      check(
+        mom.m.length === p.length,
+        () => `parameter has ${p.length} values, its moments ${mom!.m.length}`,
+        { key: `adam.step(${group.name})` },
+      );
+      const { m, v } = mom;
+      const lr = f32(group.lr * lrFactor);
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i]!;
+        const mi = f32(f32(m[i]! * b1) + f32(gi * ob1));
+        const vi = f32(f32(v[i]! * b2) + f32(f32(gi * gi) * ob2));
+        m[i] = mi;
+        v[i] = vi;
+        const denom = f32(f32(Math.sqrt(f32(vi / c2))) + eps);
+        p[i] = p[i]! - f32(f32(f32(mi / c1) / denom) * lr);
+      }
+    }
+  }
+
+  /** A snapshot of the whole state (copies), the same layout as {@link Adam.getState}. */
+  getState(): AdamState {
+    return {
+      step: this.t,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      groups: this.groups.map((g): AdamGroupState => {
+        const mom = this.moments.get(g.name);
+        return {
+          name: g.name,
+          lr: g.lr,
+          shape: mom ? mom.shape.slice() : [],
+          m: mom ? mom.m.slice() : new Float32Array(0),
+          v: mom ? mom.v.slice() : new Float32Array(0),
+        };
+      }),
+    };
+  }
+
+  /** Restores a snapshot (of this class or of {@link Adam}); groups are matched by name. */
+  setState(state: AdamState): void {
+    check(Number.isInteger(state.step) && state.step >= 0, () => `bad step count ${state.step}`, {
+      key: 'adam.step',
+    });
+    for (const g of state.groups) {
+      check(
+        this.groups.some((own) => own.name === g.name),
+        () =>
+          `saved state has group "${g.name}", this optimizer has ${this.groups.map((x) => x.name).join(', ')}`,
+        { key: 'adam.groups' },
+      );
+      check(
+        g.m.length === g.v.length,
+        () => `group "${g.name}" has ${g.m.length} first and ${g.v.length} second moments`,
+        { key: 'adam.groups' },
+      );
+    }
+    this.moments.clear();
+    this.t = state.step;
+    for (const g of state.groups) {
+      if (g.m.length === 0) continue;
+      this.moments.set(g.name, { m: g.m.slice(), v: g.v.slice(), shape: g.shape.slice() });
+    }
+  }
+}
