@@ -271,7 +271,8 @@ export async function trainPrior(opts: TrainPriorOptions): Promise<TrainPriorRes
   const clutter = opts.clutterScenes ?? 0;
   const seeds = trainingSeeds(opts.scenes, clutter, { count: '--scenes', clutter: '--clutter-scenes' });
   const e2e = opts.e2e;
-  checkE2ESettings(e2e, 'e2e', down);
+  // With --e2e-from the sizes are checked against the source folder's preset (stageEFromFolder), not --preset's.
+  checkE2ESettings(e2e, 'e2e', opts.e2eFrom === undefined ? down : 1);
   // Stage E2 continues stage E; `--e2e-from` runs one stage E alone and leaves it out.
   const e2e2 = opts.e2eFrom === undefined ? opts.e2e2 : { ...opts.e2e2, steps: 0 };
   checkE2ESettings(e2e2, 'e2e2', down);
