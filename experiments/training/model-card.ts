@@ -196,6 +196,13 @@ export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): 
   const command = from
     ? `two runs: \`npm run train-prior -- --seed ${t.seed} --out <src>\`${from.e2e2 ? '' : ' (with `--e2e2-steps 0`)'}, then \`npm run train-prior -- --e2e-from <src>${e2e ? ` --e2e-steps ${e2e.steps} --e2e-width ${e2e.width} --e2e-height ${e2e.height}` : ''} --out <dir>\``
     : `\`npm run train-prior -- --seed ${t.seed} --out <dir>\``;
+  // A source without stage E2 + one stage E from its folder = one run whose stage E2 has that stage's settings.
+  const oneRun =
+    from && !from.e2e2 && e2e
+      ? `One run gives the same UNet bit for bit: \`npm run train-prior -- --seed ${t.seed} --e2e2-steps ${e2e.steps} --e2e2-width ${e2e.width} --e2e2-height ${e2e.height} --e2e2-lr ${e2e.lr} --e2e2-batch ${e2e.batch} --e2e2-scenes ${e2e.scenes} --e2e2-grad-weight ${e2e.gradWeight ?? 0} --out <dir>\`
+  (its stage E2 starts from stage E's float16 export on the same random stream, as \`--e2e-from\` does).
+`
+      : '';
   const fromStages = from ? [from.e2e ? `E: ${from.e2e.steps} steps at ${from.e2e.width}x${from.e2e.height}, lr ${from.e2e.lr}` : '', from.e2e2 ? `E2: ${from.e2e2.steps} steps at ${from.e2e2.width}x${from.e2e2.height}` : ''].filter(Boolean) : [];
   const md = `# aperture-depth-tiny
 
@@ -226,7 +233,7 @@ with one flag. Relative depth (affine-invariant), far = 1.
 - Depth normalized per image by its 2 % / 98 % quantiles to [-1, 1] (Marigold), replicated to 3 channels.
 
 ## Training (seed ${t.seed}; ${command})
-- Stage A, VAE: ${t.vae.steps} steps, batch ${t.vae.batch} scenes (one RGB + one depth ${t.vae.crop}x${t.vae.crop} crop each), Adam lr ${t.vae.lr}
+${oneRun}- Stage A, VAE: ${t.vae.steps} steps, batch ${t.vae.batch} scenes (one RGB + one depth ${t.vae.crop}x${t.vae.crop} crop each), Adam lr ${t.vae.lr}
   (cosine), loss L1(rgb) + ${t.vae.depthWeight} L1(depth) + ${t.vae.klWeight} KL${t.vae.chromaWeight ? ` + ${t.vae.chromaWeight} L1(chroma of the RGB error pooled to the latent cells)` : ''}, on a posterior sample. ${formatDuration(t.seconds.vae)}.
 - Stage B, UNet: frozen VAE; latents of every scene and its mirror encoded once. ${t.unet.steps} steps, batch ${t.unet.batch}, Adam lr ${t.unet.lr}
   (cosine), v-prediction MSE (+ ${t.unet.poolWeight} x MSE of the 4x4-pooled error), timesteps uniform in [0, 999] with ${Math.round(t.unet.p999 * 100)} % of samples at t = 999. ${formatDuration(t.seconds.unet)}.

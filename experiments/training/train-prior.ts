@@ -732,8 +732,9 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   }
   const down = 2 ** (spec.vaeChannels.length - 1);
   checkSizedStage(opts.e2e, 'e2e', down, CLUTTER_SEED_START);
-  // Stage E's scenes use the source's textures (the summary records the source's data settings).
-  const eOpts: TrainPriorOptions = { ...opts, naturalTextures: source.naturalTextures };
+  // Stage E's scenes use the source's textures, and its random stream the source's seed (the summary records the
+  // source's seed and data settings; with them a run's stage E2 equals this, bit for bit).
+  const eOpts: TrainPriorOptions = { ...opts, seed: source.seed, naturalTextures: source.naturalTextures };
   const textureImages = eOpts.naturalTextures ? loadTextureImages() : [];
   const vaeWeights = await folderWeights(join(from, 'vae'), 'vae');
   const unetWeights = await folderWeights(join(from, 'unet'), 'unet');

@@ -84,6 +84,7 @@ test('the evaluation section carries the paired difference with its standard err
     t.regex(fromCard, /the UNet from the exported weights of `source-model` \(`train-prior --e2e-from`, UNet sha256 abababababab; that folder's own end-to-end stages: E: 200 steps at 96x72, lr 0\.0001; 1m00s\), trained/);
     t.regex(fromCard, /total 1m04s on the machine/);
     t.regex(fromCard, /## Training \(seed 0; two runs: `npm run train-prior -- --seed 0 --out <src>` \(with `--e2e2-steps 0`\), then `npm run train-prior -- --e2e-from <src> --e2e-steps 3 --e2e-width 96 --e2e-height 72 --out <dir>`\)/);
+    t.regex(fromCard, /\)\nOne run gives the same UNet bit for bit: `npm run train-prior -- --seed 0 --e2e2-steps 3 --e2e2-width 96 --e2e2-height 72 --e2e2-lr 0\.0001 --e2e2-batch 2 --e2e2-scenes 10 --e2e2-grad-weight 0 --out <dir>`\n/);
     // Stage E2: its line, its data, its time in the total, its loss table; the exported UNet is its.
     const e2e2 = { steps: 4, batch: 8, lr: 1e-4, width: 128, height: 96, scenes: 30, gradWeight: 1 };
     const withE2 = { ...training, e2e: { ...e2e, gradWeight: 1 }, e2e2, seconds: { ...training.seconds, e2e: 5, e2e2Data: 20, e2e2: 100 }, losses: { ...losses, e2e2: [{ step: 4, loss: 0.125 }] } };
@@ -97,7 +98,9 @@ test('the evaluation section carries the paired difference with its standard err
     t.regex(e2Card, /UNet, stage E2 \(128x96\):\n\| step/);
     // A source with stage E2 names both of its end-to-end stages.
     writeModelCard(dir, { ...training, e2e, e2eFrom: { ...e2eFrom, e2e2 }, losses }, report);
-    t.regex(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8'), /that folder's own end-to-end stages: E: 200 steps at 96x72, lr 0\.0001; E2: 4 steps at 128x96; 1m00s\)/);
+    const fromE2Card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    t.regex(fromE2Card, /that folder's own end-to-end stages: E: 200 steps at 96x72, lr 0\.0001; E2: 4 steps at 128x96; 1m00s\)/);
+    t.false(fromE2Card.includes('One run gives'), 'no one-run equivalent when the source had a stage E2');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
