@@ -50,7 +50,8 @@ export class HostAdam {
   }
 
   /**
-   * One Adam step for every group: `params[name]` is updated in place from `grads[name]` (same length);
+   * One Adam step for every group: `params[name]` is updated in place from `grads[name]` (same length) times
+   * `gradScale` (global-norm clipping; each product rounded to float32, as a scaled copy would hold it);
    * `shapes[name]` is recorded in the state (the tensor version's layout). `lrFactor` scales every group's rate.
    */
   step(
@@ -58,6 +59,7 @@ export class HostAdam {
     grads: Readonly<Record<string, Float32Array>>,
     lrFactor = 1,
     shapes: Readonly<Record<string, readonly number[]>> = {},
+    gradScale = 1,
   ): void {
     for (const group of this.groups) {
       const p = params[group.name];
@@ -69,41 +71,31 @@ export class HostAdam {
     }
     this.t += 1;
     const t = this.t;
-    const b1 = f32(this.beta1);
-    const b2 = f32(this.beta2);
-    const ob1 = f32(1 - this.beta1);
-    const ob2 = f32(1 - this.beta2);
-    const c1 = f32(1 - this.beta1 ** t);
-    const c2 = f32(1 - this.beta2 ** t);
-    const eps = f32(this.epsilon);
+    const c = {
+      b1: f32(this.beta1),
+      b2: f32(this.beta2),
+      ob1: f32(1 - this.beta1),
+      ob2: f32(1 - this.beta2),
+      c1: f32(1 - this.beta1 ** t),
+      c2: f32(1 - this.beta2 ** t),
+      eps: f32(this.epsilon),
+      lr: 0,
+      scale: gradScale,
+    };
     for (const group of this.groups) {
       const p = params[group.name]!;
-      const g = grads[group.name]!;
       let mom = this.moments.get(group.name);
       if (!mom) {
-        mom = {
-          m: new Float32Array(p.length),
-          v: new Float32Array(p.length),
-          shape: [...(shapes[group.name] ?? [p.length])],
-        };
+        const shape = [...(shapes[group.name] ?? [p.length])];
+        mom = { m: new Float32Array(p.length), v: new Float32Array(p.length), shape };
         this.moments.set(group.name, mom);
       }
-      check(
-        mom.m.length === p.length,
-        () => `parameter has ${p.length} values, its moments ${mom!.m.length}`,
-        { key: `adam.step(${group.name})` },
-      );
-      const { m, v } = mom;
-      const lr = f32(group.lr * lrFactor);
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i]!;
-        const mi = f32(f32(m[i]! * b1) + f32(gi * ob1));
-        const vi = f32(f32(v[i]! * b2) + f32(f32(gi * gi) * ob2));
-        m[i] = mi;
-        v[i] = vi;
-        const denom = f32(f32(Math.sqrt(f32(vi / c2))) + eps);
-        p[i] = p[i]! - f32(f32(f32(mi / c1) / denom) * lr);
-      }
+      const size = mom.m.length;
+      check(size === p.length, () => `parameter has ${p.length} values, its moments ${size}`, {
+        key: `adam.step(${group.name})`,
+      });
+      c.lr = f32(group.lr * lrFactor);
+      adamUpdate(p, grads[group.name]!, mom.m, mom.v, c);
     }
   }
 
@@ -151,5 +143,37 @@ export class HostAdam {
       if (g.m.length === 0) continue;
       this.moments.set(g.name, { m: g.m.slice(), v: g.v.slice(), shape: g.shape.slice() });
     }
+  }
+}
+
+/** The update of one group, in place (one monomorphic loop; every operation rounded as tfjs' float32 kernels round). */
+function adamUpdate(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  c: {
+    b1: number;
+    b2: number;
+    ob1: number;
+    ob2: number;
+    c1: number;
+    c2: number;
+    eps: number;
+    lr: number;
+    scale: number;
+  },
+): void {
+  const { b1, b2, ob1, ob2, c1, c2, eps, lr, scale } = c;
+  const scaled = scale !== 1;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = scaled ? f32(g[i]! * scale) : g[i]!;
+    const mi = f32(f32(m[i]! * b1) + f32(gi * ob1));
+    const vi = f32(f32(v[i]! * b2) + f32(f32(gi * gi) * ob2));
+    m[i] = mi;
+    v[i] = vi;
+    const denom = f32(f32(Math.sqrt(f32(vi / c2))) + eps);
+    p[i] = p[i]! - f32(f32(f32(mi / c1) / denom) * lr);
   }
 }

@@ -55,32 +55,45 @@ for (let i = 0; i < steps + 2; i++) {
   }
 }
 
-// The tensor Adam on the same parameters and a gradient of the same size (update only, no clipping or EMA).
-const params = unet.parameters().filter((p) => p.trainable);
+// The update as the trainer did it before the host Adam (sessions 1-18): the clipped gradient copied, tensor Adam,
+// the weights read back for the EMA; on a second copy of the network, from the same flat gradient.
+const twin = createUNet(cfg.unet, 1, { trainable: true });
+const params = twin.parameters().filter((p) => p.trainable);
 const adam = new Adam(params.map((p) => ({ name: p.name, lr: 1e-3 })));
+const ema = params.map((p) => (tfjsOps.param(p).dataSync() as Float32Array).slice());
 const flat = rng.normalArray(trainer.size);
 const tensorSteps: number[] = [];
 for (let i = 0; i < steps + 2; i++) {
   const t0 = performance.now();
+  let sq = 0;
+  for (let k = 0; k < flat.length; k++) sq += flat[k]! * flat[k]!;
+  const scale = Math.sqrt(sq) > 1 ? 1 / Math.sqrt(sq) : 1;
   const pMap: Record<string, tf.Tensor> = {};
   const gMap: Record<string, tf.Tensor> = {};
   let offset = 0;
   for (const p of params) {
     pMap[p.name] = tfjsOps.param(p) as tf.Tensor;
-    gMap[p.name] = tf.tensor(flat.subarray(offset, offset + p.size), [...p.shape]);
+    const g = flat.subarray(offset, offset + p.size);
+    gMap[p.name] = tf.tensor(scale === 1 ? g : g.map((v) => v * scale), [...p.shape]);
     offset += p.size;
   }
   const next = adam.step(pMap, gMap, 1);
-  params.forEach((p) => {
-    (tfjsOps.param(p) as tf.Variable).assign(next[p.name]!);
+  const d = Math.min(0.999, (1 + adam.stepCount) / (10 + adam.stepCount));
+  params.forEach((p, k) => {
+    const v = tfjsOps.param(p) as tf.Variable;
+    v.assign(next[p.name]!);
     next[p.name]!.dispose();
     gMap[p.name]!.dispose();
+    const w = v.dataSync() as Float32Array;
+    const e = ema[k]!;
+    for (let q = 0; q < e.length; q++) e[q] = d * e[q]! + (1 - d) * w[q]!;
   });
   if (i >= 2) tensorSteps.push(performance.now() - t0);
 }
 adam.dispose();
+twin.dispose();
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
 process.stdout.write(
   `stage B step, one worker's share (8 x 16x16 latents, ${trainer.size} weights, mean of ${steps}): gradient ${fmt(mean(grads))}, ` +
-    `update ${fmt(mean(updates))} (host Adam + clip + EMA); the tensor Adam's update alone ${fmt(mean(tensorSteps))}\n`,
+    `update (clip, Adam, EMA) ${fmt(mean(updates))} with the host Adam, ${fmt(mean(tensorSteps))} the way it was done with the tensor Adam\n`,
 );

@@ -21,50 +21,56 @@ function values(n: number, seed: number, spread: number): Float32Array {
 
 const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
-test.serial('bit-identical to the tensor Adam over 12 steps, two groups, varying rate factors', async (t) => {
-  await setupEngine();
-  const groups = [
-    { name: 'w', lr: 1e-3 },
-    { name: 'b', lr: 3e-2 },
-  ];
-  const sizes = { w: 4099, b: 37 };
-  const host = new HostAdam(groups, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
-  const ref = new Adam(groups, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
-  const hp = { w: values(sizes.w, 1, 6), b: values(sizes.b, 2, 6) };
-  const leaked = await leakedTensors(() => {
-    let tp: Record<string, tf.Tensor> = {
-      w: tf.tensor(hp.w.slice(), [sizes.w]),
-      b: tf.tensor(hp.b.slice(), [sizes.b]),
-    };
-    for (let step = 0; step < 12; step++) {
-      // gradients from 1e-12 to 1e4 (spread 16 decades), a zero and a sign flip per step
-      const gw = values(sizes.w, 100 + step, 16);
-      const gb = values(sizes.b, 200 + step, 16);
-      gw[step] = 0;
-      const factor = [1, 0.5, 0.05, 1e-3][step % 4]!;
-      host.step({ w: hp.w, b: hp.b }, { w: gw, b: gb }, factor, { w: [sizes.w], b: [sizes.b] });
-      const g = { w: tf.tensor(gw, [sizes.w]), b: tf.tensor(gb, [sizes.b]) };
-      const next = ref.step(tp, g, factor);
-      tf.dispose([...Object.values(tp), ...Object.values(g)]);
-      tp = next;
-    }
-    const refW = tp.w!.dataSync() as Float32Array;
-    const refB = tp.b!.dataSync() as Float32Array;
-    t.deepEqual(bits(hp.w), bits(refW));
-    t.deepEqual(bits(hp.b), bits(refB));
-    const hs = host.getState();
-    const rs = ref.getState();
-    t.is(hs.step, rs.step);
-    for (let k = 0; k < 2; k++) {
-      t.deepEqual(bits(hs.groups[k]!.m), bits(rs.groups[k]!.m), `m of ${hs.groups[k]!.name}`);
-      t.deepEqual(bits(hs.groups[k]!.v), bits(rs.groups[k]!.v), `v of ${hs.groups[k]!.name}`);
-      t.deepEqual(hs.groups[k]!.shape, rs.groups[k]!.shape);
-    }
-    tf.dispose(Object.values(tp));
-    ref.dispose();
-  });
-  t.is(leaked, 0);
-});
+test.serial(
+  'bit-identical to the tensor Adam over 12 steps, two groups, varying rate factors, clipped steps',
+  async (t) => {
+    await setupEngine();
+    const groups = [
+      { name: 'w', lr: 1e-3 },
+      { name: 'b', lr: 3e-2 },
+    ];
+    const sizes = { w: 4099, b: 37 };
+    const host = new HostAdam(groups, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+    const ref = new Adam(groups, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+    const hp = { w: values(sizes.w, 1, 6), b: values(sizes.b, 2, 6) };
+    const leaked = await leakedTensors(() => {
+      let tp: Record<string, tf.Tensor> = {
+        w: tf.tensor(hp.w.slice(), [sizes.w]),
+        b: tf.tensor(hp.b.slice(), [sizes.b]),
+      };
+      for (let step = 0; step < 12; step++) {
+        // gradients from 1e-12 to 1e4 (spread 16 decades), a zero and a sign flip per step
+        const gw = values(sizes.w, 100 + step, 16);
+        const gb = values(sizes.b, 200 + step, 16);
+        gw[step] = 0;
+        const factor = [1, 0.5, 0.05, 1e-3][step % 4]!;
+        // Every third step clipped: the host scales inside the update, the tensor run gets a scaled float32 copy.
+        const scale = step % 3 === 1 ? 0.3719 : 1;
+        host.step({ w: hp.w, b: hp.b }, { w: gw, b: gb }, factor, { w: [sizes.w], b: [sizes.b] }, scale);
+        const scaled = (a: Float32Array) => (scale === 1 ? a : a.map((v) => v * scale));
+        const g = { w: tf.tensor(scaled(gw), [sizes.w]), b: tf.tensor(scaled(gb), [sizes.b]) };
+        const next = ref.step(tp, g, factor);
+        tf.dispose([...Object.values(tp), ...Object.values(g)]);
+        tp = next;
+      }
+      const refW = tp.w!.dataSync() as Float32Array;
+      const refB = tp.b!.dataSync() as Float32Array;
+      t.deepEqual(bits(hp.w), bits(refW));
+      t.deepEqual(bits(hp.b), bits(refB));
+      const hs = host.getState();
+      const rs = ref.getState();
+      t.is(hs.step, rs.step);
+      for (let k = 0; k < 2; k++) {
+        t.deepEqual(bits(hs.groups[k]!.m), bits(rs.groups[k]!.m), `m of ${hs.groups[k]!.name}`);
+        t.deepEqual(bits(hs.groups[k]!.v), bits(rs.groups[k]!.v), `v of ${hs.groups[k]!.name}`);
+        t.deepEqual(hs.groups[k]!.shape, rs.groups[k]!.shape);
+      }
+      tf.dispose(Object.values(tp));
+      ref.dispose();
+    });
+    t.is(leaked, 0);
+  },
+);
 
 test.serial(
   'states are interchangeable: the host Adam resumes a tensor Adam run bit-identically',

@@ -147,10 +147,10 @@ export class ParamTrainer {
       pMap[p.name] = (this.vars[i]!.dataSync() as Float32Array).slice();
       const g = flat.subarray(offset, offset + p.size);
       offset += p.size;
-      gMap[p.name] = scale === 1 ? g : g.map((v) => v * scale);
+      gMap[p.name] = g;
       shapes[p.name] = p.shape;
     });
-    this.adam.step(pMap, gMap, lrFactor, shapes);
+    this.adam.step(pMap, gMap, lrFactor, shapes, scale);
     const d = Math.min(this.emaDecay, (1 + this.adam.stepCount) / (10 + this.adam.stepCount));
     this.params.forEach((p, i) => {
       const w = pMap[p.name]!;
