@@ -1,5 +1,12 @@
 import { check } from '../core/errors.ts';
-import type { AdamGroupState, AdamOptions, AdamState, ParamGroupSpec } from './adam.ts';
+import {
+  adamSettings,
+  checkAdamState,
+  type AdamGroupState,
+  type AdamOptions,
+  type AdamState,
+  type ParamGroupSpec,
+} from './adam.ts';
 
 const f32 = Math.fround;
 
@@ -23,25 +30,11 @@ export class HostAdam {
   private t = 0;
 
   constructor(groups: readonly ParamGroupSpec[], options: AdamOptions = {}) {
-    this.beta1 = options.beta1 ?? 0.9;
-    this.beta2 = options.beta2 ?? 0.999;
-    this.epsilon = options.epsilon ?? 1e-8;
-    check(this.beta1 >= 0 && this.beta1 < 1, () => `beta1 must lie in [0, 1), got ${this.beta1}`, {
-      key: 'adam.beta1',
-    });
-    check(this.beta2 >= 0 && this.beta2 < 1, () => `beta2 must lie in [0, 1), got ${this.beta2}`, {
-      key: 'adam.beta2',
-    });
-    check(this.epsilon > 0, () => `epsilon must be > 0, got ${this.epsilon}`, { key: 'adam.epsilon' });
-    const names = new Set<string>();
-    for (const g of groups) {
-      check(!names.has(g.name), () => `duplicate parameter group "${g.name}"`, { key: 'adam.groups' });
-      check(g.lr >= 0 && Number.isFinite(g.lr), () => `lr must be a finite number >= 0, got ${g.lr}`, {
-        key: `lr.${g.name}`,
-      });
-      names.add(g.name);
-    }
-    this.groups = groups.map((g) => ({ ...g }));
+    const settings = adamSettings(groups, options);
+    this.beta1 = settings.beta1;
+    this.beta2 = settings.beta2;
+    this.epsilon = settings.epsilon;
+    this.groups = settings.groups;
   }
 
   /** Steps taken so far. */
@@ -121,22 +114,7 @@ export class HostAdam {
 
   /** Restores a snapshot (of this class or of {@link Adam}); groups are matched by name. */
   setState(state: AdamState): void {
-    check(Number.isInteger(state.step) && state.step >= 0, () => `bad step count ${state.step}`, {
-      key: 'adam.step',
-    });
-    for (const g of state.groups) {
-      check(
-        this.groups.some((own) => own.name === g.name),
-        () =>
-          `saved state has group "${g.name}", this optimizer has ${this.groups.map((x) => x.name).join(', ')}`,
-        { key: 'adam.groups' },
-      );
-      check(
-        g.m.length === g.v.length,
-        () => `group "${g.name}" has ${g.m.length} first and ${g.v.length} second moments`,
-        { key: 'adam.groups' },
-      );
-    }
+    checkAdamState(state, this.groups);
     this.moments.clear();
     this.t = state.step;
     for (const g of state.groups) {
