@@ -45,6 +45,11 @@ export interface TrainingSummary {
   losses: { vae: LossPoint[]; unet: LossPoint[]; finetune?: LossPoint[]; e2e?: LossPoint[]; e2e2?: LossPoint[] };
 }
 
+/** Seconds of a summary's end-to-end stages, E and E2, with their data (what `e2eFrom.seconds` records of a source). */
+export function endToEndSeconds(s: TrainingSummary['seconds']): number {
+  return (s.e2eData ?? 0) + (s.e2e ?? 0) + (s.e2e2Data ?? 0) + (s.e2e2 ?? 0);
+}
+
 /** The settings of stage E or E2 as recorded. */
 type E2ESummary = SizedStageSettings & { gradWeight?: number; clutter?: number };
 
@@ -186,8 +191,7 @@ export function writeModelCard(dir: string, t: TrainingSummary, e: EvalReport): 
   const unetCfg = JSON.parse(readFileSync(join(dir, 'unet/config.json'), 'utf8')) as Record<string, unknown>;
   const vaeCfg = JSON.parse(readFileSync(join(dir, 'vae/config.json'), 'utf8')) as Record<string, unknown>;
   const ftSeconds = (t.seconds.ftData ?? 0) + (t.seconds.ftEncode ?? 0) + (t.seconds.finetune ?? 0);
-  const e2eSeconds = (t.seconds.e2eData ?? 0) + (t.seconds.e2e ?? 0) + (e2e2 ? (t.seconds.e2e2Data ?? 0) + e2e2.seconds : 0);
-  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + (t.e2eFrom?.seconds ?? 0) + e2eSeconds;
+  const total = t.seconds.data + t.seconds.vae + t.seconds.encode + t.seconds.unet + ftSeconds + (t.e2eFrom?.seconds ?? 0) + endToEndSeconds(t.seconds);
   // A resumed run finds its scenes and latents cached and records about 0 s for them.
   const cachedData = t.seconds.data < 1 && t.seconds.encode < 1;
   const down = 2 ** ((vaeCfg.block_out_channels as number[]).length - 1);

@@ -53,7 +53,7 @@ import { checkSizedStage, type SizedStageSettings } from './stages/sized-stage.t
 import { drawUNetItems, encodeLatentSet, type UNetStageSettings } from './stages/unet-stage.ts';
 import { drawVaeItems, estimateScalingFactor, type VaeStageSettings } from './stages/vae-stage.ts';
 import { startEngine, type GradEngine } from './trainer/grad-engine.ts';
-import { readTrainingSummary, writeModelCard, type TrainingSummary } from './model-card.ts';
+import { endToEndSeconds, readTrainingSummary, writeModelCard, type TrainingSummary } from './model-card.ts';
 import type { Param } from '../../diffusion/checkpoint/param.ts';
 import type { TextureImage } from './scene/textures.ts';
 import { formatDuration } from './trainer/progress.ts';
@@ -792,9 +792,8 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
   if (!run.completed) return partialResult(opts, result);
   // The source's own end-to-end stages (E, and E2 when it ran) move under `e2eFrom`; stage E is this run's.
   const { e2e2: sourceE2E2, ...kept } = source;
-  const { e2e2Data, e2e2: e2e2Seconds, ...keptSeconds } = source.seconds;
+  const { e2e2Data: _data, e2e2: _seconds, ...keptSeconds } = source.seconds;
   const { e2e2: e2e2Losses, ...keptLosses } = source.losses;
-  const sourceSeconds = (source.seconds.e2eData ?? 0) + (source.seconds.e2e ?? 0) + (e2e2Data ?? 0) + (e2e2Seconds ?? 0);
   const summary: TrainingSummary = {
     ...kept,
     workers: opts.workers,
@@ -805,7 +804,7 @@ async function stageEFromFolder(opts: TrainPriorOptions, work: string, write: (l
       unetSha256: sha256,
       e2e: source.e2e ?? null,
       ...(sourceE2E2 ? { e2e2: sourceE2E2 } : {}),
-      seconds: sourceSeconds,
+      seconds: endToEndSeconds(source.seconds),
       losses: source.losses.e2e ?? [],
       ...(e2e2Losses ? { e2e2Losses } : {}),
     },
